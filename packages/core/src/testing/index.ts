@@ -1,0 +1,6 @@
+/**
+ * Test kit: the Store conformance suite and the test plugin handlers.
+ *
+ * @since 0.1.0
+ */
+export * from "./StoreConformance.ts"
