@@ -1,0 +1,94 @@
+/**
+ * The key layout (SPEC §4.1): the one place that knows where each record
+ * lives. Small records, one key each; nothing grows with the job.
+ *
+ *   <prefix>jobs/<job>/spec                         JobSpec (immutable)
+ *   <prefix>jobs/<job>/state                        JobState (CAS on mod revision)
+ *   <prefix>jobs/<job>/tasks/<phase>/<task>/spec    TaskSpec (immutable)
+ *   <prefix>jobs/<job>/tasks/<phase>/<task>/status  TaskStatus
+ *   <prefix>jobs/<job>/tasks/<phase>/<task>/result  TaskResult
+ *   <prefix>jobs/<job>/tasks/<phase>/<task>/claim   runner id, on the runner's lease (fencing token = create revision)
+ *   <prefix>jobs/<job>/events/<seq>                 JobEvent, seq zero-padded
+ *   <prefix>index/<job>                             JobState summary for listing without reading tasks
+ *   <prefix>runners/<runner>                        registration, on the runner's lease
+ *   <prefix>shared/<shared key>                     shared resource record (SPEC §4.5)
+ *
+ * The job spec is written last when a job is submitted in several
+ * transactions, so a job without a spec is half-written and never picked up.
+ *
+ * @since 0.1.0
+ */
+import type { Phase } from "./Task.ts"
+
+export const DEFAULT_PREFIX = "migrator/"
+
+export type Record = "spec" | "status" | "result" | "claim"
+
+export interface Layout {
+  readonly prefix: string
+  readonly jobs: string
+  readonly job: (job: string) => string
+  readonly jobSpec: (job: string) => string
+  readonly jobState: (job: string) => string
+  readonly tasks: (job: string, phase?: Phase) => string
+  readonly task: (job: string, phase: Phase, task: string, record: Record) => string
+  readonly events: (job: string) => string
+  readonly event: (job: string, seq: number) => string
+  readonly index: string
+  readonly indexEntry: (job: string) => string
+  readonly runners: string
+  readonly runner: (runner: string) => string
+  readonly shared: (key: string) => string
+  readonly sharedPrefix: string
+  /** Parses a key under `jobs/`; undefined for keys of other kinds. */
+  readonly parse: (key: string) => ParsedKey | undefined
+}
+
+export type ParsedKey =
+  | { readonly _tag: "jobSpec"; readonly job: string }
+  | { readonly _tag: "jobState"; readonly job: string }
+  | { readonly _tag: "task"; readonly job: string; readonly phase: Phase; readonly task: string; readonly record: Record }
+  | { readonly _tag: "event"; readonly job: string; readonly seq: number }
+
+const SEQ_WIDTH = 12
+
+export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
+  const jobs = `${prefix}jobs/`
+  const job = (id: string) => `${jobs}${id}/`
+  return {
+    prefix,
+    jobs,
+    job,
+    jobSpec: (id) => `${job(id)}spec`,
+    jobState: (id) => `${job(id)}state`,
+    tasks: (id, phase) => `${job(id)}tasks/${phase === undefined ? "" : `${phase}/`}`,
+    task: (id, phase, task, record) => `${job(id)}tasks/${phase}/${task}/${record}`,
+    events: (id) => `${job(id)}events/`,
+    event: (id, seq) => `${job(id)}events/${String(seq).padStart(SEQ_WIDTH, "0")}`,
+    index: `${prefix}index/`,
+    indexEntry: (id) => `${prefix}index/${id}`,
+    runners: `${prefix}runners/`,
+    runner: (id) => `${prefix}runners/${id}`,
+    sharedPrefix: `${prefix}shared/`,
+    shared: (key) => `${prefix}shared/${encodeURIComponent(key)}`,
+    parse: (key) => {
+      if (!key.startsWith(jobs)) return undefined
+      const parts = key.slice(jobs.length).split("/")
+      const [id, kind] = parts
+      if (id === undefined || id === "") return undefined
+      if (parts.length === 2 && kind === "spec") return { _tag: "jobSpec", job: id }
+      if (parts.length === 2 && kind === "state") return { _tag: "jobState", job: id }
+      if (parts.length === 3 && kind === "events") return { _tag: "event", job: id, seq: Number(parts[2]) }
+      if (parts.length === 5 && kind === "tasks") {
+        const [, , phase, task, record] = parts
+        if ((phase === "run" || phase === "clear") && isRecord(record) && task !== undefined) {
+          return { _tag: "task", job: id, phase, task, record }
+        }
+      }
+      return undefined
+    }
+  }
+}
+
+const isRecord = (s: string | undefined): s is Record =>
+  s === "spec" || s === "status" || s === "result" || s === "claim"

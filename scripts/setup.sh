@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine with Node 20 and npm:
+# etcd (server + client) from apt, pnpm from npm, then the locked node modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
+  echo "setup: installing etcd-server and etcd-client"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq etcd-server etcd-client >/dev/null
+fi
+
+if ! command -v pnpm >/dev/null 2>&1; then
+  echo "setup: installing pnpm"
+  npm install -g pnpm@12.21.0 >/dev/null 2>&1 || as_root npm install -g pnpm@12.21.0 >/dev/null
+fi
+
+pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -vE '^(Progress|\+|$)' || true
+test -d node_modules/effect
