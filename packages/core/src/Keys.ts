@@ -8,7 +8,7 @@
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/status  TaskStatus
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/result  TaskResult
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/claim   runner id, on the runner's lease (fencing token = create revision)
- *   <prefix>jobs/<job>/events/<seq>                 JobEvent, seq zero-padded
+ *   <prefix>jobs/<job>/events/<time>-<writer>-<n>   JobEvent; the log's order is the keys' create revision
  *   <prefix>index/<job>                             JobState summary for listing without reading tasks
  *   <prefix>runners/<runner>                        registration, on the runner's lease
  *   <prefix>shared/<shared key>                     shared resource record (SPEC §4.5)
@@ -33,7 +33,7 @@ export interface Layout {
   readonly tasks: (job: string, phase?: Phase) => string
   readonly task: (job: string, phase: Phase, task: string, record: Record) => string
   readonly events: (job: string) => string
-  readonly event: (job: string, seq: number) => string
+  readonly event: (job: string, id: string) => string
   readonly index: string
   readonly indexEntry: (job: string) => string
   readonly runners: string
@@ -48,9 +48,7 @@ export type ParsedKey =
   | { readonly _tag: "jobSpec"; readonly job: string }
   | { readonly _tag: "jobState"; readonly job: string }
   | { readonly _tag: "task"; readonly job: string; readonly phase: Phase; readonly task: string; readonly record: Record }
-  | { readonly _tag: "event"; readonly job: string; readonly seq: number }
-
-const SEQ_WIDTH = 12
+  | { readonly _tag: "event"; readonly job: string; readonly id: string }
 
 export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
   const jobs = `${prefix}jobs/`
@@ -64,7 +62,7 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
     tasks: (id, phase) => `${job(id)}tasks/${phase === undefined ? "" : `${phase}/`}`,
     task: (id, phase, task, record) => `${job(id)}tasks/${phase}/${task}/${record}`,
     events: (id) => `${job(id)}events/`,
-    event: (id, seq) => `${job(id)}events/${String(seq).padStart(SEQ_WIDTH, "0")}`,
+    event: (id, event) => `${job(id)}events/${event}`,
     index: `${prefix}index/`,
     indexEntry: (id) => `${prefix}index/${id}`,
     runners: `${prefix}runners/`,
@@ -78,7 +76,7 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
       if (id === undefined || id === "") return undefined
       if (parts.length === 2 && kind === "spec") return { _tag: "jobSpec", job: id }
       if (parts.length === 2 && kind === "state") return { _tag: "jobState", job: id }
-      if (parts.length === 3 && kind === "events") return { _tag: "event", job: id, seq: Number(parts[2]) }
+      if (parts.length === 3 && kind === "events") return { _tag: "event", job: id, id: parts[2]! }
       if (parts.length === 5 && kind === "tasks") {
         const [, , phase, task, record] = parts
         if ((phase === "run" || phase === "clear") && isRecord(record) && task !== undefined) {

@@ -48,7 +48,9 @@ export class TaskSpec extends Schema.Class<TaskSpec>("@migrator/core/TaskSpec")(
   undoes: Schema.optional(TaskId),
   /** Per-attempt timeout override, in milliseconds. */
   timeoutMs: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))),
-  retry: Schema.optional(RetryOverride)
+  retry: Schema.optional(RetryOverride),
+  /** Clear tasks: also run on `confirm` (by default only `rollback` runs them). */
+  runOnConfirm: Schema.optional(Schema.Boolean)
 }) {}
 
 export class TaskStatus extends Schema.Class<TaskStatus>("@migrator/core/TaskStatus")({

@@ -113,8 +113,7 @@ describe("domain model", () => {
       record: "claim"
     })
     assert.deepStrictEqual(keys.parse(keys.jobState("j1")), { _tag: "jobState", job: "j1" })
-    assert.deepStrictEqual(keys.parse(keys.event("j1", 42)), { _tag: "event", job: "j1", seq: 42 })
-    assert.isTrue(keys.event("j", 9) < keys.event("j", 10), "event keys sort in sequence order")
+    assert.deepStrictEqual(keys.parse(keys.event("j1", "000042-r1-1")), { _tag: "event", job: "j1", id: "000042-r1-1" })
     assert.isUndefined(keys.parse("p/jobs/j1/tasks/run/t1/other"))
     assert.isUndefined(keys.parse("elsewhere"))
   })

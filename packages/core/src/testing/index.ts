@@ -4,3 +4,4 @@
  * @since 0.1.0
  */
 export * from "./StoreConformance.ts"
+export * as TestPlugin from "./TestPlugin.ts"

@@ -1,0 +1,32 @@
+// Adapter between the engine/builder and `@migrator/resolver`.
+export type ScannedRef =
+  | { readonly _tag: "Ref"; readonly taskId: string; readonly location: string }
+  | { readonly _tag: "Malformed"; readonly location: string; readonly message: string }
+
+const escape = (token: string) => token.replaceAll("~", "~0").replaceAll("/", "~1")
+
+/** Every `$ref` in `input`, with the JSON pointer of where it sits. */
+export const scan = (input: unknown): ReadonlyArray<ScannedRef> => {
+  const found: Array<ScannedRef> = []
+  const stack: Array<{ value: unknown; location: string }> = [{ value: input, location: "" }]
+  while (stack.length > 0) {
+    const { value, location } = stack.pop()!
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => stack.push({ value: v, location: `${location}/${i}` }))
+    } else if (typeof value === "object" && value !== null) {
+      const record = value as Record<string, unknown>
+      if ("$ref" in record) {
+        const ref = record.$ref
+        const hash = typeof ref === "string" ? ref.indexOf("#") : -1
+        if (typeof ref !== "string" || hash <= 0 || Object.keys(record).length !== 1) {
+          found.push({ _tag: "Malformed", location, message: `malformed reference ${JSON.stringify(ref)}` })
+        } else {
+          found.push({ _tag: "Ref", taskId: decodeURIComponent(ref.slice(0, hash)), location })
+        }
+        continue
+      }
+      for (const [k, v] of Object.entries(record)) stack.push({ value: v, location: `${location}/${escape(k)}` })
+    }
+  }
+  return found
+}
