@@ -22,7 +22,11 @@ const standard = SchemaIssue.makeFormatterStandardSchemaV1()
 
 const pointer = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string =>
   (path ?? [])
-    .map((p) => String(typeof p === "object" ? p.key : p).replaceAll("~", "~0").replaceAll("/", "~1"))
+    .map((p) =>
+      String(typeof p === "object" ? p.key : p)
+        .replaceAll("~", "~0")
+        .replaceAll("/", "~1")
+    )
     .map((t) => `/${t}`)
     .join("")
 

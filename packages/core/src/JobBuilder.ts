@@ -7,8 +7,8 @@
  */
 import { Clock, Effect, Option, Schema } from "effect"
 import { describeIssue } from "./Codec.ts"
-import { JobSpec } from "./Job.ts"
 import * as References from "./internal/references.ts"
+import { JobSpec } from "./Job.ts"
 import { TaskSpec } from "./Task.ts"
 
 const TaskEntry = Schema.Struct({
@@ -18,7 +18,9 @@ const TaskEntry = Schema.Struct({
   input: Schema.optional(Schema.Json),
   shared: Schema.optional(Schema.String),
   timeoutMs: Schema.optional(Schema.Int),
-  retry: Schema.optional(Schema.Struct({ maxAttempts: Schema.optional(Schema.Int), baseDelayMs: Schema.optional(Schema.Int) })),
+  retry: Schema.optional(
+    Schema.Struct({ maxAttempts: Schema.optional(Schema.Int), baseDelayMs: Schema.optional(Schema.Int) })
+  ),
   /** Clear tasks only: run this clear task on `confirm` too (default: rollback only). */
   runOnConfirm: Schema.optional(Schema.Boolean)
 })
@@ -78,7 +80,9 @@ export const build = (document: unknown, options: BuildOptions = {}): Effect.Eff
     const doc = yield* Schema.decodeUnknownEffect(JobDocument)(document).pipe(
       Effect.mapError((e) => {
         const { field, detail } = describeIssue(e.issue)
-        return new JobValidationError({ problems: [new Problem({ ...taskOf(document, field), field, message: detail })] })
+        return new JobValidationError({
+          problems: [new Problem({ ...taskOf(document, field), field, message: detail })]
+        })
       })
     )
     const problems: Array<Problem> = []
@@ -91,8 +95,16 @@ export const build = (document: unknown, options: BuildOptions = {}): Effect.Eff
 
     const clearTasks = doc.clearTasks ?? []
     const all = [
-      ...doc.tasks.map((t, i) => ({ entry: t as TaskEntry & { undoes?: string }, phase: "run" as const, at: `/tasks/${i}` })),
-      ...clearTasks.map((t, i) => ({ entry: t as TaskEntry & { undoes?: string }, phase: "clear" as const, at: `/clearTasks/${i}` }))
+      ...doc.tasks.map((t, i) => ({
+        entry: t as TaskEntry & { undoes?: string },
+        phase: "run" as const,
+        at: `/tasks/${i}`
+      })),
+      ...clearTasks.map((t, i) => ({
+        entry: t as TaskEntry & { undoes?: string },
+        phase: "clear" as const,
+        at: `/clearTasks/${i}`
+      }))
     ]
     if (doc.tasks.length === 0) problem(undefined, "/tasks", "a job needs at least one task")
 
@@ -202,7 +214,9 @@ const taskOf = (document: unknown, field: string): { task?: string } => {
 }
 
 /** Each cycle once, as the list of task ids along it (iterative DFS: deep chains must not overflow). */
-const findCycles = (tasks: ReadonlyArray<{ readonly id: string; readonly dependencies?: ReadonlyArray<string> | undefined }>) => {
+const findCycles = (
+  tasks: ReadonlyArray<{ readonly id: string; readonly dependencies?: ReadonlyArray<string> | undefined }>
+) => {
   const deps = new Map(tasks.map((t) => [t.id, t.dependencies ?? []]))
   const color = new Map<string, 1 | 2>()
   const cycles: Array<Array<string>> = []

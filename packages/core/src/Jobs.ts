@@ -7,11 +7,11 @@
  */
 import { Clock, Effect, Option, Random, Schema } from "effect"
 import * as Codec from "./Codec.ts"
-import { JobEvent } from "./JobEvent.ts"
-import type { BuiltJob } from "./JobBuilder.ts"
 import { JobSpec, JobState, type Operation, RequestedOperation, type State } from "./Job.ts"
+import type { BuiltJob } from "./JobBuilder.ts"
+import { JobEvent } from "./JobEvent.ts"
 import type * as Keys from "./Keys.ts"
-import { Store, type KeyValue, type Op } from "./Store.ts"
+import { type KeyValue, type Op, Store } from "./Store.ts"
 import { TaskResult, TaskSpec, TaskStatus } from "./Task.ts"
 
 export class JobError extends Schema.TaggedError<JobError>()("JobError", {
@@ -56,13 +56,15 @@ export const submit = Effect.fn("Jobs.submit")(function* (keys: Keys.Layout, job
     const success = ops
     ops = []
     bytes = 0
-    return store.txn({ compare: [notYet], success }).pipe(
-      Effect.flatMap((r) =>
-        r.succeeded
-          ? Effect.void
-          : Effect.fail(new JobError({ job: id, reason: "AlreadyExists", message: `job "${id}" already exists` }))
+    return store
+      .txn({ compare: [notYet], success })
+      .pipe(
+        Effect.flatMap((r) =>
+          r.succeeded
+            ? Effect.void
+            : Effect.fail(new JobError({ job: id, reason: "AlreadyExists", message: `job "${id}" already exists` }))
+        )
       )
-    )
   })
   const status = encodeStatus(new TaskStatus({ status: "waiting", attempt: 0, updatedAt: now }))
   for (const task of job.tasks) {
@@ -258,14 +260,9 @@ export const request = Effect.fn("Jobs.request")(function* (keys: Keys.Layout, i
     )
     const r = yield* store.txn({
       compare: [{ key: keys.jobState(id), target: "modRevision", op: "==", value: kv.value.modRevision }],
-      success: [
-        { _tag: "put", key: keys.jobState(id), value },
-        { _tag: "put", key: keys.indexEntry(id), value },
-        event
-      ]
+      success: [{ _tag: "put", key: keys.jobState(id), value }, { _tag: "put", key: keys.indexEntry(id), value }, event]
     })
     if (r.succeeded) return next
   }
   return yield* new JobError({ job: id, reason: "Conflict", message: `job "${id}" kept changing; try again` })
 })
-

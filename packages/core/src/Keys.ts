@@ -47,7 +47,13 @@ export interface Layout {
 export type ParsedKey =
   | { readonly _tag: "jobSpec"; readonly job: string }
   | { readonly _tag: "jobState"; readonly job: string }
-  | { readonly _tag: "task"; readonly job: string; readonly phase: Phase; readonly task: string; readonly record: Record }
+  | {
+      readonly _tag: "task"
+      readonly job: string
+      readonly phase: Phase
+      readonly task: string
+      readonly record: Record
+    }
   | { readonly _tag: "event"; readonly job: string; readonly id: string }
 
 export const make = (prefix: string = DEFAULT_PREFIX): Layout => {

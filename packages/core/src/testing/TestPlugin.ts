@@ -36,7 +36,9 @@ export const layer = Layer.mergeAll(
   Echo.toLayer((input) => Effect.succeed(input)),
   Sleep.toLayer(({ ms }) => Effect.sleep(Duration.millis(ms)).pipe(Effect.as({ slept: ms }))),
   Fail.toLayer(({ message, retryable }) =>
-    Effect.fail(retryable === true ? TaskError.retryable("test.fail", message) : TaskError.permanent("test.fail", message))
+    Effect.fail(
+      retryable === true ? TaskError.retryable("test.fail", message) : TaskError.permanent("test.fail", message)
+    )
   )
 )
 

@@ -1,0 +1,1105 @@
+/**
+ * The engine: one runner process's share of the work (SPEC §4.2-§4.6).
+ *
+ * - Discovery: list, then watch the key space from the list's revision; a
+ *   periodic resync (and any watch failure) reloads the view.
+ * - One lease per runner. A task is claimed by creating its claim key on the
+ *   lease in a txn that also checks the task is still claimable; the claim's
+ *   create revision is the fencing token, compared by every later write.
+ * - Lease loss interrupts every task in flight and starts a new session.
+ * - Decisions come from the cached view (fed by the watch); every write
+ *   that depends on it is a compare-and-swap, so a stale view costs a retry,
+ *   never a wrong write.
+ *
+ * @since 0.1.0
+ */
+import {
+  Cause,
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Option,
+  Random,
+  Ref,
+  Schedule,
+  Schema,
+  Semaphore,
+  Stream
+} from "effect"
+import * as Codec from "./Codec.ts"
+import * as References from "./internal/references.ts"
+import * as Resolve from "./internal/resolve.ts"
+import { JobSpec, JobState, type Outcome } from "./Job.ts"
+import { JobEvent } from "./JobEvent.ts"
+import * as Jobs from "./Jobs.ts"
+import * as Keys from "./Keys.ts"
+import { type Reason, make as reason } from "./Reason.ts"
+import { SharedRecord } from "./SharedResource.ts"
+import { type Compare, type KeyValue, type Lease, type Op, Store, type WatchEvent } from "./Store.ts"
+import type { StoreError } from "./StoreError.ts"
+import { type Phase, type Result, TaskResult, TaskSpec, TaskStatus } from "./Task.ts"
+import { TaskContext } from "./TaskContext.ts"
+import { TaskError } from "./TaskError.ts"
+import { TaskRegistry } from "./TaskRegistry.ts"
+
+export interface Options {
+  readonly runnerId: string
+  readonly prefix?: string
+  readonly leaseTtl?: Duration.Input
+  /** Tasks in flight on this runner. */
+  readonly concurrency?: number
+  /** Tasks in flight on this runner per job target (e.g. per recovery cluster). */
+  readonly targetConcurrency?: number
+  readonly resyncInterval?: Duration.Input
+  /** How long in-flight tasks may finish on shutdown before they are interrupted. */
+  readonly shutdownGrace?: Duration.Input
+}
+
+interface Entry<A> {
+  readonly value: A
+  readonly mod: number
+  readonly create: number
+}
+
+interface TaskSlot {
+  spec?: TaskSpec
+  status?: Entry<TaskStatus>
+  result?: Entry<TaskResult>
+  claim?: Entry<string>
+}
+
+interface JobSlot {
+  readonly id: string
+  spec?: JobSpec
+  state?: Entry<JobState>
+  readonly tasks: { readonly run: Map<string, TaskSlot>; readonly clear: Map<string, TaskSlot> }
+}
+
+interface Running {
+  readonly fiber: Fiber.Fiber<void>
+  readonly token: number
+  readonly attempt: number
+  readonly target: string | undefined
+}
+
+const decodeJobSpec = Codec.decode(JobSpec)
+const decodeJobState = Codec.decode(JobState)
+const decodeTask = Codec.decode(TaskSpec)
+const decodeStatus = Codec.decode(TaskStatus)
+const decodeResult = Codec.decode(TaskResult)
+const decodeShared = Codec.decode(SharedRecord)
+const encodeShared = Codec.encode(SharedRecord)
+
+const done = (r: Result | undefined) => r === "success" || r === "skipped"
+
+/** Runs the engine until interrupted; survives lease loss and store outages. */
+export const run = (options: Options): Effect.Effect<never, never, Store | TaskRegistry> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const registry = yield* TaskRegistry
+    const keys = Keys.make(options.prefix ?? Keys.DEFAULT_PREFIX)
+    const runnerId = options.runnerId
+    const ttl = Duration.fromInputUnsafe(options.leaseTtl ?? "10 seconds")
+    const limit = yield* Semaphore.make(options.concurrency ?? 16)
+    const targetLimits = new Map<string, Semaphore.Semaphore>()
+    const targetLimit = (target: string | undefined) => {
+      if (target === undefined || options.targetConcurrency === undefined) return undefined
+      let s = targetLimits.get(target)
+      if (s === undefined) {
+        s = Semaphore.makeUnsafe(options.targetConcurrency)
+        targetLimits.set(target, s)
+      }
+      return s
+    }
+
+    const session = Effect.gen(function* () {
+      const lease = yield* store.lease(ttl)
+      yield* store.txn({
+        compare: [],
+        success: [
+          { _tag: "put", key: keys.runner(runnerId), value: JSON.stringify({ runner: runnerId }), lease: lease.id }
+        ]
+      })
+      yield* Effect.logInfo("runner session started").pipe(Effect.annotateLogs({ runner: runnerId, lease: lease.id }))
+      yield* sessionLoop(lease)
+    }).pipe(Effect.scoped)
+
+    const sessionLoop = (lease: Lease) =>
+      Effect.gen(function* () {
+        const jobs = new Map<string, JobSlot>()
+        const shared = new Map<string, Entry<SharedRecord>>()
+        let viewRevision = 0
+        const dirty = new Set<string>()
+        const wake = yield* Deferred.make<void>().pipe(Effect.flatMap(Ref.make))
+        const changed = yield* Deferred.make<void>().pipe(Effect.flatMap(Ref.make))
+        const busy = new Map<string, number>() // action key -> revision the view must reach first
+        const running = new Map<string, Running>()
+        const timers = new Set<string>()
+        let stopping = false
+
+        const signal = (ref: Ref.Ref<Deferred.Deferred<void>>) =>
+          Effect.flatMap(Deferred.make<void>(), (next) =>
+            Ref.getAndSet(ref, next).pipe(Effect.flatMap((d) => Deferred.succeed(d, undefined)))
+          )
+        const markDirty = (job: string) =>
+          Effect.suspend(() => {
+            dirty.add(job)
+            return signal(wake)
+          })
+
+        const slotOf = (job: string): JobSlot => {
+          let s = jobs.get(job)
+          if (s === undefined) {
+            s = { id: job, tasks: { run: new Map(), clear: new Map() } }
+            jobs.set(job, s)
+          }
+          return s
+        }
+        const taskSlot = (job: JobSlot, phase: Phase, task: string) => {
+          let t = job.tasks[phase].get(task)
+          if (t === undefined) {
+            t = {}
+            job.tasks[phase].set(task, t)
+          }
+          return t
+        }
+        const entry = <A>(kv: KeyValue, value: A): Entry<A> => ({
+          value,
+          mod: kv.modRevision,
+          create: kv.createRevision
+        })
+
+        const report = (error: Codec.DecodeError) =>
+          Effect.logWarning(error.message).pipe(Effect.annotateLogs({ runner: runnerId, key: error.key }))
+
+        // Applies one put or delete to the view; returns the job it touched.
+        const apply = (kv: KeyValue | undefined, key: string) =>
+          Effect.gen(function* () {
+            if (key.startsWith(keys.sharedPrefix)) {
+              if (kv === undefined) shared.delete(key)
+              else {
+                const v = yield* Effect.option(Effect.tapError(decodeShared(key, kv.value), report))
+                if (Option.isSome(v)) shared.set(key, entry(kv, v.value))
+              }
+              return undefined
+            }
+            const parsed = keys.parse(key)
+            if (parsed === undefined || parsed._tag === "event") return undefined
+            const job = slotOf(parsed.job)
+            if (parsed._tag === "jobSpec") {
+              if (kv === undefined) jobs.delete(parsed.job)
+              else {
+                const v = yield* Effect.option(Effect.tapError(decodeJobSpec(key, kv.value), report))
+                if (Option.isSome(v)) job.spec = v.value
+              }
+            } else if (parsed._tag === "jobState") {
+              if (kv !== undefined) {
+                const v = yield* Effect.option(Effect.tapError(decodeJobState(key, kv.value), report))
+                if (Option.isSome(v)) job.state = entry(kv, v.value)
+              }
+            } else {
+              const t = taskSlot(job, parsed.phase, parsed.task)
+              switch (parsed.record) {
+                case "spec": {
+                  if (kv !== undefined) {
+                    const v = yield* Effect.option(Effect.tapError(decodeTask(key, kv.value), report))
+                    if (Option.isSome(v)) t.spec = v.value
+                  }
+                  break
+                }
+                case "status": {
+                  if (kv === undefined) delete t.status
+                  else {
+                    const v = yield* Effect.option(Effect.tapError(decodeStatus(key, kv.value), report))
+                    if (Option.isSome(v)) t.status = entry(kv, v.value)
+                  }
+                  break
+                }
+                case "result": {
+                  if (kv === undefined) delete t.result
+                  else {
+                    const v = yield* Effect.option(Effect.tapError(decodeResult(key, kv.value), report))
+                    if (Option.isSome(v)) t.result = entry(kv, v.value)
+                  }
+                  break
+                }
+                case "claim": {
+                  if (kv === undefined) delete t.claim
+                  else t.claim = entry(kv, kv.value)
+                  break
+                }
+              }
+            }
+            return parsed.job
+          })
+
+        const load = Effect.gen(function* () {
+          jobs.clear()
+          shared.clear()
+          const index = yield* store.range(keys.index)
+          const at = index.revision
+          for (const kv of index.kvs) {
+            const id = kv.key.slice(keys.index.length)
+            const state = yield* Effect.option(decodeJobState(kv.key, kv.value))
+            if (Option.isSome(state) && state.value.state === "cleared") continue
+            // "<job>/s" covers spec and state; tasks separately: the event log is never read here
+            const head = yield* store.range(`${keys.job(id)}s`, { revision: at })
+            const tasks = yield* store.range(keys.tasks(id), { revision: at })
+            for (const kv of [...head.kvs, ...tasks.kvs]) yield* apply(kv, kv.key)
+            dirty.add(id)
+          }
+          const sharedKvs = yield* store.range(keys.sharedPrefix, { revision: at })
+          for (const kv of sharedKvs.kvs) yield* apply(kv, kv.key)
+          viewRevision = at
+          yield* signal(wake)
+          return at
+        })
+
+        const follow = (from: number) =>
+          store.watch(keys.prefix, { fromRevision: from + 1 }).pipe(
+            Stream.runForEach((event: WatchEvent) =>
+              Effect.gen(function* () {
+                const job = yield* apply(
+                  event._tag === "put" ? event.kv : undefined,
+                  event._tag === "put" ? event.kv.key : event.key
+                )
+                viewRevision = Math.max(viewRevision, event.revision)
+                if (job !== undefined) dirty.add(job)
+                else if (
+                  event._tag === "put"
+                    ? event.kv.key.startsWith(keys.sharedPrefix)
+                    : event.key.startsWith(keys.sharedPrefix)
+                ) {
+                  for (const id of jobs.keys()) dirty.add(id) // shared records gate tasks of any job
+                }
+                yield* signal(changed)
+                yield* signal(wake)
+              })
+            )
+          )
+
+        const view = Effect.gen(function* () {
+          const at = yield* load
+          yield* follow(at)
+        }).pipe(
+          Effect.timeout(options.resyncInterval ?? "30 seconds"),
+          Effect.catchCause((cause) =>
+            Cause.hasInterruptsOnly(cause)
+              ? Effect.void
+              : Effect.logWarning("view reload", Cause.pretty(cause)).pipe(Effect.andThen(Effect.sleep("200 millis")))
+          ),
+          Effect.forever
+        )
+
+        const now = Clock.currentTimeMillis
+
+        const event = (
+          job: string,
+          phase: Phase | undefined,
+          task: string | undefined,
+          type: string,
+          message: string,
+          data?: Schema.Json
+        ) =>
+          Effect.flatMap(now, (at) =>
+            Jobs.eventOp(
+              keys,
+              job,
+              runnerId,
+              new JobEvent({
+                at,
+                type,
+                message,
+                runner: runnerId,
+                ...(task === undefined ? {} : { taskId: task }),
+                ...(phase === undefined ? {} : { phase }),
+                ...(data === undefined ? {} : { data })
+              })
+            )
+          )
+
+        /** Runs an action once at a time per key; the view must catch up with its txn before the key is retried. */
+        const act = (key: string, job: string, action: Effect.Effect<number | undefined, StoreError>) =>
+          Effect.suspend(() => {
+            const until = busy.get(key)
+            if (until !== undefined && (until < 0 || until > viewRevision)) return Effect.void
+            busy.set(key, -1)
+            return action.pipe(
+              Effect.tap((revision) => Effect.sync(() => busy.set(key, revision ?? 0))),
+              Effect.catch((error) =>
+                Effect.logDebug("action failed", error.message).pipe(
+                  Effect.andThen(Effect.sync(() => busy.delete(key))),
+                  Effect.andThen(Effect.sleep(error.retryable ? "100 millis" : "1 second")),
+                  Effect.andThen(markDirty(job))
+                )
+              ),
+              Effect.forkIn(sessionScope),
+              Effect.asVoid
+            )
+          })
+
+        const txn = (compare: ReadonlyArray<Compare>, success: ReadonlyArray<Op>) =>
+          Effect.map(store.txn({ compare, success }), (r) => r.revision)
+
+        const statusIs = (job: string, phase: Phase, task: string, t: TaskSlot): ReadonlyArray<Compare> => [
+          { key: keys.task(job, phase, task, "status"), target: "modRevision", op: "==", value: t.status?.mod ?? 0 },
+          { key: keys.task(job, phase, task, "result"), target: "createRevision", op: "==", value: 0 },
+          { key: keys.task(job, phase, task, "claim"), target: "createRevision", op: "==", value: 0 }
+        ]
+
+        /** Settles an unclaimed task without running it (ignored, skipped, canceled). */
+        const settle = (job: JobSlot, phase: Phase, task: string, t: TaskSlot, result: Result, why: Reason) =>
+          Effect.gen(function* () {
+            const at = yield* now
+            const attempt = t.status?.value.attempt ?? 0
+            return yield* txn(statusIs(job.id, phase, task, t), [
+              {
+                _tag: "put",
+                key: keys.task(job.id, phase, task, "result"),
+                value: Jobs.encodeResult(new TaskResult({ result, reason: why, attempt, finishedAt: at }))
+              },
+              {
+                _tag: "put",
+                key: keys.task(job.id, phase, task, "status"),
+                value: Jobs.encodeStatus(new TaskStatus({ status: "done", attempt, updatedAt: at }))
+              },
+              yield* event(job.id, phase, task, `task.${result}`, why.message)
+            ])
+          })
+
+        const transition = (job: JobSlot, next: JobState, type: string, message: string) =>
+          Effect.gen(function* () {
+            const value = Jobs.encodeState(next)
+            return yield* txn(
+              [{ key: keys.jobState(job.id), target: "modRevision", op: "==", value: job.state!.mod }],
+              [
+                { _tag: "put", key: keys.jobState(job.id), value },
+                { _tag: "put", key: keys.indexEntry(job.id), value },
+                yield* event(job.id, undefined, undefined, type, message)
+              ]
+            )
+          })
+
+        const sessionScope = yield* Effect.scope
+
+        // ---- deciding -------------------------------------------------------
+
+        const evaluate = (job: JobSlot) =>
+          Effect.gen(function* () {
+            const spec = job.spec
+            const state = job.state?.value
+            if (spec === undefined || state === undefined) return // half-written or unreadable
+            const at = yield* now
+            switch (state.state) {
+              case "pending":
+                return yield* act(
+                  `${job.id}/state`,
+                  job.id,
+                  transition(
+                    job,
+                    new JobState({ ...state, state: "running", startedAt: at, updatedAt: at }),
+                    "job.started",
+                    "job started"
+                  )
+                )
+              case "running":
+                if (state.pending?.operation === "retry") return yield* resetFailed(job, "run", state)
+                return yield* schedulePhase(job, "run", spec.runTasks, at)
+              case "clearing":
+                if (state.pending?.operation === "retry") return yield* resetFailed(job, "clear", state)
+                return yield* schedulePhase(job, "clear", spec.clearTasks, at)
+              case "canceling":
+                return yield* cancelPhase(job, at)
+              case "paused":
+                return
+              case "completed": {
+                if (spec.autoRollbackAfterMs === undefined || state.completedAt === undefined) return
+                const due = state.completedAt + spec.autoRollbackAfterMs
+                if (at < due) return yield* wakeAt(`${job.id}/auto-rollback`, job.id, due, at)
+                const { outcome: _o, pending: _p, ...rest } = state
+                return yield* act(
+                  `${job.id}/state`,
+                  job.id,
+                  transition(
+                    job,
+                    new JobState({ ...rest, state: "clearing", clearMode: "rollback", updatedAt: at }),
+                    "job.rollback",
+                    "automatic rollback of a drill"
+                  )
+                )
+              }
+              default:
+                return
+            }
+          })
+
+        const wakeAt = (key: string, job: string, due: number, at: number) =>
+          Effect.suspend(() => {
+            const timer = `${key}@${due}`
+            if (timers.has(timer)) return Effect.void
+            timers.add(timer)
+            return Effect.sleep(Duration.millis(Math.max(0, due - at))).pipe(
+              Effect.andThen(Effect.sync(() => timers.delete(timer))),
+              Effect.andThen(markDirty(job)),
+              Effect.forkIn(sessionScope),
+              Effect.asVoid
+            )
+          })
+
+        const schedulePhase = (job: JobSlot, phase: Phase, expected: number, at: number) =>
+          Effect.gen(function* () {
+            const tasks = job.tasks[phase]
+            let finished = 0
+            const results: Array<Result> = []
+            for (const [id, t] of tasks) {
+              if (t.spec === undefined) continue
+              if (t.result !== undefined) {
+                finished++
+                results.push(t.result.value.result)
+                continue
+              }
+              yield* considerTask(job, phase, id, t, at)
+            }
+            if (finished === expected && tasks.size >= expected) yield* complete(job, phase, results, at)
+          })
+
+        const considerTask = (job: JobSlot, phase: Phase, id: string, t: TaskSlot, at: number) =>
+          Effect.gen(function* () {
+            const spec = t.spec!
+            const state = job.state!.value
+            if (t.claim !== undefined) return // someone holds it (maybe us)
+            const key = `${job.id}/${phase}/${id}`
+            const deps = spec.dependencies.map((d) => ({
+              id: d,
+              result: job.tasks[phase].get(d)?.result?.value.result
+            }))
+            if (deps.some((d) => d.result === undefined)) return
+            const failed = deps.filter((d) => !done(d.result))
+            if (failed.length > 0) {
+              const why = reason(
+                "dependency.failed",
+                `dependencies did not succeed: ${failed.map((d) => `${d.id} (${d.result})`).join(", ")}`,
+                { dependencies: failed.map((d) => d.id) }
+              )
+              return yield* act(key, job.id, settle(job, phase, id, t, "ignored", why))
+            }
+            if (phase === "clear") {
+              const undone = spec.undoes === undefined ? undefined : job.tasks.run.get(spec.undoes)
+              if (state.clearMode === "confirm" && spec.runOnConfirm !== true) {
+                return yield* act(
+                  key,
+                  job.id,
+                  settle(job, phase, id, t, "skipped", reason("confirm.kept", "kept on confirm"))
+                )
+              }
+              if (undone !== undefined && (undone.status?.value.attempt ?? 0) === 0) {
+                return yield* act(
+                  key,
+                  job.id,
+                  settle(
+                    job,
+                    phase,
+                    id,
+                    t,
+                    "skipped",
+                    reason("run.not-started", `run task ${spec.undoes} never started`)
+                  )
+                )
+              }
+            }
+            const notBefore = t.status?.value.notBefore
+            if (notBefore !== undefined && notBefore > at) return yield* wakeAt(key, job.id, notBefore, at)
+            if (stopping || running.has(key)) return
+            // capacity is checked here and taken for real when the task starts
+            if (running.size >= (options.concurrency ?? 16)) return
+            return yield* act(key, job.id, claim(job, phase, id, t))
+          })
+
+        const complete = (job: JobSlot, phase: Phase, results: ReadonlyArray<Result>, at: number) =>
+          Effect.gen(function* () {
+            const state = job.state!.value
+            const { pending: _p, ...rest } = state
+            if (phase === "run") {
+              const ok = results.filter(done).length
+              const outcome: Outcome =
+                ok === results.length ? "succeeded" : results.some((r) => r === "success") ? "partial" : "failed"
+              const elapsed = at - (state.startedAt ?? at)
+              const rto = job.spec!.rtoMs
+              const next = new JobState({
+                ...rest,
+                state: "completed",
+                outcome,
+                completedAt: at,
+                elapsedMs: elapsed,
+                ...(rto === undefined ? {} : { rtoMet: elapsed <= rto }),
+                updatedAt: at
+              })
+              return yield* act(
+                `${job.id}/state`,
+                job.id,
+                transition(job, next, "job.completed", `completed: ${outcome}`)
+              )
+            }
+            const ok = results.every(done)
+            const next = new JobState({ ...rest, state: ok ? "cleared" : "clear-failed", updatedAt: at })
+            return yield* act(
+              `${job.id}/state`,
+              job.id,
+              transition(job, next, ok ? "job.cleared" : "job.clear-failed", ok ? "cleared" : "clear phase failed")
+            )
+          })
+
+        const cancelPhase = (job: JobSlot, at: number) =>
+          Effect.gen(function* () {
+            const phase: Phase = "run"
+            let open = 0
+            for (const [id, t] of job.tasks[phase]) {
+              if (t.spec === undefined || t.result !== undefined) continue
+              open++
+              const key = `${job.id}/${phase}/${id}`
+              const mine = running.get(key)
+              if (mine !== undefined) {
+                yield* act(
+                  `${key}/cancel`,
+                  job.id,
+                  Fiber.interrupt(mine.fiber).pipe(
+                    Effect.andThen(finish(job.id, phase, id, mine.token, mine.attempt, { _tag: "canceled" }))
+                  )
+                )
+              } else if (t.claim === undefined) {
+                yield* act(
+                  key,
+                  job.id,
+                  settle(job, phase, id, t, "canceled", reason("job.canceled", "job canceled before the task ran"))
+                )
+              }
+            }
+            if (open === 0) {
+              const { pending: _p, ...rest } = job.state!.value
+              yield* act(
+                `${job.id}/state`,
+                job.id,
+                transition(job, new JobState({ ...rest, state: "canceled", updatedAt: at }), "job.canceled", "canceled")
+              )
+            }
+          })
+
+        const resetFailed = (job: JobSlot, phase: Phase, state: JobState) =>
+          act(
+            `${job.id}/state`,
+            job.id,
+            Effect.gen(function* () {
+              const at = yield* now
+              const waiting = Jobs.encodeStatus(new TaskStatus({ status: "waiting", attempt: 0, updatedAt: at }))
+              let compare: Array<Compare> = []
+              let ops: Array<Op> = []
+              let last = 0
+              const flush = Effect.gen(function* () {
+                if (ops.length === 0) return
+                last = yield* txn(compare, ops)
+                compare = []
+                ops = []
+              })
+              for (const [id, t] of job.tasks[phase]) {
+                const r = t.result
+                if (r === undefined || done(r.value.result)) continue
+                compare.push({
+                  key: keys.task(job.id, phase, id, "result"),
+                  target: "modRevision",
+                  op: "==",
+                  value: r.mod
+                })
+                ops.push(
+                  { _tag: "delete", key: keys.task(job.id, phase, id, "result") },
+                  { _tag: "put", key: keys.task(job.id, phase, id, "status"), value: waiting }
+                )
+                if (ops.length >= 100) yield* flush
+              }
+              yield* flush
+              const { pending: _p, ...rest } = state
+              const r = yield* transition(
+                job,
+                new JobState({ ...rest, updatedAt: at }),
+                "job.retrying",
+                `retrying the failed tasks of the ${phase} phase`
+              )
+              return Math.max(last, r)
+            })
+          )
+
+        // ---- claiming and executing -----------------------------------------
+
+        const claim = (job: JobSlot, phase: Phase, id: string, t: TaskSlot) =>
+          Effect.gen(function* () {
+            const at = yield* now
+            const attempt = (t.status?.value.attempt ?? 0) + 1
+            const claimKey = keys.task(job.id, phase, id, "claim")
+            const r = yield* store.txn({
+              compare: [
+                ...statusIs(job.id, phase, id, t),
+                { key: keys.jobState(job.id), target: "modRevision", op: "==", value: job.state!.mod }
+              ],
+              success: [
+                { _tag: "put", key: claimKey, value: runnerId, lease: lease.id },
+                {
+                  _tag: "put",
+                  key: keys.task(job.id, phase, id, "status"),
+                  value: Jobs.encodeStatus(
+                    new TaskStatus({ status: "running", attempt, runner: runnerId, startedAt: at, updatedAt: at })
+                  )
+                },
+                yield* event(
+                  job.id,
+                  phase,
+                  id,
+                  attempt > 1 ? "task.retried" : "task.started",
+                  `attempt ${attempt} on ${runnerId}`
+                )
+              ]
+            })
+            if (r.succeeded) yield* start(job, phase, id, t.spec!, r.revision, attempt)
+            return r.revision
+          })
+
+        const start = (job: JobSlot, phase: Phase, id: string, spec: TaskSpec, token: number, attempt: number) =>
+          Effect.gen(function* () {
+            const key = `${job.id}/${phase}/${id}`
+            const target = job.spec!.target
+            const perTarget = targetLimit(target)
+            const body = execute(job, phase, spec, token, attempt).pipe(
+              limit.withPermits(1),
+              (e) => (perTarget === undefined ? e : perTarget.withPermits(1)(e)),
+              Effect.ensuring(Effect.sync(() => running.delete(key))),
+              Effect.andThen(markDirty(job.id)),
+              Effect.asVoid
+            )
+            const fiber = yield* Effect.forkIn(body, sessionScope)
+            running.set(key, { fiber, token, attempt, target })
+          })
+
+        type AttemptOutcome =
+          | { readonly _tag: "success"; readonly output: Schema.Json; readonly shared?: SharedUpdate }
+          | { readonly _tag: "failure"; readonly error: TaskError; readonly shared?: SharedUpdate }
+          | { readonly _tag: "skipped"; readonly reason: Reason; readonly shared: SharedUpdate }
+          | { readonly _tag: "canceled" }
+
+        interface SharedUpdate {
+          readonly key: string
+          readonly compare: Compare
+          readonly op: Op
+        }
+
+        const execute = (
+          job: JobSlot,
+          phase: Phase,
+          spec: TaskSpec,
+          token: number,
+          attempt: number
+        ): Effect.Effect<void> =>
+          Effect.gen(function* () {
+            const outcome = yield* attemptTask(job, phase, spec, token, attempt)
+            yield* finish(job.id, phase, spec.id, token, attempt, outcome)
+          }).pipe(
+            Effect.catchCause((cause) =>
+              Cause.hasInterruptsOnly(cause) ? Effect.interrupt : Effect.logError("task execution", Cause.pretty(cause))
+            )
+          )
+
+        const attemptTask = (job: JobSlot, phase: Phase, spec: TaskSpec, token: number, attempt: number) =>
+          Effect.gen(function* () {
+            const handler = registry.get(spec.type)
+            if (Option.isNone(handler)) {
+              return {
+                _tag: "failure",
+                error: new TaskError({
+                  code: "handler.unknown",
+                  message: `no handler for task type "${spec.type}" on runner ${runnerId}`,
+                  retryable: false
+                })
+              } satisfies AttemptOutcome
+            }
+            const definition = handler.value.definition
+            const maxAttempts = spec.retry?.maxAttempts ?? definition.retry.maxAttempts
+            if (attempt > maxAttempts) {
+              return {
+                _tag: "failure",
+                error: new TaskError({
+                  code: "attempts.exhausted",
+                  message: `${attempt - 1} attempts used (max ${maxAttempts})`,
+                  retryable: false
+                })
+              } satisfies AttemptOutcome
+            }
+            // shared resources: adopt, wait, take over, or release
+            let sharedUpdate: ((output: Schema.Json | undefined, ok: boolean) => SharedUpdate) | undefined
+            if (spec.shared !== undefined) {
+              const decision = yield* sharedDecision(job, phase, spec, token)
+              if (decision._tag === "adopt")
+                return { _tag: "success", output: decision.output, shared: decision.update } satisfies AttemptOutcome
+              if (decision._tag === "skip")
+                return { _tag: "skipped", reason: decision.reason, shared: decision.update } satisfies AttemptOutcome
+              sharedUpdate = decision.after
+            }
+            const input = yield* resolveInput(job, phase, spec)
+            if (input._tag === "Left")
+              return {
+                _tag: "failure",
+                error: input.error,
+                ...(sharedUpdate === undefined ? {} : { shared: sharedUpdate(undefined, false) })
+              } satisfies AttemptOutcome
+            const ctx = TaskContext.of({
+              jobId: job.id,
+              taskId: spec.id,
+              phase,
+              type: spec.type,
+              attempt,
+              fencingToken: token,
+              target: job.spec!.target,
+              runnerId,
+              shared: spec.shared
+            })
+            const timeout = spec.timeoutMs === undefined ? definition.timeout : Duration.millis(spec.timeoutMs)
+            const exit = yield* Schema.decodeUnknownEffect(definition.input)(input.value).pipe(
+              Effect.mapError(
+                (e) =>
+                  new TaskError({
+                    code: "input.invalid",
+                    message: `input does not match ${spec.type}: ${Codec.describeIssue(e.issue).field} ${Codec.describeIssue(e.issue).detail}`,
+                    retryable: false
+                  })
+              ),
+              Effect.flatMap((decoded) => handler.value.run(decoded).pipe(Effect.provideService(TaskContext, ctx))),
+              Effect.timeoutOrElse({
+                duration: timeout,
+                orElse: () =>
+                  Effect.fail(
+                    new TaskError({
+                      code: "task.timeout",
+                      message: `attempt timed out after ${Duration.format(timeout)}`,
+                      retryable: true
+                    })
+                  )
+              }),
+              Effect.flatMap((output) =>
+                Schema.encodeUnknownEffect(definition.output)(output).pipe(
+                  Effect.mapError(
+                    (e) =>
+                      new TaskError({
+                        code: "output.invalid",
+                        message: `output does not match ${spec.type}: ${Codec.describeIssue(e.issue).field} ${Codec.describeIssue(e.issue).detail}`,
+                        retryable: false
+                      })
+                  )
+                )
+              ),
+              Effect.exit
+            )
+            if (Exit.isSuccess(exit)) {
+              const output = exit.value as Schema.Json
+              return {
+                _tag: "success",
+                output,
+                ...(sharedUpdate === undefined ? {} : { shared: sharedUpdate(output, true) })
+              } satisfies AttemptOutcome
+            }
+            if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+            const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+            const error =
+              failure?._tag === "Fail"
+                ? failure.error
+                : new TaskError({
+                    code: "handler.defect",
+                    message: Cause.pretty(exit.cause).split("\n")[0] ?? "handler defect",
+                    retryable: false
+                  })
+            return {
+              _tag: "failure",
+              error,
+              ...(sharedUpdate === undefined ? {} : { shared: sharedUpdate(undefined, false) })
+            } satisfies AttemptOutcome
+          })
+
+        const resolveInput = (job: JobSlot, phase: Phase, spec: TaskSpec) => {
+          const outputs = new Map<string, unknown>()
+          for (const ref of References.scan(spec.input)) {
+            if (ref._tag !== "Ref") continue
+            const source = job.tasks[phase].get(ref.taskId) ?? job.tasks.run.get(ref.taskId)
+            const r = source?.result?.value
+            if (r !== undefined && r.output !== undefined) outputs.set(ref.taskId, r.output)
+          }
+          return Resolve.resolve(spec.input, outputs).pipe(
+            Effect.map((value) => ({ _tag: "Right" as const, value })),
+            Effect.catch((message) =>
+              Effect.succeed({
+                _tag: "Left" as const,
+                error: new TaskError({ code: "input.unresolved", message, retryable: false })
+              })
+            )
+          )
+        }
+
+        type SharedDecision =
+          | { readonly _tag: "adopt"; readonly output: Schema.Json; readonly update: SharedUpdate }
+          | { readonly _tag: "skip"; readonly reason: Reason; readonly update: SharedUpdate }
+          | { readonly _tag: "run"; readonly after: (output: Schema.Json | undefined, ok: boolean) => SharedUpdate }
+
+        /** Decides what a task with a shared key does; loops while another live creator works. */
+        const sharedDecision = (
+          job: JobSlot,
+          phase: Phase,
+          spec: TaskSpec,
+          token: number
+        ): Effect.Effect<SharedDecision, StoreError> =>
+          Effect.gen(function* () {
+            const key = keys.shared(spec.shared!)
+            const fenced: Compare = {
+              key: keys.task(job.id, phase, spec.id, "claim"),
+              target: "createRevision",
+              op: "==",
+              value: token
+            }
+            for (;;) {
+              const waitFor = yield* Ref.get(changed).pipe(Effect.map(Deferred.await))
+              const kv = yield* store.get(key)
+              const at = yield* now
+              const record = Option.isNone(kv)
+                ? undefined
+                : Option.getOrUndefined(yield* Effect.option(decodeShared(key, kv.value.value)))
+              const mod = Option.isNone(kv) ? 0 : kv.value.modRevision
+              const same: Compare = { key, target: "modRevision", op: "==", value: mod }
+              const write = (r: SharedRecord): Op => ({ _tag: "put", key, value: encodeShared(r) })
+              const mine = (state: SharedRecord["state"], holders: ReadonlyArray<string>, output?: Schema.Json) =>
+                new SharedRecord({
+                  state,
+                  job: job.id,
+                  task: spec.id,
+                  phase,
+                  token,
+                  holders,
+                  updatedAt: at,
+                  ...(output === undefined ? {} : { output })
+                })
+              if (phase === "clear") {
+                if (record === undefined) {
+                  const absent: Compare = { key, target: "createRevision", op: "==", value: 0 }
+                  return {
+                    _tag: "run",
+                    after: () => ({ key, compare: absent, op: { _tag: "delete", key } })
+                  } satisfies SharedDecision
+                }
+                const others = record.holders.filter((h) => h !== job.id)
+                if (others.length > 0) {
+                  const update = {
+                    key,
+                    compare: same,
+                    op: write(new SharedRecord({ ...record, holders: others, updatedAt: at }))
+                  }
+                  return {
+                    _tag: "skip",
+                    reason: reason("shared.in-use", `in use by jobs ${others.join(", ")}`, { holders: others }),
+                    update
+                  } satisfies SharedDecision
+                }
+                // last holder: mark deleting (fenced), delete; the record goes with the result
+                const r = yield* store.txn({ compare: [fenced, same], success: [write(mine("deleting", []))] })
+                if (!r.succeeded) continue
+                const marked: Compare = { key, target: "modRevision", op: "==", value: r.revision }
+                return {
+                  _tag: "run",
+                  after: (_o: Schema.Json | undefined, ok: boolean) => ({
+                    key,
+                    compare: marked,
+                    op: ok ? { _tag: "delete", key } : write(mine("deleting", []))
+                  })
+                } satisfies SharedDecision
+              }
+              if (record?.state === "ready") {
+                const holders = record.holders.includes(job.id) ? record.holders : [...record.holders, job.id]
+                return {
+                  _tag: "adopt",
+                  output: record.output ?? null,
+                  update: { key, compare: same, op: write(new SharedRecord({ ...record, holders, updatedAt: at })) }
+                } satisfies SharedDecision
+              }
+              const creatorAlive =
+                record !== undefined &&
+                (record.state === "creating" || record.state === "deleting") &&
+                (record.job !== job.id || record.task !== spec.id) &&
+                jobs.get(record.job)?.tasks[record.phase].get(record.task)?.claim?.create === record.token
+              if (creatorAlive) {
+                yield* waitFor.pipe(Effect.timeout(ttl), Effect.ignore)
+                continue
+              }
+              // nobody, a failed or a dead creator: create (or take over) under our fence
+              const holders = record?.holders.filter((h) => h !== job.id) ?? []
+              const r = yield* store.txn({ compare: [fenced, same], success: [write(mine("creating", holders))] })
+              if (!r.succeeded) continue
+              const created: Compare = { key, target: "modRevision", op: "==", value: r.revision }
+              return {
+                _tag: "run",
+                after: (output: Schema.Json | undefined, ok: boolean) => ({
+                  key,
+                  compare: created,
+                  op: write(ok ? mine("ready", [...holders, job.id], output) : mine("failed", holders))
+                })
+              } satisfies SharedDecision
+            }
+          })
+
+        /** The fenced write that ends an attempt. Retries through store outages; gives up when fenced out. */
+        const finish = (
+          jobId: string,
+          phase: Phase,
+          task: string,
+          token: number,
+          attempt: number,
+          outcome: AttemptOutcome
+        ) =>
+          Effect.gen(function* () {
+            const at = yield* now
+            const spec = jobs.get(jobId)?.tasks[phase].get(task)?.spec
+            const claimKey = keys.task(jobId, phase, task, "claim")
+            const fenced: Compare = { key: claimKey, target: "createRevision", op: "==", value: token }
+            const put = (record: "result" | "status", value: string): Op => ({
+              _tag: "put",
+              key: keys.task(jobId, phase, task, record),
+              value
+            })
+            const doneStatus = put(
+              "status",
+              Jobs.encodeStatus(new TaskStatus({ status: "done", attempt, updatedAt: at }))
+            )
+            let ops: Array<Op>
+            const compare: Array<Compare> = [fenced]
+            const result = (r: Result, extra: Partial<ConstructorParameters<typeof TaskResult>[0]>) =>
+              put("result", Jobs.encodeResult(new TaskResult({ result: r, attempt, finishedAt: at, ...extra })))
+            switch (outcome._tag) {
+              case "success":
+                ops = [
+                  result("success", { output: outcome.output }),
+                  doneStatus,
+                  yield* event(jobId, phase, task, "task.succeeded", `succeeded on attempt ${attempt}`)
+                ]
+                break
+              case "skipped":
+                ops = [
+                  result("skipped", { reason: outcome.reason }),
+                  doneStatus,
+                  yield* event(jobId, phase, task, "task.skipped", outcome.reason.message)
+                ]
+                break
+              case "canceled":
+                ops = [
+                  result("canceled", { reason: reason("job.canceled", "interrupted by cancel") }),
+                  doneStatus,
+                  yield* event(jobId, phase, task, "task.canceled", "interrupted by cancel")
+                ]
+                break
+              case "failure": {
+                const e = outcome.error
+                const definition =
+                  spec === undefined ? undefined : Option.getOrUndefined(registry.get(spec.type))?.definition
+                const max = spec?.retry?.maxAttempts ?? definition?.retry.maxAttempts ?? 1
+                const why = reason(e.code, e.message, e.details)
+                if (e.retryable && attempt < max && outcome.shared === undefined) {
+                  const base =
+                    spec?.retry?.baseDelayMs ?? Duration.toMillis(definition?.retry.baseDelay ?? Duration.seconds(1))
+                  const cap = Duration.toMillis(definition?.retry.maxDelay ?? Duration.minutes(1))
+                  const jitter = yield* Random.nextBetween(0.5, 1)
+                  const delay = Math.min(cap, base * 2 ** (attempt - 1)) * jitter
+                  ops = [
+                    put(
+                      "status",
+                      Jobs.encodeStatus(
+                        new TaskStatus({ status: "waiting", attempt, updatedAt: at, notBefore: at + Math.round(delay) })
+                      )
+                    ),
+                    yield* event(
+                      jobId,
+                      phase,
+                      task,
+                      "task.attempt-failed",
+                      `attempt ${attempt} failed, retrying in ${Math.round(delay)} ms: ${e.message}`,
+                      { code: e.code }
+                    )
+                  ]
+                } else {
+                  ops = [
+                    result("failed", { reason: why, retryable: e.retryable }),
+                    doneStatus,
+                    yield* event(jobId, phase, task, "task.failed", e.message, { code: e.code })
+                  ]
+                }
+                break
+              }
+            }
+            if (outcome._tag !== "canceled" && outcome.shared !== undefined) {
+              compare.push(outcome.shared.compare)
+              ops.push(outcome.shared.op)
+            }
+            ops.push({ _tag: "delete", key: claimKey })
+            const r = yield* store
+              .txn({ compare, success: ops, failure: [{ _tag: "get", key: claimKey }] })
+              .pipe(Effect.retry({ while: (e) => e.retryable, schedule: Schedule.spaced("200 millis") }))
+            if (!r.succeeded) {
+              const current = r.results[0]
+              const stillOurs = current?._tag === "get" && current.kv?.createRevision === token
+              if (stillOurs && outcome._tag !== "canceled" && outcome.shared !== undefined) {
+                // the shared record moved under us (another job adopted meanwhile): decide again
+                return yield* Effect.fail(new Error("shared record changed"))
+              }
+              yield* Effect.logWarning("result not written: claim lost").pipe(
+                Effect.annotateLogs({ job: jobId, task, token })
+              )
+            }
+            return r.revision
+          }).pipe(
+            Effect.retry({ times: 5 }),
+            Effect.orElseSucceed(() => 0)
+          )
+
+        // ---- the loops --------------------------------------------------------
+
+        yield* Effect.forkScoped(view)
+        yield* Effect.forkScoped(
+          Effect.gen(function* () {
+            const waitFor = yield* Ref.get(wake).pipe(Effect.map(Deferred.await))
+            const batch = [...dirty]
+            dirty.clear()
+            for (const id of batch) {
+              const job = jobs.get(id)
+              if (job !== undefined) yield* evaluate(job)
+            }
+            yield* waitFor
+          }).pipe(Effect.forever)
+        )
+
+        yield* Effect.addFinalizer(() =>
+          Effect.gen(function* () {
+            stopping = true
+            const fibers = [...running.values()].map((r) => r.fiber)
+            yield* Fiber.awaitAll(fibers).pipe(Effect.timeout(options.shutdownGrace ?? "10 seconds"), Effect.ignore)
+            yield* Fiber.interruptAll(fibers)
+          })
+        )
+        const lost = yield* lease.lost
+        yield* Effect.logWarning("lease lost; interrupting tasks in flight", lost.message).pipe(
+          Effect.annotateLogs({ runner: runnerId })
+        )
+        yield* Fiber.interruptAll([...running.values()].map((r) => r.fiber))
+      })
+
+    return yield* session.pipe(
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.interrupt
+          : Effect.logWarning("runner session ended", Cause.pretty(cause)).pipe(
+              Effect.andThen(Effect.sleep("500 millis"))
+            )
+      ),
+      Effect.forever
+    )
+  })

@@ -1,0 +1,32 @@
+import { Engine, JobBuilder, Jobs, Keys, Store, TaskRegistry } from "@migrator/core"
+import { TestPlugin } from "@migrator/core/testing"
+import { Effect, Layer, Option, Stream } from "effect"
+
+export const keys = Keys.make("t/")
+
+/** Registry with the test plugin, on top of whatever store the test provides. */
+export const handlers = TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer))
+
+export const runner = (runnerId: string, options: Partial<Engine.Options> = {}) =>
+  Engine.run({ runnerId, prefix: keys.prefix, leaseTtl: "2 seconds", ...options }).pipe(Effect.forkScoped)
+
+export const submit = (document: unknown) =>
+  JobBuilder.build(document).pipe(Effect.flatMap((built) => Jobs.submit(keys, built)))
+
+/** Waits (by watching, not polling) until the job state satisfies `predicate`. */
+export const awaitState = (id: string, predicate: (state: string) => boolean) =>
+  Effect.gen(function* () {
+    const store = yield* Store.Store
+    const current = yield* store.get(keys.jobState(id))
+    const from = yield* store.revision
+    if (Option.isSome(current) && predicate(JSON.parse(current.value.value).state)) return
+    yield* store.watch(keys.jobState(id), { fromRevision: from + 1 }).pipe(
+      Stream.filter((e) => e._tag === "put" && predicate(JSON.parse(e.kv.value).state)),
+      Stream.take(1),
+      Stream.runDrain
+    )
+  })
+
+export const terminal = (s: string) => ["completed", "canceled", "cleared", "clear-failed"].includes(s)
+
+export const show = (id: string) => Jobs.read(keys, id)
