@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Jobs, Store } from "@migrator/core"
 import { Effect, Layer } from "effect"
-import { awaitState, handlers, keys, runner, show, submit, terminal } from "./utils/engine.ts"
+import { awaitState, awaitTask, handlers, keys, runner, show, submit, terminal } from "./utils/engine.ts"
 
 const env = handlers.pipe(Layer.provideMerge(Store.layerMemory))
 
@@ -124,8 +124,7 @@ describe("engine", () => {
           { id: "next", type: "test/echo", dependencies: ["long"], input: 1 }
         ]
       })
-      yield* awaitState(id, (s) => s === "running")
-      yield* Effect.sleep("100 millis")
+      yield* awaitTask(id, "long", (s) => s.status === "running")
       yield* Jobs.request(keys, id, "cancel")
       yield* awaitState(id, terminal).pipe(Effect.timeout("5 seconds"))
       const view = yield* show(id)

@@ -3,7 +3,7 @@ export type ScannedRef =
   | { readonly _tag: "Ref"; readonly taskId: string; readonly location: string }
   | { readonly _tag: "Malformed"; readonly location: string; readonly message: string }
 
-const escape = (token: string) => token.replaceAll("~", "~0").replaceAll("/", "~1")
+const escapeToken = (token: string) => token.replaceAll("~", "~0").replaceAll("/", "~1")
 
 /** Every `$ref` in `input`, with the JSON pointer of where it sits. */
 export const scan = (input: unknown): ReadonlyArray<ScannedRef> => {
@@ -12,7 +12,7 @@ export const scan = (input: unknown): ReadonlyArray<ScannedRef> => {
   while (stack.length > 0) {
     const { value, location } = stack.pop()!
     if (Array.isArray(value)) {
-      value.forEach((v, i) => stack.push({ value: v, location: `${location}/${i}` }))
+      for (let i = 0; i < value.length; i++) stack.push({ value: value[i], location: `${location}/${i}` })
     } else if (typeof value === "object" && value !== null) {
       const record = value as Record<string, unknown>
       if ("$ref" in record) {
@@ -25,7 +25,7 @@ export const scan = (input: unknown): ReadonlyArray<ScannedRef> => {
         }
         continue
       }
-      for (const [k, v] of Object.entries(record)) stack.push({ value: v, location: `${location}/${escape(k)}` })
+      for (const [k, v] of Object.entries(record)) stack.push({ value: v, location: `${location}/${escapeToken(k)}` })
     }
   }
   return found

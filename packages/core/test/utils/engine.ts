@@ -30,3 +30,23 @@ export const awaitState = (id: string, predicate: (state: string) => boolean) =>
 export const terminal = (s: string) => ["completed", "canceled", "cleared", "clear-failed"].includes(s)
 
 export const show = (id: string) => Jobs.read(keys, id)
+
+/** Waits until a task's status satisfies `predicate` (by watch). */
+export const awaitTask = (
+  job: string,
+  task: string,
+  predicate: (status: { status: string; runner?: string; attempt: number }) => boolean
+) =>
+  Effect.gen(function* () {
+    const store = yield* Store.Store
+    const key = keys.task(job, "run", task, "status")
+    const from = yield* store.revision
+    const now = yield* store.get(key)
+    if (Option.isSome(now) && predicate(JSON.parse(now.value.value))) return JSON.parse(now.value.value)
+    return yield* store.watch(key, { fromRevision: from + 1 }).pipe(
+      Stream.filter((e) => e._tag === "put" && predicate(JSON.parse(e.kv.value))),
+      Stream.map((e) => (e._tag === "put" ? JSON.parse(e.kv.value) : undefined)),
+      Stream.runHead,
+      Effect.map(Option.getOrThrow)
+    )
+  })

@@ -1,0 +1,36 @@
+import { Store, StoreError } from "@migrator/core"
+import { Effect, Stream } from "effect"
+
+/**
+ * A view of a store as one runner process sees it. `crash()` makes it behave
+ * like a process that died: nothing it asks reaches the store any more, so
+ * its lease is neither kept alive nor revoked and expires on its own.
+ */
+export const crashable = (store: Store.Service) => {
+  let crashed = false
+  const gate = <A, R>(effect: Effect.Effect<A, StoreError.StoreError, R>): Effect.Effect<A, StoreError.StoreError, R> =>
+    Effect.suspend(() => (crashed ? Effect.fail(StoreError.unavailable("crashed", "the process is gone")) : effect))
+  const view: Store.Service = {
+    get: (k) => gate(store.get(k)),
+    range: (p, o) => gate(store.range(p, o)),
+    txn: (r) => gate(store.txn(r)),
+    grantLease: (t) => gate(store.grantLease(t)),
+    keepAliveOnce: (l) => gate(store.keepAliveOnce(l)),
+    revokeLease: (l) => gate(store.revokeLease(l)),
+    lease: (t, o) =>
+      Store.makeLease({
+        grantLease: view.grantLease,
+        keepAliveOnce: view.keepAliveOnce,
+        revokeLease: view.revokeLease
+      })(t, o),
+    watch: (p, o) => store.watch(p, o).pipe(Stream.mapEffect((e) => gate(Effect.succeed(e)))),
+    revision: gate(store.revision),
+    compact: (r) => gate(store.compact(r))
+  }
+  return {
+    store: view,
+    crash: Effect.sync(() => {
+      crashed = true
+    })
+  }
+}
