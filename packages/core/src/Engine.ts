@@ -76,6 +76,11 @@ interface JobSlot {
   spec?: JobSpec
   state?: Entry<JobState>
   readonly tasks: { readonly run: Map<string, TaskSlot>; readonly clear: Map<string, TaskSlot> }
+  /** Tasks to look at on the next evaluation ("phase/id"); everything when `scan` is set. */
+  readonly candidates: Set<string>
+  scan: boolean
+  readonly dependents: { readonly run: Map<string, Array<string>>; readonly clear: Map<string, Array<string>> }
+  readonly finished: { run: number; clear: number }
 }
 
 interface Running {
@@ -138,6 +143,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
         const busy = new Map<string, number>() // action key -> revision the view must reach first
         const running = new Map<string, Running>()
         const timers = new Set<string>()
+        const starved = new Set<string>() // jobs with ready tasks left unclaimed for lack of capacity
         let stopping = false
 
         const signal = (ref: Ref.Ref<Deferred.Deferred<void>>) =>
@@ -153,7 +159,14 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
         const slotOf = (job: string): JobSlot => {
           let s = jobs.get(job)
           if (s === undefined) {
-            s = { id: job, tasks: { run: new Map(), clear: new Map() } }
+            s = {
+              id: job,
+              tasks: { run: new Map(), clear: new Map() },
+              candidates: new Set(),
+              scan: true,
+              dependents: { run: new Map(), clear: new Map() },
+              finished: { run: 0, clear: 0 }
+            }
             jobs.set(job, s)
           }
           return s
@@ -199,14 +212,23 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               if (kv !== undefined) {
                 const v = yield* Effect.option(Effect.tapError(decodeJobState(key, kv.value), report))
                 if (Option.isSome(v)) job.state = entry(kv, v.value)
+                job.scan = true
               }
             } else {
               const t = taskSlot(job, parsed.phase, parsed.task)
+              job.candidates.add(`${parsed.phase}/${parsed.task}`)
               switch (parsed.record) {
                 case "spec": {
                   if (kv !== undefined) {
                     const v = yield* Effect.option(Effect.tapError(decodeTask(key, kv.value), report))
-                    if (Option.isSome(v)) t.spec = v.value
+                    if (Option.isSome(v) && t.spec === undefined) {
+                      t.spec = v.value
+                      for (const dep of v.value.dependencies) {
+                        const list = job.dependents[parsed.phase].get(dep) ?? []
+                        list.push(parsed.task)
+                        job.dependents[parsed.phase].set(dep, list)
+                      }
+                    }
                   }
                   break
                 }
@@ -219,10 +241,15 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                   break
                 }
                 case "result": {
+                  const had = t.result !== undefined
                   if (kv === undefined) delete t.result
                   else {
                     const v = yield* Effect.option(Effect.tapError(decodeResult(key, kv.value), report))
                     if (Option.isSome(v)) t.result = entry(kv, v.value)
+                  }
+                  job.finished[parsed.phase] += (t.result !== undefined ? 1 : 0) - (had ? 1 : 0)
+                  for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) {
+                    job.candidates.add(`${parsed.phase}/${d}`)
                   }
                   break
                 }
@@ -268,13 +295,6 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                 )
                 viewRevision = Math.max(viewRevision, event.revision)
                 if (job !== undefined) dirty.add(job)
-                else if (
-                  event._tag === "put"
-                    ? event.kv.key.startsWith(keys.sharedPrefix)
-                    : event.key.startsWith(keys.sharedPrefix)
-                ) {
-                  for (const id of jobs.keys()) dirty.add(id) // shared records gate tasks of any job
-                }
                 yield* signal(changed)
                 yield* signal(wake)
               })
@@ -331,7 +351,13 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               Effect.tap((revision) => Effect.sync(() => busy.set(key, revision ?? 0))),
               Effect.catch((error) =>
                 Effect.logDebug("action failed", error.message).pipe(
-                  Effect.andThen(Effect.sync(() => busy.delete(key))),
+                  Effect.andThen(
+                    Effect.sync(() => {
+                      busy.delete(key)
+                      const slot = jobs.get(job)
+                      if (slot !== undefined) slot.scan = true
+                    })
+                  ),
                   Effect.andThen(Effect.sleep(error.retryable ? "100 millis" : "1 second")),
                   Effect.andThen(markDirty(job))
                 )
@@ -436,13 +462,21 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             }
           })
 
-        const wakeAt = (key: string, job: string, due: number, at: number) =>
+        const wakeAt = (key: string, job: string, due: number, at: number, candidate?: string) =>
           Effect.suspend(() => {
             const timer = `${key}@${due}`
             if (timers.has(timer)) return Effect.void
             timers.add(timer)
             return Effect.sleep(Duration.millis(Math.max(0, due - at))).pipe(
-              Effect.andThen(Effect.sync(() => timers.delete(timer))),
+              Effect.andThen(
+                Effect.sync(() => {
+                  timers.delete(timer)
+                  const slot = jobs.get(job)
+                  if (slot === undefined) return
+                  if (candidate === undefined) slot.scan = true
+                  else slot.candidates.add(candidate)
+                })
+              ),
               Effect.andThen(markDirty(job)),
               Effect.forkIn(sessionScope),
               Effect.asVoid
@@ -452,18 +486,21 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
         const schedulePhase = (job: JobSlot, phase: Phase, expected: number, at: number) =>
           Effect.gen(function* () {
             const tasks = job.tasks[phase]
-            let finished = 0
-            const results: Array<Result> = []
-            for (const [id, t] of tasks) {
-              if (t.spec === undefined) continue
-              if (t.result !== undefined) {
-                finished++
-                results.push(t.result.value.result)
-                continue
-              }
+            const ids = job.scan
+              ? [...tasks.keys()]
+              : [...job.candidates].filter((c) => c.startsWith(`${phase}/`)).map((c) => c.slice(phase.length + 1))
+            job.scan = false
+            job.candidates.clear()
+            for (const id of ids) {
+              const t = tasks.get(id)
+              if (t?.spec === undefined || t.result !== undefined) continue
               yield* considerTask(job, phase, id, t, at)
             }
-            if (finished === expected && tasks.size >= expected) yield* complete(job, phase, results, at)
+            if (job.finished[phase] === expected && tasks.size >= expected) {
+              const results: Array<Result> = []
+              for (const t of tasks.values()) if (t.result !== undefined) results.push(t.result.value.result)
+              yield* complete(job, phase, results, at)
+            }
           })
 
         const considerTask = (job: JobSlot, phase: Phase, id: string, t: TaskSlot, at: number) =>
@@ -511,10 +548,15 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               }
             }
             const notBefore = t.status?.value.notBefore
-            if (notBefore !== undefined && notBefore > at) return yield* wakeAt(key, job.id, notBefore, at)
+            if (notBefore !== undefined && notBefore > at) {
+              return yield* wakeAt(key, job.id, notBefore, at, `${phase}/${id}`)
+            }
             if (stopping || running.has(key)) return
             // capacity is checked here and taken for real when the task starts
-            if (running.size >= (options.concurrency ?? 16)) return
+            if (running.size >= (options.concurrency ?? 16)) {
+              starved.add(job.id)
+              return
+            }
             return yield* act(key, job.id, claim(job, phase, id, t))
           })
 
@@ -672,7 +714,17 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             const body = execute(job, phase, spec, token, attempt).pipe(
               limit.withPermits(1),
               (e) => (perTarget === undefined ? e : perTarget.withPermits(1)(e)),
-              Effect.ensuring(Effect.sync(() => running.delete(key))),
+              Effect.ensuring(
+                Effect.sync(() => {
+                  running.delete(key)
+                  for (const id of starved) {
+                    const slot = jobs.get(id)
+                    if (slot !== undefined) slot.scan = true
+                    dirty.add(id)
+                  }
+                  starved.clear()
+                })
+              ),
               Effect.andThen(markDirty(job.id)),
               Effect.asVoid
             )
@@ -1072,6 +1124,9 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             for (const id of batch) {
               const job = jobs.get(id)
               if (job !== undefined) yield* evaluate(job)
+            }
+            if (busy.size > 10_000) {
+              for (const [key, until] of busy) if (until >= 0 && until <= viewRevision) busy.delete(key)
             }
             yield* waitFor
           }).pipe(Effect.forever)
