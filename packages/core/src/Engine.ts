@@ -305,7 +305,8 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           const at = yield* load
           yield* follow(at)
         }).pipe(
-          Effect.timeout(options.resyncInterval ?? "30 seconds"),
+          // a periodic resync repairs anything a watch could have missed
+          Effect.timeoutOption(options.resyncInterval ?? "30 seconds"),
           Effect.catchCause((cause) =>
             Cause.hasInterruptsOnly(cause)
               ? Effect.void

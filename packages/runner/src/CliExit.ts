@@ -1,0 +1,17 @@
+/**
+ * Exit codes of the `migrator` CLI (documented in the README):
+ * 0 ok, 1 the job did not succeed, 2 bad input, 3 store unreachable.
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+
+export const OK = 0
+export const JOB_FAILED = 1
+export const BAD_INPUT = 2
+export const STORE_UNREACHABLE = 3
+
+export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number; readonly message: string }> {}
+
+export const badInput = (message: string) => new CliExit({ code: BAD_INPUT, message })
+export const jobFailed = (message: string) => new CliExit({ code: JOB_FAILED, message })

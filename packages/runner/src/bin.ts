@@ -1,0 +1,36 @@
+/**
+ * Entry point of the `migrator` binary: runs the CLI and maps failures to
+ * the documented exit codes.
+ *
+ * @since 0.1.0
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Cause, Console, Effect } from "effect"
+import { Command } from "effect/cli"
+import { command } from "./Cli.ts"
+import { BAD_INPUT, STORE_UNREACHABLE } from "./CliExit.ts"
+
+const exitWith = (code: number, message: string) =>
+  Console.error(message).pipe(Effect.andThen(Effect.sync(() => void (process.exitCode = code))))
+
+const program = Command.runWith(command, { version: "0.1.0" })(process.argv.slice(2)).pipe(
+  Effect.catchCause((cause) => {
+    if (Cause.hasInterruptsOnly(cause)) return Effect.void
+    const error = cause.reasons.find((r) => r._tag === "Fail")
+    if (error?._tag !== "Fail") return exitWith(1, Cause.pretty(cause))
+    const e = error.error as { readonly _tag?: string; readonly code?: number; readonly message?: string; readonly reason?: { readonly _tag?: string } }
+    switch (e._tag) {
+      case "CliExit":
+        return exitWith(e.code ?? 1, e.message ?? "")
+      case "StoreError":
+        return exitWith(e.reason?._tag === "Unavailable" ? STORE_UNREACHABLE : 1, `store: ${e.message}`)
+      case "JobError":
+        return exitWith(BAD_INPUT, e.message ?? "")
+      default:
+        return exitWith(e._tag?.includes("Cli") || e._tag === "ShowHelp" ? BAD_INPUT : 1, e.message ?? String(e))
+    }
+  }),
+  Effect.provide(NodeServices.layer)
+)
+
+NodeRuntime.runMain(program, { disableErrorReporting: true })
