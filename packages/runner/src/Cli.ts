@@ -5,8 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Engine, Job, JobBuilder, Jobs, Keys, Store, TaskRegistry } from "@migrator/core"
-import { Config, Console, Duration, Effect, Layer, Option, Random, Schema, Stream } from "effect"
+import { Engine, Job, JobBuilder, Jobs, Keys, Store, type TaskRegistry } from "@migrator/core"
+import { Config, Console, Duration, Effect, type Layer, Option, Random, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { badInput, CliExit, jobFailed } from "./CliExit.ts"
 import * as Demo from "./Demo.ts"
@@ -14,8 +14,14 @@ import * as Plugins from "./Plugins.ts"
 import * as StoreLayer from "./StoreLayer.ts"
 
 const connection = {
-  etcd: Flag.String("etcd").pipe(Flag.withDescription("etcd endpoints, comma separated (env MIGRATOR_ETCD_ENDPOINTS)"), Flag.optional),
-  prefix: Flag.String("prefix").pipe(Flag.withDescription("key prefix (env MIGRATOR_PREFIX, default migrator/)"), Flag.optional)
+  etcd: Flag.String("etcd").pipe(
+    Flag.withDescription("etcd endpoints, comma separated (env MIGRATOR_ETCD_ENDPOINTS)"),
+    Flag.optional
+  ),
+  prefix: Flag.String("prefix").pipe(
+    Flag.withDescription("key prefix (env MIGRATOR_PREFIX, default migrator/)"),
+    Flag.optional
+  )
 }
 
 const root = Command.make("migrator").pipe(
@@ -37,7 +43,10 @@ const connectionOf = Effect.gen(function* () {
     ? flags.prefix.value
     : yield* Config.String("MIGRATOR_PREFIX").pipe(Config.withDefault(Keys.DEFAULT_PREFIX))
   return {
-    endpoints: endpoints.split(",").map((e) => e.trim()).filter((e) => e !== ""),
+    endpoints: endpoints
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== ""),
     keys: Keys.make(prefix.endsWith("/") || prefix === "" ? prefix : `${prefix}/`)
   } satisfies Connection
 }).pipe(Effect.mapError((e) => badInput(`configuration: ${e.message}`)))
@@ -54,12 +63,30 @@ const withStore = <A, E, R>(f: (c: Connection) => Effect.Effect<A, E, R | Store.
 const run = Command.make(
   "run",
   {
-    plugins: Flag.String("plugins").pipe(Flag.withDescription("plugins to load: test, or module paths, comma separated"), Flag.withDefault("")),
-    concurrency: Flag.Integer("concurrency").pipe(Flag.withDescription("tasks in flight on this runner"), Flag.withDefault(16)),
-    targetConcurrency: Flag.Integer("target-concurrency").pipe(Flag.withDescription("tasks in flight per job target"), Flag.optional),
-    leaseTtl: Flag.String("lease-ttl").pipe(Flag.withDescription("runner lease TTL, e.g. 10s"), Flag.withDefault("10s")),
-    runnerId: Flag.String("runner-id").pipe(Flag.withDescription("this runner's id (default: generated)"), Flag.optional),
-    shutdownGrace: Flag.String("shutdown-grace").pipe(Flag.withDescription("time tasks may finish on SIGTERM"), Flag.withDefault("10s"))
+    plugins: Flag.String("plugins").pipe(
+      Flag.withDescription("plugins to load: test, or module paths, comma separated"),
+      Flag.withDefault("")
+    ),
+    concurrency: Flag.Integer("concurrency").pipe(
+      Flag.withDescription("tasks in flight on this runner"),
+      Flag.withDefault(16)
+    ),
+    targetConcurrency: Flag.Integer("target-concurrency").pipe(
+      Flag.withDescription("tasks in flight per job target"),
+      Flag.optional
+    ),
+    leaseTtl: Flag.String("lease-ttl").pipe(
+      Flag.withDescription("runner lease TTL, e.g. 10s"),
+      Flag.withDefault("10s")
+    ),
+    runnerId: Flag.String("runner-id").pipe(
+      Flag.withDescription("this runner's id (default: generated)"),
+      Flag.optional
+    ),
+    shutdownGrace: Flag.String("shutdown-grace").pipe(
+      Flag.withDescription("time tasks may finish on SIGTERM"),
+      Flag.withDefault("10s")
+    )
   },
   Effect.fn(function* (flags) {
     const c = yield* connectionOf
@@ -67,7 +94,10 @@ const run = Command.make(
     const grace = yield* parseDuration("--shutdown-grace", flags.shutdownGrace)
     const suffix = yield* Random.nextIntBetween(0, 2 ** 31 - 1)
     const runnerId = Option.getOrElse(flags.runnerId, () => `runner-${suffix.toString(36)}`)
-    const names = flags.plugins.split(",").map((p) => p.trim()).filter((p) => p !== "")
+    const names = flags.plugins
+      .split(",")
+      .map((p) => p.trim())
+      .filter((p) => p !== "")
     const plugins = yield* Plugins.layer(names)
     yield* Effect.logInfo(`migrator runner ${runnerId} on ${c.endpoints.join(",")} prefix ${c.keys.prefix}`)
     return yield* Engine.run({
@@ -124,7 +154,10 @@ const taskJson = (t: Jobs.TaskView) => ({
   status: t.status?.status ?? "waiting",
   result: t.result?.result ?? null,
   output: t.result?.output ?? null,
-  reason: t.result?.reason === undefined ? null : { code: t.result.reason.code, message: t.result.reason.message, details: t.result.reason.details ?? null },
+  reason:
+    t.result?.reason === undefined
+      ? null
+      : { code: t.result.reason.code, message: t.result.reason.message, details: t.result.reason.details ?? null },
   attempt: t.status?.attempt ?? 0
 })
 
@@ -136,10 +169,16 @@ const show = Command.make(
     const tasks = [...view.tasks].sort((a, b) => (a.spec.phase === b.spec.phase ? 0 : a.spec.phase === "run" ? -1 : 1))
     if (json) {
       return yield* Console.log(
-        JSON.stringify({ id, state: view.state.state, outcome: view.state.outcome ?? null, tasks: tasks.map(taskJson) }, null, 2)
+        JSON.stringify(
+          { id, state: view.state.state, outcome: view.state.outcome ?? null, tasks: tasks.map(taskJson) },
+          null,
+          2
+        )
       )
     }
-    yield* Console.log(`job ${id}: ${view.state.state}${view.state.outcome === undefined ? "" : ` (${view.state.outcome})`}`)
+    yield* Console.log(
+      `job ${id}: ${view.state.state}${view.state.outcome === undefined ? "" : ` (${view.state.outcome})`}`
+    )
     for (const t of tasks) {
       const j = taskJson(t)
       yield* Console.log(
@@ -159,9 +198,15 @@ const list = Command.make(
     json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"))
   },
   Effect.fn(function* ({ state, json }) {
-    const jobs = (yield* withStore((c) => Jobs.list(c.keys))).filter((j) => Option.isNone(state) || j.state.state === state.value)
-    if (json) return yield* Console.log(JSON.stringify(jobs.map((j) => ({ id: j.id, state: j.state.state, outcome: j.state.outcome ?? null }))))
-    for (const j of jobs) yield* Console.log(`${j.id}\t${j.state.state}${j.state.outcome === undefined ? "" : `\t${j.state.outcome}`}`)
+    const jobs = (yield* withStore((c) => Jobs.list(c.keys))).filter(
+      (j) => Option.isNone(state) || j.state.state === state.value
+    )
+    if (json)
+      return yield* Console.log(
+        JSON.stringify(jobs.map((j) => ({ id: j.id, state: j.state.state, outcome: j.state.outcome ?? null })))
+      )
+    for (const j of jobs)
+      yield* Console.log(`${j.id}\t${j.state.state}${j.state.outcome === undefined ? "" : `\t${j.state.outcome}`}`)
   })
 ).pipe(Command.withDescription("List jobs"))
 
@@ -176,7 +221,8 @@ const watch = Command.make(
         const store = yield* Store.Store
         const from = yield* store.revision
         const initial = yield* Jobs.read(c.keys, id)
-        const report = (s: Job.JobState) => Console.log(`${id}: ${s.state}${s.outcome === undefined ? "" : ` (${s.outcome})`}`)
+        const report = (s: Job.JobState) =>
+          Console.log(`${id}: ${s.state}${s.outcome === undefined ? "" : ` (${s.outcome})`}`)
         yield* report(initial.state)
         if (Job.isTerminal(initial.state.state)) return initial.state
         return yield* store.watch(c.keys.job(id), { fromRevision: from + 1 }).pipe(
@@ -185,7 +231,10 @@ const watch = Command.make(
             const parsed = c.keys.parse(e.kv.key)
             if (parsed?._tag === "event") {
               const ev = JSON.parse(e.kv.value) as { type: string; taskId?: string; message: string }
-              return { _tag: "event" as const, line: `  ${ev.type}${ev.taskId === undefined ? "" : ` ${ev.taskId}`}: ${ev.message}` }
+              return {
+                _tag: "event" as const,
+                line: `  ${ev.type}${ev.taskId === undefined ? "" : ` ${ev.taskId}`}: ${ev.message}`
+              }
             }
             if (parsed?._tag === "jobState") {
               return { _tag: "state" as const, state: Schema.decodeUnknownSync(Job.JobState)(JSON.parse(e.kv.value)) }
@@ -203,7 +252,10 @@ const watch = Command.make(
         )
       })
     )
-    if (!succeeded(final)) return yield* jobFailed(`job ${id} ended ${final.state}${final.outcome === undefined ? "" : ` (${final.outcome})`}`)
+    if (!succeeded(final))
+      return yield* jobFailed(
+        `job ${id} ended ${final.state}${final.outcome === undefined ? "" : ` (${final.outcome})`}`
+      )
   })
 ).pipe(Command.withDescription("Follow a job until it is terminal; exit 0 only if it succeeded"))
 
@@ -213,7 +265,13 @@ const operation = (name: Job.Operation, description: string) =>
     { id: jobId },
     Effect.fn(function* ({ id }) {
       const next = yield* withStore((c) => Jobs.request(c.keys, id, name)).pipe(
-        Effect.catchTag("JobError", (e) => Effect.fail(e.reason === "NotFound" || e.reason === "InvalidOperation" ? badInput(e.message) : new CliExit({ code: 1, message: e.message })))
+        Effect.catchTag("JobError", (e) =>
+          Effect.fail(
+            e.reason === "NotFound" || e.reason === "InvalidOperation"
+              ? badInput(e.message)
+              : new CliExit({ code: 1, message: e.message })
+          )
+        )
       )
       yield* Console.log(`${id}: ${next.state}`)
     })

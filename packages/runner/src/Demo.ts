@@ -26,9 +26,24 @@ export const sampleJob = {
   target: "recovery-1",
   tasks: [
     { id: "tenant", type: "test/echo", input: { project: "acme-dr", id: "p-1" } },
-    { id: "net-web", type: "test/echo", dependencies: ["tenant"], input: { project: { $ref: "tenant#/id" }, name: "web" } },
-    { id: "net-db", type: "test/echo", dependencies: ["tenant"], input: { project: { $ref: "tenant#/id" }, name: "db" } },
-    { id: "router", type: "test/echo", dependencies: ["net-web", "net-db"], input: { networks: [{ $ref: "net-web#/name" }, { $ref: "net-db#/name" }] } },
+    {
+      id: "net-web",
+      type: "test/echo",
+      dependencies: ["tenant"],
+      input: { project: { $ref: "tenant#/id" }, name: "web" }
+    },
+    {
+      id: "net-db",
+      type: "test/echo",
+      dependencies: ["tenant"],
+      input: { project: { $ref: "tenant#/id" }, name: "db" }
+    },
+    {
+      id: "router",
+      type: "test/echo",
+      dependencies: ["net-web", "net-db"],
+      input: { networks: [{ $ref: "net-web#/name" }, { $ref: "net-db#/name" }] }
+    },
     step("keypair", ["tenant"]),
     step("volume-1", ["tenant"], 400),
     step("volume-2", ["tenant"], 300),

@@ -22,13 +22,16 @@ const load = (name: string) =>
   Effect.suspend(() => {
     const known = builtin[name]
     if (known !== undefined) return Effect.succeed(known)
-    const specifier = name.startsWith(".") || name.startsWith("/") ? new URL(name, `file://${process.cwd()}/`).href : name
+    const specifier =
+      name.startsWith(".") || name.startsWith("/") ? new URL(name, `file://${process.cwd()}/`).href : name
     return Effect.tryPromise({
       try: () => import(specifier) as Promise<Record<string, unknown>>,
       catch: (e) => badInput(`plugin "${name}" failed to load: ${(e as Error).message}`)
     }).pipe(
       Effect.flatMap((module) =>
-        isLayer(module.layer) ? Effect.succeed(module.layer) : Effect.fail(badInput(`plugin "${name}" does not export a handler layer named "layer"`))
+        isLayer(module.layer)
+          ? Effect.succeed(module.layer)
+          : Effect.fail(badInput(`plugin "${name}" does not export a handler layer named "layer"`))
       )
     )
   })

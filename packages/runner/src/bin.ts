@@ -18,7 +18,12 @@ const program = Command.runWith(command, { version: "0.1.0" })(process.argv.slic
     if (Cause.hasInterruptsOnly(cause)) return Effect.void
     const error = cause.reasons.find((r) => r._tag === "Fail")
     if (error?._tag !== "Fail") return exitWith(1, Cause.pretty(cause))
-    const e = error.error as { readonly _tag?: string; readonly code?: number; readonly message?: string; readonly reason?: { readonly _tag?: string } }
+    const e = error.error as {
+      readonly _tag?: string
+      readonly code?: number
+      readonly message?: string
+      readonly reason?: { readonly _tag?: string }
+    }
     switch (e._tag) {
       case "CliExit":
         return exitWith(e.code ?? 1, e.message ?? "")
