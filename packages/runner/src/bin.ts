@@ -11,7 +11,13 @@ import { command } from "./Cli.ts"
 import { BAD_INPUT, STORE_UNREACHABLE } from "./CliExit.ts"
 
 const exitWith = (code: number, message: string) =>
-  Console.error(message).pipe(Effect.andThen(Effect.sync(() => void (process.exitCode = code))))
+  Console.error(message).pipe(
+    Effect.andThen(
+      Effect.sync(() => {
+        process.exitCode = code
+      })
+    )
+  )
 
 const program = Command.runWith(command, { version: "0.1.0" })(process.argv.slice(2)).pipe(
   Effect.catchCause((cause) => {
