@@ -256,6 +256,11 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                 case "claim": {
                   if (kv === undefined) delete t.claim
                   else t.claim = entry(kv, kv.value)
+                  // our claim is gone (lease revoked, task reset): stop executing at once
+                  const mine = running.get(`${parsed.job}/${parsed.phase}/${parsed.task}`)
+                  if (mine !== undefined && t.claim?.create !== mine.token) {
+                    yield* Effect.forkIn(Fiber.interrupt(mine.fiber), sessionScope)
+                  }
                   break
                 }
               }
@@ -351,7 +356,9 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             return action.pipe(
               Effect.tap((revision) => Effect.sync(() => busy.set(key, revision ?? 0))),
               Effect.catch((error) =>
+                // the key stays busy while backing off, so failures cannot multiply the retries
                 Effect.logDebug("action failed", error.message).pipe(
+                  Effect.andThen(Effect.sleep(error.retryable ? "100 millis" : "1 second")),
                   Effect.andThen(
                     Effect.sync(() => {
                       busy.delete(key)
@@ -359,7 +366,6 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                       if (slot !== undefined) slot.scan = true
                     })
                   ),
-                  Effect.andThen(Effect.sleep(error.retryable ? "100 millis" : "1 second")),
                   Effect.andThen(markDirty(job))
                 )
               ),
@@ -609,7 +615,8 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                   `${key}/cancel`,
                   job.id,
                   Fiber.interrupt(mine.fiber).pipe(
-                    Effect.andThen(finish(job.id, phase, id, mine.token, mine.attempt, { _tag: "canceled" }))
+                    Effect.andThen(finish(job.id, phase, id, mine.token, mine.attempt, { _tag: "canceled" })),
+                    Effect.map((w) => w.revision)
                   )
                 )
               } else if (t.claim === undefined) {
@@ -753,8 +760,12 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           attempt: number
         ): Effect.Effect<void> =>
           Effect.gen(function* () {
-            const outcome = yield* attemptTask(job, phase, spec, token, attempt)
-            yield* finish(job.id, phase, spec.id, token, attempt, outcome)
+            // a decision on a shared record that moved meanwhile is taken again
+            for (;;) {
+              const outcome = yield* attemptTask(job, phase, spec, token, attempt)
+              const written = yield* finish(job.id, phase, spec.id, token, attempt, outcome)
+              if (written.status !== "conflict") return
+            }
           }).pipe(
             Effect.catchCause((cause) =>
               Cause.hasInterruptsOnly(cause) ? Effect.interrupt : Effect.logError("task execution", Cause.pretty(cause))
@@ -790,6 +801,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             let sharedUpdate: ((output: Schema.Json | undefined, ok: boolean) => SharedUpdate) | undefined
             if (spec.shared !== undefined) {
               const decision = yield* sharedDecision(job, phase, spec, token)
+              if (decision._tag === "lost") return yield* Effect.interrupt
               if (decision._tag === "adopt")
                 return { _tag: "success", output: decision.output, shared: decision.update } satisfies AttemptOutcome
               if (decision._tag === "skip")
@@ -898,6 +910,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           | { readonly _tag: "adopt"; readonly output: Schema.Json; readonly update: SharedUpdate }
           | { readonly _tag: "skip"; readonly reason: Reason; readonly update: SharedUpdate }
           | { readonly _tag: "run"; readonly after: (output: Schema.Json | undefined, ok: boolean) => SharedUpdate }
+          | { readonly _tag: "lost" }
 
         /** Decides what a task with a shared key does; loops while another live creator works. */
         const sharedDecision = (
@@ -914,6 +927,10 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               op: "==",
               value: token
             }
+            const stillMine = Effect.map(
+              store.get(keys.task(job.id, phase, spec.id, "claim")),
+              (kv) => Option.isSome(kv) && kv.value.createRevision === token
+            )
             for (;;) {
               const waitFor = yield* Ref.get(changed).pipe(Effect.map(Deferred.await))
               const kv = yield* store.get(key)
@@ -958,7 +975,10 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                 }
                 // last holder: mark deleting (fenced), delete; the record goes with the result
                 const r = yield* store.txn({ compare: [fenced, same], success: [write(mine("deleting", []))] })
-                if (!r.succeeded) continue
+                if (!r.succeeded) {
+                  if (!(yield* stillMine)) return { _tag: "lost" } satisfies SharedDecision
+                  continue
+                }
                 const marked: Compare = { key, target: "modRevision", op: "==", value: r.revision }
                 return {
                   _tag: "run",
@@ -989,7 +1009,10 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               // nobody, a failed or a dead creator: create (or take over) under our fence
               const holders = record?.holders.filter((h) => h !== job.id) ?? []
               const r = yield* store.txn({ compare: [fenced, same], success: [write(mine("creating", holders))] })
-              if (!r.succeeded) continue
+              if (!r.succeeded) {
+                if (!(yield* stillMine)) return { _tag: "lost" } satisfies SharedDecision
+                continue
+              }
               const created: Compare = { key, target: "modRevision", op: "==", value: r.revision }
               return {
                 _tag: "run",
@@ -1102,17 +1125,14 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               const stillOurs = current?._tag === "get" && current.kv?.createRevision === token
               if (stillOurs && outcome._tag !== "canceled" && outcome.shared !== undefined) {
                 // the shared record moved under us (another job adopted meanwhile): decide again
-                return yield* Effect.fail(new Error("shared record changed"))
+                return { status: "conflict", revision: r.revision } as const
               }
               yield* Effect.logWarning("result not written: claim lost").pipe(
                 Effect.annotateLogs({ job: jobId, task, token })
               )
             }
-            return r.revision
-          }).pipe(
-            Effect.retry({ times: 5 }),
-            Effect.orElseSucceed(() => 0)
-          )
+            return { status: r.succeeded ? "written" : "lost", revision: r.revision } as const
+          })
 
         // ---- the loops --------------------------------------------------------
 
@@ -1137,7 +1157,12 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           Effect.gen(function* () {
             stopping = true
             const fibers = [...running.values()].map((r) => r.fiber)
-            yield* Fiber.awaitAll(fibers).pipe(Effect.timeout(options.shutdownGrace ?? "10 seconds"), Effect.ignore)
+            // tasks may finish within the grace period, but never past the loss of the lease
+            yield* Fiber.awaitAll(fibers).pipe(
+              Effect.timeout(options.shutdownGrace ?? "10 seconds"),
+              Effect.ignore,
+              Effect.raceFirst(Effect.asVoid(lease.lost))
+            )
             yield* Fiber.interruptAll(fibers)
           })
         )

@@ -52,9 +52,12 @@ export const make =
         )
       }
 
+      // Presume the loss a little before the server can act on it: in-flight work must stop
+      // before a successor can claim it, even with some clock drift between the two.
+      const margin = Math.min(ttlMillis / 10, 1000)
       const watchdog: Effect.Effect<void> = Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const deadline = (yield* Ref.get(lastAck)) + ttlMillis
+        const deadline = (yield* Ref.get(lastAck)) + ttlMillis - margin
         if (now >= deadline) return yield* markLost
         yield* Effect.sleep(Duration.millis(deadline - now))
         return yield* watchdog

@@ -1,13 +1,15 @@
 import { Store, StoreError } from "@migrator/core"
-import { Effect, Stream } from "effect"
+import { Deferred, Effect, Ref, Stream } from "effect"
 
 /**
  * A view of a store as one runner process sees it. `crash()` makes it behave
  * like a process that died: nothing it asks reaches the store any more, so
  * its lease is neither kept alive nor revoked and expires on its own.
+ * `dropWatches()` breaks its open watch streams, like a lost connection.
  */
 export const crashable = (store: Store.Service) => {
   let crashed = false
+  const drops = Effect.runSync(Deferred.make<void>().pipe(Effect.flatMap(Ref.make)))
   const gate = <A, R>(effect: Effect.Effect<A, StoreError.StoreError, R>): Effect.Effect<A, StoreError.StoreError, R> =>
     Effect.suspend(() => (crashed ? Effect.fail(StoreError.unavailable("crashed", "the process is gone")) : effect))
   const view: Store.Service = {
@@ -23,7 +25,19 @@ export const crashable = (store: Store.Service) => {
         keepAliveOnce: view.keepAliveOnce,
         revokeLease: view.revokeLease
       })(t, o),
-    watch: (p, o) => store.watch(p, o).pipe(Stream.mapEffect((e) => gate(Effect.succeed(e)))),
+    watch: (p, o) =>
+      Stream.unwrap(
+        Effect.map(Ref.get(drops), (dropped) =>
+          store.watch(p, o).pipe(
+            Stream.mapEffect((e) => gate(Effect.succeed(e))),
+            Stream.interruptWhen(
+              Deferred.await(dropped).pipe(
+                Effect.andThen(Effect.fail(StoreError.unavailable("watch", "connection dropped")))
+              )
+            )
+          )
+        )
+      ),
     revision: gate(store.revision),
     compact: (r) => gate(store.compact(r))
   }
@@ -31,6 +45,11 @@ export const crashable = (store: Store.Service) => {
     store: view,
     crash: Effect.sync(() => {
       crashed = true
+    }),
+    dropWatches: Effect.gen(function* () {
+      const next = yield* Deferred.make<void>()
+      const current = yield* Ref.getAndSet(drops, next)
+      yield* Deferred.succeed(current, undefined)
     })
   }
 }

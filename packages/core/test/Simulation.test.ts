@@ -1,0 +1,48 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { simulate } from "./utils/simulation.ts"
+
+// `SIM_SEEDS` and `SIM_FROM` size the run; `pnpm sim` runs a longer soak with the same harness.
+const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {}
+const seeds = Number(env.SIM_SEEDS ?? 1000)
+const from = Number(env.SIM_FROM ?? 1)
+
+describe("deterministic simulation", () => {
+  it.effect(
+    `${seeds} seeds of runners, faults and jobs keep every invariant`,
+    () =>
+      Effect.gen(function* () {
+        const failing: Array<string> = []
+        const totals: Record<string, number> = {}
+        let jobs = 0
+        let tasks = 0
+        let simulated = 0
+        for (let seed = from; seed < from + seeds; seed++) {
+          const report = yield* simulate(seed, env.SIM_DEBUG !== undefined)
+          if (env.SIM_VERBOSE !== undefined) {
+            yield* Effect.sync(() =>
+              console.log(
+                `seed ${seed}: ${report.jobs} jobs, ${report.simulatedMs} ms, ${report.violations.length} violations`
+              )
+            )
+          }
+          jobs += report.jobs
+          tasks += report.tasks
+          simulated += report.simulatedMs
+          for (const [k, n] of Object.entries(report.faults)) totals[k] = (totals[k] ?? 0) + n
+          if (report.violations.length > 0) {
+            failing.push(
+              `seed ${seed} (re-run: SIM_FROM=${seed} SIM_SEEDS=1):\n  ${report.violations.slice(0, 10).join("\n  ")}`
+            )
+          }
+        }
+        yield* Effect.sync(() =>
+          console.log(
+            `simulation: ${seeds} seeds, ${jobs} jobs, ${tasks} tasks, ${Math.round(simulated / 1000)} s simulated, faults ${JSON.stringify(totals)}`
+          )
+        )
+        assert.deepStrictEqual(failing, [])
+      }),
+    600_000
+  )
+})
