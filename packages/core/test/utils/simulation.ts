@@ -18,7 +18,7 @@ import {
   TaskHandler,
   TaskRegistry
 } from "@migrator/core"
-import { Duration, Effect, Fiber, Layer, Option, Random, Schedule, Schema, Stream } from "effect"
+import { Duration, Effect, Fiber, Layer, Option, Random, References, Schedule, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { crashable } from "./crashable.ts"
 
@@ -367,4 +367,9 @@ export const simulate = (seed: number, debug = false, only?: ReadonlyArray<strin
     for (const kv of sharedLeft.kvs) violations.push(`shared record ${kv.key} left: ${kv.value}`)
     for (const s of slots) yield* Fiber.interrupt(s.fiber).pipe(Effect.timeout("30 seconds"), Effect.ignore)
     return { seed, jobs: jobCount, tasks: taskCount, faults, violations, simulatedMs } satisfies Report
-  }).pipe(Random.withSeed(seed), Effect.scoped)
+  }).pipe(
+    Random.withSeed(seed),
+    Effect.scoped,
+    // faults make the engine log a lot; only errors matter here
+    Effect.provideService(References.MinimumLogLevel, debug ? "Info" : "Error")
+  )
