@@ -21,6 +21,7 @@ import {
   Effect,
   Exit,
   Fiber,
+  Metric,
   Option,
   Random,
   Ref,
@@ -30,6 +31,7 @@ import {
   Stream
 } from "effect"
 import * as Codec from "./Codec.ts"
+import * as EngineMetrics from "./EngineMetrics.ts"
 import * as References from "./internal/references.ts"
 import * as Resolve from "./internal/resolve.ts"
 import { JobSpec, JobState, type Outcome } from "./Job.ts"
@@ -100,10 +102,22 @@ const encodeShared = Codec.encode(SharedRecord)
 
 const done = (r: Result | undefined) => r === "success" || r === "skipped"
 
+/** The store with the latency of its transactions recorded. */
+const instrumented = (store: Store["Service"]): Store["Service"] => ({
+  ...store,
+  txn: (request) =>
+    Effect.gen(function* () {
+      const start = yield* Clock.currentTimeMillis
+      const result = yield* store.txn(request)
+      yield* Metric.update(EngineMetrics.storeLatency, (yield* Clock.currentTimeMillis) - start)
+      return result
+    })
+})
+
 /** Runs the engine until interrupted; survives lease loss and store outages. */
 export const run = (options: Options): Effect.Effect<never, never, Store | TaskRegistry> =>
   Effect.gen(function* () {
-    const store = yield* Store
+    const store = instrumented(yield* Store)
     const registry = yield* TaskRegistry
     const keys = Keys.make(options.prefix ?? Keys.DEFAULT_PREFIX)
     const runnerId = options.runnerId
@@ -269,10 +283,11 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           })
 
         const load = Effect.gen(function* () {
-          jobs.clear()
-          shared.clear()
           const index = yield* store.range(keys.index)
           const at = index.revision
+          // read everything first, then replace the view in one go
+          const kvs: Array<KeyValue> = []
+          const ids: Array<string> = []
           for (const kv of index.kvs) {
             const id = kv.key.slice(keys.index.length)
             const state = yield* Effect.option(decodeJobState(kv.key, kv.value))
@@ -280,11 +295,14 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             // "<job>/s" covers spec and state; tasks separately: the event log is never read here
             const head = yield* store.range(`${keys.job(id)}s`, { revision: at })
             const tasks = yield* store.range(keys.tasks(id), { revision: at })
-            for (const kv of [...head.kvs, ...tasks.kvs]) yield* apply(kv, kv.key)
-            dirty.add(id)
+            kvs.push(...head.kvs, ...tasks.kvs)
+            ids.push(id)
           }
           const sharedKvs = yield* store.range(keys.sharedPrefix, { revision: at })
-          for (const kv of sharedKvs.kvs) yield* apply(kv, kv.key)
+          jobs.clear()
+          shared.clear()
+          for (const kv of [...kvs, ...sharedKvs.kvs]) yield* apply(kv, kv.key)
+          for (const id of ids) dirty.add(id)
           viewRevision = at
           yield* signal(wake)
           return at
@@ -710,7 +728,13 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                 )
               ]
             })
-            if (r.succeeded) yield* start(job, phase, id, t.spec!, r.revision, attempt)
+            if (r.succeeded) {
+              const type = { type: t.spec!.type }
+              yield* Metric.update(EngineMetrics.claims, 1)
+              yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksStarted, type), 1)
+              if (t.status?.value.status === "running") yield* Metric.update(EngineMetrics.takeovers, 1)
+              yield* start(job, phase, id, t.spec!, r.revision, attempt)
+            }
             return r.revision
           })
 
@@ -760,11 +784,34 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           attempt: number
         ): Effect.Effect<void> =>
           Effect.gen(function* () {
+            const started = yield* now
+            const type = { type: spec.type }
             // a decision on a shared record that moved meanwhile is taken again
             for (;;) {
-              const outcome = yield* attemptTask(job, phase, spec, token, attempt)
+              const outcome = yield* attemptTask(job, phase, spec, token, attempt).pipe(
+                // an engine failure must not leave the claim held forever: the attempt fails, retryably
+                Effect.catchCause((cause) =>
+                  Cause.hasInterruptsOnly(cause)
+                    ? Effect.failCause(cause)
+                    : Effect.logError("task attempt", Cause.pretty(cause)).pipe(
+                        Effect.as({
+                          _tag: "failure",
+                          error: new TaskError({
+                            code: "engine.error",
+                            message: Cause.pretty(cause).split("\n")[0] ?? "engine error",
+                            retryable: true
+                          })
+                        } satisfies AttemptOutcome)
+                      )
+                )
+              )
               const written = yield* finish(job.id, phase, spec.id, token, attempt, outcome)
-              if (written.status !== "conflict") return
+              if (written.status === "conflict") continue
+              const result =
+                outcome._tag === "success" ? "success" : outcome._tag === "failure" ? "failed" : outcome._tag
+              yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksFinished, { ...type, result }), 1)
+              yield* Metric.update(Metric.withAttributes(EngineMetrics.taskDuration, type), (yield* now) - started)
+              return
             }
           }).pipe(
             Effect.catchCause((cause) =>
@@ -800,7 +847,9 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             // shared resources: adopt, wait, take over, or release
             let sharedUpdate: ((output: Schema.Json | undefined, ok: boolean) => SharedUpdate) | undefined
             if (spec.shared !== undefined) {
-              const decision = yield* sharedDecision(job, phase, spec, token)
+              const decision = yield* sharedDecision(job, phase, spec, token).pipe(
+                Effect.retry({ while: (e) => e.retryable, schedule: Schedule.spaced("200 millis") })
+              )
               if (decision._tag === "lost") return yield* Effect.interrupt
               if (decision._tag === "adopt")
                 return { _tag: "success", output: decision.output, shared: decision.update } satisfies AttemptOutcome
@@ -997,11 +1046,15 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                   update: { key, compare: same, op: write(new SharedRecord({ ...record, holders, updatedAt: at })) }
                 } satisfies SharedDecision
               }
+              // liveness from the store itself: a cached view may be stale or still loading
               const creatorAlive =
                 record !== undefined &&
                 (record.state === "creating" || record.state === "deleting") &&
                 (record.job !== job.id || record.task !== spec.id) &&
-                jobs.get(record.job)?.tasks[record.phase].get(record.task)?.claim?.create === record.token
+                Option.exists(
+                  yield* store.get(keys.task(record.job, record.phase, record.task, "claim")),
+                  (claim) => claim.createRevision === record.token
+                )
               if (creatorAlive) {
                 yield* waitFor.pipe(Effect.timeout(ttl), Effect.ignore)
                 continue
@@ -1167,6 +1220,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           })
         )
         const lost = yield* lease.lost
+        yield* Metric.update(EngineMetrics.leaseLosses, 1)
         yield* Effect.logWarning("lease lost; interrupting tasks in flight", lost.message).pipe(
           Effect.annotateLogs({ runner: runnerId })
         )

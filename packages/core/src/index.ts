@@ -3,6 +3,7 @@
  */
 export * as Codec from "./Codec.ts"
 export * as Engine from "./Engine.ts"
+export * as EngineMetrics from "./EngineMetrics.ts"
 export * as Job from "./Job.ts"
 export * as JobBuilder from "./JobBuilder.ts"
 export * as JobEvent from "./JobEvent.ts"

@@ -97,7 +97,9 @@ export const simulate = (seed: number, debug = false, only?: ReadonlyArray<strin
             if (ctx.shared !== undefined) {
               const kv = yield* store.get(keys.shared(ctx.shared)).pipe(Effect.orElseSucceed(() => Option.none()))
               if (Option.isSome(kv) && JSON.parse(kv.value.value).state === "ready") {
-                violations.push(`${input.key} created by ${me} although its record is ready`)
+                violations.push(
+                  `${input.key} created by ${me} (attempt ${ctx.attempt}, token ${ctx.fencingToken}) although its record is ready: ${kv.value.value}`
+                )
               }
             }
             const existing = inventory.get(input.key)
