@@ -1,0 +1,80 @@
+import { assert, describe, it } from "@effect/vitest"
+import { EtcdStore } from "@migrator/etcd-store"
+import { Duration, Effect, Fiber, Option, Schedule, Stream } from "effect"
+import { inject } from "vitest"
+import { startEtcd } from "./utils/etcdServer.ts"
+
+const endpoint = inject("etcdEndpoint")
+
+/** A private etcd for tests that stop or freeze it. */
+const privateEtcd = Effect.acquireRelease(
+  Effect.promise(() => startEtcd("private")),
+  (server) => Effect.promise(() => server.destroy())
+)
+
+describe("etcd driver against a real etcd", () => {
+  it.live("a namespace isolates keys, and results come back without it", () =>
+    Effect.gen(function* () {
+      const a = yield* EtcdStore.make({ endpoints: [endpoint], namespace: "ns-a/" })
+      const b = yield* EtcdStore.make({ endpoints: [endpoint], namespace: "ns-b/" })
+      yield* a.txn({ compare: [], success: [{ _tag: "put", key: "k", value: "from a" }] })
+      yield* b.txn({ compare: [], success: [{ _tag: "put", key: "k", value: "from b" }] })
+      assert.strictEqual(Option.getOrThrow(yield* a.get("k")).value, "from a")
+      const listed = yield* b.range("")
+      assert.deepStrictEqual(
+        listed.kvs.map((kv) => [kv.key, kv.value]),
+        [["k", "from b"]]
+      )
+    })
+  )
+
+  it.live(
+    "a watch survives etcd being stopped and restarted: every event once, in order",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* privateEtcd
+        const store = yield* EtcdStore.make({ endpoints: [server.endpoint], requestTimeout: "2 seconds" })
+        const from = (yield* store.revision) + 1
+        const fiber = yield* store
+          .watch("w/", { fromRevision: from })
+          .pipe(Stream.take(10), Stream.runCollect, Effect.forkChild)
+        for (let i = 0; i < 5; i++)
+          yield* store.txn({ compare: [], success: [{ _tag: "put", key: `w/${i}`, value: `${i}` }] })
+        yield* Effect.promise(() => server.stop())
+        yield* Effect.promise(() => server.start())
+        // the client reconnects on its own; writes go through once it has
+        yield* Effect.forEach(
+          [5, 6, 7, 8, 9],
+          (i) =>
+            store
+              .txn({ compare: [], success: [{ _tag: "put", key: `w/${i}`, value: `${i}` }] })
+              .pipe(Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 300, while: (e) => e.retryable })),
+          { concurrency: 1 }
+        )
+        const events = yield* Fiber.join(fiber).pipe(Effect.timeout("40 seconds"))
+        assert.deepStrictEqual(
+          events.map((e) => (e._tag === "put" ? e.kv.value : "-")),
+          ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+        )
+      }).pipe(Effect.scoped),
+    90_000
+  )
+
+  it.live(
+    "a lease is presumed lost within one TTL when etcd freezes",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* privateEtcd
+        const store = yield* EtcdStore.make({ endpoints: [server.endpoint], requestTimeout: "1 second" })
+        const lease = yield* store.lease(Duration.seconds(2))
+        yield* Effect.sleep("500 millis")
+        const frozenAt = Date.now()
+        server.freeze()
+        yield* lease.lost.pipe(Effect.timeout("4 seconds"))
+        const learnedAfter = Date.now() - frozenAt
+        server.thaw()
+        assert.isTrue(learnedAfter <= 2_000, `learned after ${learnedAfter} ms`)
+      }).pipe(Effect.scoped),
+    30_000
+  )
+})
