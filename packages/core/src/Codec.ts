@@ -36,6 +36,12 @@ export const describeIssue = (issue: SchemaIssue.Issue): { readonly field: strin
   return { field: pointer(first?.path), detail: first?.message ?? "invalid value" }
 }
 
+/** Every issue of a schema failure as `{ field, detail }` (decode with `errors: "all"` to get them all). */
+export const describeIssues = (
+  issue: SchemaIssue.Issue
+): ReadonlyArray<{ readonly field: string; readonly detail: string }> =>
+  standard(issue).issues.map((i) => ({ field: pointer(i.path), detail: i.message }))
+
 /** Decodes a stored JSON string with `schema`, naming `key` and the field on failure. */
 export const decode =
   <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) =>

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option, Schema } from "effect"
-import { describeIssue } from "./Codec.ts"
+import { describeIssue, describeIssues } from "./Codec.ts"
 import * as References from "./internal/references.ts"
 import { JobSpec } from "./Job.ts"
 import { TaskSpec } from "./Task.ts"
@@ -77,13 +77,15 @@ const jobIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 /** Validates a job document and returns the records to write. */
 export const build = (document: unknown, options: BuildOptions = {}): Effect.Effect<BuiltJob, JobValidationError> =>
   Effect.gen(function* () {
-    const doc = yield* Schema.decodeUnknownEffect(JobDocument)(document).pipe(
-      Effect.mapError((e) => {
-        const { field, detail } = describeIssue(e.issue)
-        return new JobValidationError({
-          problems: [new Problem({ ...taskOf(document, field), field, message: detail })]
-        })
-      })
+    const doc = yield* Schema.decodeUnknownEffect(JobDocument)(document, { errors: "all" }).pipe(
+      Effect.mapError(
+        (e) =>
+          new JobValidationError({
+            problems: describeIssues(e.issue).map(
+              ({ field, detail }) => new Problem({ ...taskOf(document, field), field, message: detail })
+            )
+          })
+      )
     )
     const problems: Array<Problem> = []
     const problem = (task: string | undefined, field: string, message: string) =>

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { EtcdStore } from "@migrator/etcd-store"
+import { startEtcd } from "@migrator/etcd-store/testing"
 import { Duration, Effect, Fiber, Option, Schedule, Stream } from "effect"
 import { inject } from "vitest"
-import { startEtcd } from "./utils/etcdServer.ts"
 
 const endpoint = inject("etcdEndpoint")
 

@@ -67,11 +67,11 @@ const run = Command.make(
       Flag.withDescription("plugins to load: test, or module paths, comma separated"),
       Flag.withDefault("")
     ),
-    concurrency: Flag.Integer("concurrency").pipe(
+    concurrency: Flag.Int("concurrency").pipe(
       Flag.withDescription("tasks in flight on this runner"),
       Flag.withDefault(16)
     ),
-    targetConcurrency: Flag.Integer("target-concurrency").pipe(
+    targetConcurrency: Flag.Int("target-concurrency").pipe(
       Flag.withDescription("tasks in flight per job target"),
       Flag.optional
     ),
@@ -163,7 +163,7 @@ const taskJson = (t: Jobs.TaskView) => ({
 
 const show = Command.make(
   "show",
-  { id: jobId, json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON")) },
+  { id: jobId, json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false)) },
   Effect.fn(function* ({ id, json }) {
     const view = yield* withStore((c) => Jobs.read(c.keys, id))
     const tasks = [...view.tasks].sort((a, b) => (a.spec.phase === b.spec.phase ? 0 : a.spec.phase === "run" ? -1 : 1))
@@ -195,7 +195,7 @@ const list = Command.make(
   "list",
   {
     state: Flag.String("state").pipe(Flag.withDescription("only jobs in this state"), Flag.optional),
-    json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"))
+    json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false))
   },
   Effect.fn(function* ({ state, json }) {
     const jobs = (yield* withStore((c) => Jobs.list(c.keys))).filter(

@@ -1,6 +1,7 @@
 // One etcd for the whole test run; tests that stop or freeze etcd start their own.
+
+import { startEtcd } from "@migrator/etcd-store/testing"
 import type { TestProject } from "vitest/node"
-import { startEtcd } from "./etcdServer.ts"
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,0 +1,6 @@
+/**
+ * Test kit: a real etcd on free loopback ports (Node only), for integration tests.
+ *
+ * @since 0.1.0
+ */
+export * from "./EtcdServer.ts"
