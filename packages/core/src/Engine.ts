@@ -13,6 +13,8 @@
  *
  * @since 0.1.0
  */
+
+import { Resolver } from "@migrator/resolver"
 import {
   Cause,
   Clock,
@@ -32,8 +34,6 @@ import {
 } from "effect"
 import * as Codec from "./Codec.ts"
 import * as EngineMetrics from "./EngineMetrics.ts"
-import * as References from "./internal/references.ts"
-import * as Resolve from "./internal/resolve.ts"
 import { JobSpec, JobState, type Outcome } from "./Job.ts"
 import { JobEvent } from "./JobEvent.ts"
 import * as Jobs from "./Jobs.ts"
@@ -937,19 +937,19 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           })
 
         const resolveInput = (job: JobSlot, phase: Phase, spec: TaskSpec) => {
+          // outputs of the referenced tasks: dependencies, and for clear tasks any run task
           const outputs = new Map<string, unknown>()
-          for (const ref of References.scan(spec.input)) {
-            if (ref._tag !== "Ref") continue
-            const source = job.tasks[phase].get(ref.taskId) ?? job.tasks.run.get(ref.taskId)
-            const r = source?.result?.value
-            if (r !== undefined && r.output !== undefined) outputs.set(ref.taskId, r.output)
+          const ids = Resolver.referencedTaskIds(spec.input)
+          for (const id of ids._tag === "Success" ? ids.success : []) {
+            const r = (job.tasks[phase].get(id) ?? job.tasks.run.get(id))?.result?.value
+            if (r?.output !== undefined) outputs.set(id, r.output)
           }
-          return Resolve.resolve(spec.input, outputs).pipe(
+          return Resolver.resolve(spec.input, outputs).pipe(
             Effect.map((value) => ({ _tag: "Right" as const, value })),
-            Effect.catch((message) =>
+            Effect.catch((e) =>
               Effect.succeed({
                 _tag: "Left" as const,
-                error: new TaskError({ code: "input.unresolved", message, retryable: false })
+                error: new TaskError({ code: "input.unresolved", message: e.message, retryable: false })
               })
             )
           )

@@ -5,9 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option, Schema } from "effect"
+import { Resolver } from "@migrator/resolver"
+import { Clock, Effect, Option, Result, Schema } from "effect"
 import { describeIssue, describeIssues } from "./Codec.ts"
-import * as References from "./internal/references.ts"
 import { JobSpec } from "./Job.ts"
 import { TaskSpec } from "./Task.ts"
 
@@ -141,12 +141,13 @@ export const build = (document: unknown, options: BuildOptions = {}): Effect.Eff
         }
       }
       // references: to dependencies; clear tasks may also read any run task's output
-      const refs = References.scan(entry.input ?? null)
+      const scanned = Resolver.references(entry.input ?? null)
+      if (Result.isFailure(scanned)) {
+        const r = scanned.failure.reason
+        problem(task, `${at}/input${"location" in r ? r.location : ""}`, r.message)
+      }
+      const refs = Result.isSuccess(scanned) ? scanned.success : []
       for (const ref of refs) {
-        if (ref._tag === "Malformed") {
-          problem(task, `${at}/input${ref.location}`, ref.message)
-          continue
-        }
         const allowed = deps.includes(ref.taskId) || (phase === "clear" && phaseOf.get(ref.taskId) === "run")
         if (!allowed) {
           problem(
