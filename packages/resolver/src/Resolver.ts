@@ -41,7 +41,7 @@ const fail = (reason: ResolverError["reason"]): never => {
   throw new Failure(new ResolverError({ reason }))
 }
 
-const escape = (token: string | number) => String(token).replaceAll("~", "~0").replaceAll("/", "~1")
+const escapeToken = (token: string | number) => String(token).replaceAll("~", "~0").replaceAll("/", "~1")
 
 /** Resolves `input`; the synchronous core, as a `Result`. */
 export const resolveResult = (
@@ -70,7 +70,7 @@ export const resolveResult = (
       const record = value as Record<string, unknown>
       if (Object.hasOwn(record, "$ref")) return follow(record, location, depth)
       const out: Record<string, Json> = {}
-      for (const [k, v] of Object.entries(record)) out[k] = walk(v, `${location}/${escape(k)}`, depth + 1)
+      for (const [k, v] of Object.entries(record)) out[k] = walk(v, `${location}/${escapeToken(k)}`, depth + 1)
       return out
     }
     return fail(new MalformedReference({ ref: null, location, reason: `not JSON: ${typeof value}` }))
@@ -110,7 +110,7 @@ export const resolveResult = (
         return fail(new PointerNotFound({ taskId: parsed.taskId, pointer, deepestExisting: at, location }))
       }
       node = next
-      at += `/${escape(token)}`
+      at += `/${escapeToken(token)}`
     }
     const value = walk(node, location, depth)
     active.pop()
@@ -194,7 +194,7 @@ export const references = (input: unknown): Result.Result<ReadonlyArray<Referenc
       const entries = Object.entries(record)
       for (let i = entries.length - 1; i >= 0; i--) {
         const [k, v] = entries[i]!
-        stack.push({ value: v, location: `${location}/${escape(k)}` })
+        stack.push({ value: v, location: `${location}/${escapeToken(k)}` })
       }
     }
   }

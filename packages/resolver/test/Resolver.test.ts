@@ -167,8 +167,9 @@ const json = fc.letrec((tie) => ({
 /** Every path of a document, with the node it leads to. */
 const paths = (doc: unknown, prefix: Array<string> = []): Array<[Array<string>, unknown]> => {
   const out: Array<[Array<string>, unknown]> = [[prefix, doc]]
-  if (Array.isArray(doc)) doc.forEach((v, i) => out.push(...paths(v, [...prefix, String(i)])))
-  else if (typeof doc === "object" && doc !== null) {
+  if (Array.isArray(doc)) {
+    for (let i = 0; i < doc.length; i++) out.push(...paths(doc[i], [...prefix, String(i)]))
+  } else if (typeof doc === "object" && doc !== null) {
     for (const [k, v] of Object.entries(doc)) out.push(...paths(v, [...prefix, k]))
   }
   return out
