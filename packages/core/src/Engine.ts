@@ -83,6 +83,8 @@ interface JobSlot {
   scan: boolean
   readonly dependents: { readonly run: Map<string, Array<string>>; readonly clear: Map<string, Array<string>> }
   readonly finished: { run: number; clear: number }
+  /** Revision the job was read at in full; older watch events for it are stale. */
+  loadedAt: number
 }
 
 interface Running {
@@ -179,7 +181,8 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               candidates: new Set(),
               scan: true,
               dependents: { run: new Map(), clear: new Map() },
-              finished: { run: 0, clear: 0 }
+              finished: { run: 0, clear: 0 },
+              loadedAt: 0
             }
             jobs.set(job, s)
           }
@@ -203,7 +206,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           Effect.logWarning(error.message).pipe(Effect.annotateLogs({ runner: runnerId, key: error.key }))
 
         // Applies one put or delete to the view; returns the job it touched.
-        const apply = (kv: KeyValue | undefined, key: string) =>
+        const apply = (kv: KeyValue | undefined, key: string, revision?: number) =>
           Effect.gen(function* () {
             if (key.startsWith(keys.sharedPrefix)) {
               if (kv === undefined) shared.delete(key)
@@ -216,6 +219,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             const parsed = keys.parse(key)
             if (parsed === undefined || parsed._tag === "event") return undefined
             const job = slotOf(parsed.job)
+            if (revision !== undefined && revision <= job.loadedAt) return parsed.job
             if (parsed._tag === "jobSpec") {
               if (kv === undefined) jobs.delete(parsed.job)
               else {
@@ -282,6 +286,16 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             return parsed.job
           })
 
+        const fetchJob = (id: string) =>
+          Effect.gen(function* () {
+            const head = yield* store.range(`${keys.job(id)}s`)
+            const tasks = yield* store.range(keys.tasks(id), { revision: head.revision })
+            const slot = slotOf(id)
+            for (const kv of [...head.kvs, ...tasks.kvs]) yield* apply(kv, kv.key)
+            slot.loadedAt = head.revision
+            slot.scan = true
+          })
+
         const load = Effect.gen(function* () {
           const index = yield* store.range(keys.index)
           const at = index.revision
@@ -302,7 +316,10 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           jobs.clear()
           shared.clear()
           for (const kv of [...kvs, ...sharedKvs.kvs]) yield* apply(kv, kv.key)
-          for (const id of ids) dirty.add(id)
+          for (const id of ids) {
+            slotOf(id).loadedAt = at
+            dirty.add(id)
+          }
           viewRevision = at
           yield* signal(wake)
           return at
@@ -312,10 +329,14 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           store.watch(keys.prefix, { fromRevision: from + 1 }).pipe(
             Stream.runForEach((event: WatchEvent) =>
               Effect.gen(function* () {
-                const job = yield* apply(
-                  event._tag === "put" ? event.kv : undefined,
-                  event._tag === "put" ? event.kv.key : event.key
-                )
+                const key = event._tag === "put" ? event.kv.key : event.key
+                const job = yield* apply(event._tag === "put" ? event.kv : undefined, key, event.revision)
+                // a submission commits with its spec; tasks written before the watch began
+                // were never seen, so a new job is read in full once
+                const parsed = keys.parse(key)
+                if (event._tag === "put" && parsed?._tag === "jobSpec" && slotOf(parsed.job).loadedAt === 0) {
+                  yield* fetchJob(parsed.job)
+                }
                 viewRevision = Math.max(viewRevision, event.revision)
                 if (job !== undefined) dirty.add(job)
                 yield* signal(changed)

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Jobs, Store, TaskHandler, TaskRegistry } from "@migrator/core"
+import { JobBuilder, Jobs, Store, Task, TaskHandler, TaskRegistry } from "@migrator/core"
 import { TestPlugin } from "@migrator/core/testing"
 import { Effect, Layer, Option, Schema, type Scope } from "effect"
 import { TestClock } from "effect/testing"
@@ -120,6 +120,37 @@ describe("engine rules", () => {
           listed.map((j) => j.id),
           ["fine"]
         )
+      })
+    )
+  )
+
+  it.effect("a job whose first tasks were written before the runner started watching runs without a resync", () =>
+    withEnv(() =>
+      Effect.gen(function* () {
+        const built = yield* JobBuilder.build({
+          id: "early-tasks",
+          tasks: [
+            { id: "a", type: "test/echo", input: 1 },
+            { id: "b", type: "test/echo", dependencies: ["a"], input: 2 }
+          ]
+        })
+        // the first half of a submission lands before the runner loads its view...
+        const task = built.tasks[0]!
+        yield* Store.put(keys.task("early-tasks", "run", "a", "spec"), Jobs.encodeTask(task))
+        yield* Store.put(
+          keys.task("early-tasks", "run", "a", "status"),
+          Jobs.encodeStatus(new Task.TaskStatus({ status: "waiting", attempt: 0, updatedAt: 0 }))
+        )
+        yield* runner("r1")
+        // a job run to the end proves the runner has loaded its view and is watching
+        yield* submit({ id: "probe-job", tasks: [{ id: "p", type: "test/echo", input: 0 }] })
+        yield* awaitState("probe-job", terminal)
+        // ...and the rest, with the spec that commits it, after
+        const rest = { ...built, tasks: built.tasks.slice(1) }
+        yield* Jobs.submit(keys, rest)
+        // no time passes: the periodic resync cannot be what finds task "a"
+        yield* awaitState("early-tasks", terminal)
+        assert.strictEqual((yield* show("early-tasks")).state.outcome, "succeeded")
       })
     )
   )
