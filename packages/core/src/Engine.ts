@@ -467,16 +467,8 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             const at = yield* now
             switch (state.state) {
               case "pending":
-                return yield* act(
-                  `${job.id}/state`,
-                  job.id,
-                  transition(
-                    job,
-                    new JobState({ ...state, state: "running", startedAt: at, updatedAt: at }),
-                    "job.started",
-                    "job started"
-                  )
-                )
+                // the first claim starts the job in the same transaction
+                return yield* schedulePhase(job, "run", spec.runTasks, at)
               case "running":
                 if (state.pending?.operation === "retry") return yield* resetFailed(job, "run", state)
                 return yield* schedulePhase(job, "run", spec.runTasks, at)
@@ -726,6 +718,16 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             const at = yield* now
             const attempt = (t.status?.value.attempt ?? 0) + 1
             const claimKey = keys.task(job.id, phase, id, "claim")
+            const state = job.state!.value
+            const startJob: Array<Op> = []
+            if (state.state === "pending") {
+              const running = Jobs.encodeState(new JobState({ ...state, state: "running", startedAt: at, updatedAt: at }))
+              startJob.push(
+                { _tag: "put", key: keys.jobState(job.id), value: running },
+                { _tag: "put", key: keys.indexEntry(job.id), value: running },
+                yield* event(job.id, undefined, undefined, "job.started", "job started")
+              )
+            }
             const r = yield* store.txn({
               compare: [
                 ...statusIs(job.id, phase, id, t),
@@ -746,7 +748,8 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                   id,
                   attempt > 1 ? "task.retried" : "task.started",
                   `attempt ${attempt} on ${runnerId}`
-                )
+                ),
+                ...startJob
               ]
             })
             if (r.succeeded) {

@@ -45,10 +45,6 @@ export const submit = Effect.fn("Jobs.submit")(function* (keys: Keys.Layout, job
   const id = job.spec.id
   const now = yield* Clock.currentTimeMillis
   const notYet = { key: keys.jobSpec(id), target: "createRevision", op: "==", value: 0 } as const
-  const existing = yield* store.get(keys.jobSpec(id))
-  if (Option.isSome(existing)) {
-    return yield* new JobError({ job: id, reason: "AlreadyExists", message: `job "${id}" already exists` })
-  }
   let ops: Array<Op> = []
   let bytes = 0
   const flush = Effect.suspend(() => {

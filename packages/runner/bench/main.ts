@@ -87,6 +87,7 @@ const throughput = (runnerCount: number) =>
     return { tasksPerSecond: total / seconds, writesPerTask: (after - before) / total }
   }).pipe(Effect.scoped)
 
+/** Commit of the submission (its spec key) → first task running, both seen by one watcher. */
 const pickup = Effect.gen(function* () {
   const keys = freshKeys()
   const store = yield* Store.Store
@@ -96,15 +97,20 @@ const pickup = Effect.gen(function* () {
     const id = `p${i}`
     const built = yield* JobBuilder.build({ id, tasks: [{ id: "a", type: "test/echo", input: 1 }] })
     const from = yield* store.revision
-    const running = yield* store.watch(keys.task(id, "run", "a", "status"), { fromRevision: from + 1 }).pipe(
-      Stream.filter((e) => e._tag === "put" && JSON.parse(e.kv.value).status !== "waiting"),
+    let committed = 0
+    const running = yield* store.watch(keys.job(id), { fromRevision: from + 1 }).pipe(
+      Stream.tap((e) =>
+        Effect.sync(() => {
+          if (e._tag === "put" && e.kv.key === keys.jobSpec(id)) committed = now()
+        })
+      ),
+      Stream.filter((e) => e._tag === "put" && e.kv.key.endsWith("/a/status") && JSON.parse(e.kv.value).status !== "waiting"),
       Stream.runHead,
-      Effect.map(() => now()),
+      Effect.map(() => now() - committed),
       Effect.forkScoped
     )
-    const start = now()
     yield* Jobs.submit(keys, built)
-    samples.push((yield* Fiber.join(running)) - start)
+    samples.push(yield* Fiber.join(running))
   }
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) }
 }).pipe(Effect.scoped)

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Cause, Console, Effect } from "effect"
+import { Cause, Console, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
 import { command } from "./Cli.ts"
 import { BAD_INPUT, STORE_UNREACHABLE } from "./CliExit.ts"
@@ -44,4 +44,9 @@ const program = Command.runWith(command, { version: "0.1.0" })(process.argv.slic
   Effect.provide(NodeServices.layer)
 )
 
-NodeRuntime.runMain(program, { disableErrorReporting: true })
+// SIGTERM/SIGINT interrupt the program; after the graceful shutdown that is a clean exit (0)
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) =>
+    onExit(Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) ? 1 : Number(process.exitCode ?? 0))
+})
