@@ -721,7 +721,9 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             const state = job.state!.value
             const startJob: Array<Op> = []
             if (state.state === "pending") {
-              const running = Jobs.encodeState(new JobState({ ...state, state: "running", startedAt: at, updatedAt: at }))
+              const running = Jobs.encodeState(
+                new JobState({ ...state, state: "running", startedAt: at, updatedAt: at })
+              )
               startJob.push(
                 { _tag: "put", key: keys.jobState(job.id), value: running },
                 { _tag: "put", key: keys.indexEntry(job.id), value: running },

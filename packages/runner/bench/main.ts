@@ -104,7 +104,9 @@ const pickup = Effect.gen(function* () {
           if (e._tag === "put" && e.kv.key === keys.jobSpec(id)) committed = now()
         })
       ),
-      Stream.filter((e) => e._tag === "put" && e.kv.key.endsWith("/a/status") && JSON.parse(e.kv.value).status !== "waiting"),
+      Stream.filter(
+        (e) => e._tag === "put" && e.kv.key.endsWith("/a/status") && JSON.parse(e.kv.value).status !== "waiting"
+      ),
       Stream.runHead,
       Effect.map(() => now() - committed),
       Effect.forkScoped
