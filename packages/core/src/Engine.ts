@@ -34,7 +34,7 @@ import {
 } from "effect"
 import * as Codec from "./Codec.ts"
 import * as EngineMetrics from "./EngineMetrics.ts"
-import { JobSpec, JobState, type Outcome } from "./Job.ts"
+import { type JobSpec, JobState, type Outcome } from "./Job.ts"
 import { JobEvent } from "./JobEvent.ts"
 import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
@@ -42,7 +42,7 @@ import { type Reason, make as reason } from "./Reason.ts"
 import { SharedRecord } from "./SharedResource.ts"
 import { type Compare, type KeyValue, type Lease, type Op, Store, type WatchEvent } from "./Store.ts"
 import type { StoreError } from "./StoreError.ts"
-import { type Phase, type Result, TaskResult, TaskSpec, TaskStatus } from "./Task.ts"
+import { type Phase, type Result, TaskResult, type TaskSpec, TaskStatus } from "./Task.ts"
 import { TaskContext } from "./TaskContext.ts"
 import { TaskError } from "./TaskError.ts"
 import { TaskRegistry } from "./TaskRegistry.ts"
@@ -94,11 +94,7 @@ interface Running {
   readonly target: string | undefined
 }
 
-const decodeJobSpec = Codec.decode(JobSpec)
-const decodeJobState = Codec.decode(JobState)
-const decodeTask = Codec.decode(TaskSpec)
-const decodeStatus = Codec.decode(TaskStatus)
-const decodeResult = Codec.decode(TaskResult)
+const { decodeSpec: decodeJobSpec, decodeState: decodeJobState, decodeTask, decodeStatus, decodeResult } = Jobs
 const decodeShared = Codec.decode(SharedRecord)
 const encodeShared = Codec.encode(SharedRecord)
 

@@ -109,12 +109,12 @@ export interface JobView {
   readonly problems: ReadonlyArray<Codec.DecodeError>
 }
 
-const decodeSpec = Codec.decode(JobSpec)
-const decodeState = Codec.decode(JobState)
-const decodeTask = Codec.decode(TaskSpec)
-const decodeStatus = Codec.decode(TaskStatus)
-const decodeResult = Codec.decode(TaskResult)
-const decodeEvent = Codec.decode(JobEvent)
+export const decodeSpec = Codec.decode(JobSpec)
+export const decodeState = Codec.decode(JobState)
+export const decodeTask = Codec.decode(TaskSpec)
+export const decodeStatus = Codec.decode(TaskStatus)
+export const decodeResult = Codec.decode(TaskResult)
+export const decodeEvent = Codec.decode(JobEvent)
 
 /** Reads a job: spec, state and every task with its status and result (not the event log). */
 export const read = Effect.fn("Jobs.read")(function* (keys: Keys.Layout, id: string) {
