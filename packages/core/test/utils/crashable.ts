@@ -9,6 +9,7 @@ import { Deferred, Effect, Ref, Stream } from "effect"
  */
 export const crashable = (store: Store.Service) => {
   let crashed = false
+  let keepAlivesLost = false
   const drops = Effect.runSync(Deferred.make<void>().pipe(Effect.flatMap(Ref.make)))
   const gate = <A, R>(effect: Effect.Effect<A, StoreError.StoreError, R>): Effect.Effect<A, StoreError.StoreError, R> =>
     Effect.suspend(() => (crashed ? Effect.fail(StoreError.unavailable("crashed", "the process is gone")) : effect))
@@ -17,7 +18,10 @@ export const crashable = (store: Store.Service) => {
     range: (p, o) => gate(store.range(p, o)),
     txn: (r) => gate(store.txn(r)),
     grantLease: (t) => gate(store.grantLease(t)),
-    keepAliveOnce: (l) => gate(store.keepAliveOnce(l)),
+    keepAliveOnce: (l) =>
+      keepAlivesLost
+        ? Effect.fail(StoreError.unavailable("keepAlive", "keep-alives are not getting through"))
+        : gate(store.keepAliveOnce(l)),
     revokeLease: (l) => gate(store.revokeLease(l)),
     lease: (t, o) =>
       Store.makeLease({
@@ -46,6 +50,11 @@ export const crashable = (store: Store.Service) => {
     crash: Effect.sync(() => {
       crashed = true
     }),
+    /** Keep-alives stop reaching the store (a one-way partition): the lease expires on the server. */
+    loseKeepAlives: (lost: boolean) =>
+      Effect.sync(() => {
+        keepAlivesLost = lost
+      }),
     dropWatches: Effect.gen(function* () {
       const next = yield* Deferred.make<void>()
       const current = yield* Ref.getAndSet(drops, next)

@@ -68,6 +68,7 @@ export const simulate = (seed: number, debug = false, only?: ReadonlyArray<strin
       faults[kind] = (faults[kind] ?? 0) + 1
     }
     const active = new Map<string, number>()
+    const executors = new Map<string, string>()
     const inventory = new Map<string, { alive: boolean; owner: string }>()
 
     /** Wraps a handler body with the overlap detector. */
@@ -77,7 +78,13 @@ export const simulate = (seed: number, debug = false, only?: ReadonlyArray<strin
         const id = `${ctx.jobId}/${ctx.phase}/${ctx.taskId}`
         const n = (active.get(id) ?? 0) + 1
         active.set(id, n)
-        if (n > 1) violations.push(`two executions of ${id} at once (attempt ${ctx.attempt})`)
+        const at = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        if (n > 1) {
+          violations.push(
+            `two executions of ${id} at once (attempt ${ctx.attempt} on ${ctx.runnerId} at ${at} ms, while ${executors.get(id)} runs)`
+          )
+        }
+        executors.set(id, `attempt ${ctx.attempt} on ${ctx.runnerId} since ${at} ms`)
         return yield* body.pipe(Effect.ensuring(Effect.sync(() => active.set(id, (active.get(id) ?? 1) - 1))))
       })
 
@@ -138,6 +145,7 @@ export const simulate = (seed: number, debug = false, only?: ReadonlyArray<strin
       readonly fiber: Fiber.Fiber<never>
       readonly crash: Effect.Effect<void>
       readonly dropWatches: Effect.Effect<void>
+      readonly loseKeepAlives: (lost: boolean) => Effect.Effect<void>
     }
     let started = 0
     const slots: Array<Slot> = []
@@ -151,7 +159,7 @@ export const simulate = (seed: number, debug = false, only?: ReadonlyArray<strin
         shutdownGrace: "2 seconds",
         concurrency: 8
       }).pipe(Effect.provideService(Store.Store, proc.store), Effect.provide(registry), Effect.forkScoped)
-      slots.push({ id, fiber, crash: proc.crash, dropWatches: proc.dropWatches })
+      slots.push({ id, fiber, crash: proc.crash, dropWatches: proc.dropWatches, loseKeepAlives: proc.loseKeepAlives })
     })
     for (let i = 0; i < 3; i++) yield* startRunner
 
@@ -249,9 +257,13 @@ export const simulate = (seed: number, debug = false, only?: ReadonlyArray<strin
             break
           }
           case "lease": {
+            // keep-alives of one runner stop getting through long enough for its lease to expire
             const s = yield* pick(live)
-            const kv = yield* store.get(keys.runner(s.id)).pipe(Effect.orElseSucceed(() => Option.none()))
-            if (Option.isSome(kv) && kv.value.lease !== undefined) yield* memory.control.expireLease(kv.value.lease)
+            yield* s.loseKeepAlives(true)
+            yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(2_500, 6_000))).pipe(
+              Effect.andThen(s.loseKeepAlives(false)),
+              Effect.forkScoped
+            )
             break
           }
           case "outage": {
