@@ -98,6 +98,9 @@ const { decodeSpec: decodeJobSpec, decodeState: decodeJobState, decodeTask, deco
 const decodeShared = Codec.decode(SharedRecord)
 const encodeShared = Codec.encode(SharedRecord)
 
+/** Tasks claimed per transaction: 3 compares and 3 writes each, under etcd's 128 operations. */
+const CLAIM_BATCH = 25
+
 const done = (r: Result | undefined) => r === "success" || r === "skipped"
 
 /** The store with the latency of its transactions recorded. */
@@ -156,6 +159,8 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
         const running = new Map<string, Running>()
         const timers = new Set<string>()
         const starved = new Set<string>() // jobs with ready tasks left unclaimed for lack of capacity
+        const rescans = new Map<string, number>() // job -> revision after which to look at all its tasks
+        let claiming = 0 // tasks in claim transactions not yet answered
         let stopping = false
 
         const signal = (ref: Ref.Ref<Deferred.Deferred<void>>) =>
@@ -335,6 +340,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                 }
                 viewRevision = Math.max(viewRevision, event.revision)
                 if (job !== undefined) dirty.add(job)
+                for (const [id, at] of rescans) if (at <= viewRevision) dirty.add(id)
                 yield* signal(changed)
                 yield* signal(wake)
               })
@@ -383,20 +389,32 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           )
 
         /** Runs an action once at a time per key; the view must catch up with its txn before the key is retried. */
-        const act = (key: string, job: string, action: Effect.Effect<number | undefined, StoreError>) =>
+        const isBusy = (key: string) => {
+          const until = busy.get(key)
+          return until !== undefined && (until < 0 || until > viewRevision)
+        }
+        const act = (
+          key: string | ReadonlyArray<string>,
+          job: string,
+          action: Effect.Effect<number | undefined, StoreError>
+        ) =>
           Effect.suspend(() => {
-            const until = busy.get(key)
-            if (until !== undefined && (until < 0 || until > viewRevision)) return Effect.void
-            busy.set(key, -1)
+            const all = typeof key === "string" ? [key] : key
+            if (all.some(isBusy)) return Effect.void
+            for (const k of all) busy.set(k, -1)
             return action.pipe(
-              Effect.tap((revision) => Effect.sync(() => busy.set(key, revision ?? 0))),
+              Effect.tap((revision) =>
+                Effect.sync(() => {
+                  for (const k of all) busy.set(k, revision ?? 0)
+                })
+              ),
               Effect.catch((error) =>
                 // the key stays busy while backing off, so failures cannot multiply the retries
                 Effect.logDebug("action failed", error.message).pipe(
                   Effect.andThen(Effect.sleep(error.retryable ? "100 millis" : "1 second")),
                   Effect.andThen(
                     Effect.sync(() => {
-                      busy.delete(key)
+                      for (const k of all) busy.delete(k)
                       const slot = jobs.get(job)
                       if (slot !== undefined) slot.scan = true
                     })
@@ -520,15 +538,33 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
         const schedulePhase = (job: JobSlot, phase: Phase, expected: number, at: number) =>
           Effect.gen(function* () {
             const tasks = job.tasks[phase]
+            const rescan = rescans.get(job.id)
+            if (rescan !== undefined && rescan <= viewRevision) {
+              rescans.delete(job.id)
+              job.scan = true
+            }
             const ids = job.scan
               ? [...tasks.keys()]
               : [...job.candidates].filter((c) => c.startsWith(`${phase}/`)).map((c) => c.slice(phase.length + 1))
             job.scan = false
             job.candidates.clear()
+            const ready: Array<readonly [string, TaskSlot]> = []
             for (const id of ids) {
               const t = tasks.get(id)
               if (t?.spec === undefined || t.result !== undefined) continue
-              yield* considerTask(job, phase, id, t, at)
+              yield* considerTask(job, phase, id, t, at, ready)
+            }
+            // claims go in batches: one transaction for many ready tasks
+            const room = Math.max(0, (options.concurrency ?? 16) - running.size - claiming)
+            if (ready.length > room) starved.add(job.id)
+            const take = ready.slice(0, room)
+            for (let i = 0; i < take.length; i += CLAIM_BATCH) {
+              const batch = take.slice(i, i + CLAIM_BATCH)
+              yield* act(
+                batch.map(([id]) => `${job.id}/${phase}/${id}`),
+                job.id,
+                claim(job, phase, batch)
+              )
             }
             if (job.finished[phase] === expected && tasks.size >= expected) {
               const results: Array<Result> = []
@@ -537,7 +573,14 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             }
           })
 
-        const considerTask = (job: JobSlot, phase: Phase, id: string, t: TaskSlot, at: number) =>
+        const considerTask = (
+          job: JobSlot,
+          phase: Phase,
+          id: string,
+          t: TaskSlot,
+          at: number,
+          ready: Array<readonly [string, TaskSlot]>
+        ) =>
           Effect.gen(function* () {
             const spec = t.spec!
             const state = job.state!.value
@@ -587,11 +630,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             }
             if (stopping || running.has(key)) return
             // capacity is checked here and taken for real when the task starts
-            if (running.size >= (options.concurrency ?? 16)) {
-              starved.add(job.id)
-              return
-            }
-            return yield* act(key, job.id, claim(job, phase, id, t))
+            if (!isBusy(key)) ready.push([id, t])
           })
 
         const complete = (job: JobSlot, phase: Phase, results: ReadonlyArray<Result>, at: number) =>
@@ -709,30 +748,30 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
 
         // ---- claiming and executing -----------------------------------------
 
-        const claim = (job: JobSlot, phase: Phase, id: string, t: TaskSlot) =>
+        const claim = (job: JobSlot, phase: Phase, batch: ReadonlyArray<readonly [string, TaskSlot]>) =>
           Effect.gen(function* () {
             const at = yield* now
-            const attempt = (t.status?.value.attempt ?? 0) + 1
-            const claimKey = keys.task(job.id, phase, id, "claim")
             const state = job.state!.value
-            const startJob: Array<Op> = []
+            const compare: Array<Compare> = [
+              { key: keys.jobState(job.id), target: "modRevision", op: "==", value: job.state!.mod }
+            ]
+            const ops: Array<Op> = []
+            // the first claim of a job also starts it
             if (state.state === "pending") {
               const running = Jobs.encodeState(
                 new JobState({ ...state, state: "running", startedAt: at, updatedAt: at })
               )
-              startJob.push(
+              ops.push(
                 { _tag: "put", key: keys.jobState(job.id), value: running },
                 { _tag: "put", key: keys.indexEntry(job.id), value: running },
                 yield* event(job.id, undefined, undefined, "job.started", "job started")
               )
             }
-            const r = yield* store.txn({
-              compare: [
-                ...statusIs(job.id, phase, id, t),
-                { key: keys.jobState(job.id), target: "modRevision", op: "==", value: job.state!.mod }
-              ],
-              success: [
-                { _tag: "put", key: claimKey, value: runnerId, lease: lease.id },
+            for (const [id, t] of batch) {
+              const attempt = (t.status?.value.attempt ?? 0) + 1
+              compare.push(...statusIs(job.id, phase, id, t))
+              ops.push(
+                { _tag: "put", key: keys.task(job.id, phase, id, "claim"), value: runnerId, lease: lease.id },
                 {
                   _tag: "put",
                   key: keys.task(job.id, phase, id, "status"),
@@ -746,14 +785,27 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                   id,
                   attempt > 1 ? "task.retried" : "task.started",
                   `attempt ${attempt} on ${runnerId}`
-                ),
-                ...startJob
-              ]
-            })
-            if (r.succeeded) {
-              const type = { type: t.spec!.type }
+                )
+              )
+            }
+            claiming += batch.length
+            const r = yield* store.txn({ compare, success: ops }).pipe(
+              Effect.ensuring(
+                Effect.sync(() => {
+                  claiming -= batch.length
+                })
+              )
+            )
+            if (!r.succeeded) {
+              // some task changed under the view (another runner won it): once the view has seen
+              // that change, every task of the job is looked at again, not only the changed ones
+              rescans.set(job.id, r.revision)
+              return r.revision
+            }
+            for (const [id, t] of batch) {
+              const attempt = (t.status?.value.attempt ?? 0) + 1
               yield* Metric.update(EngineMetrics.claims, 1)
-              yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksStarted, type), 1)
+              yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksStarted, { type: t.spec!.type }), 1)
               if (t.status?.value.status === "running") yield* Metric.update(EngineMetrics.takeovers, 1)
               yield* start(job, phase, id, t.spec!, r.revision, attempt)
             }
