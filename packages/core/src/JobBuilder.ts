@@ -71,6 +71,9 @@ export interface BuildOptions {
   readonly generateId?: Effect.Effect<string> | undefined
 }
 
+/** Largest task spec accepted, in bytes of JSON. */
+export const MAX_TASK_BYTES = 512 * 1024
+
 const taskIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$/
 const jobIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 
@@ -123,6 +126,15 @@ export const build = (document: unknown, options: BuildOptions = {}): Effect.Eff
       const task = entry.id
       if (options.types !== undefined && !options.types.has(entry.type)) {
         problem(task, `${at}/type`, `unknown task type "${entry.type}"`)
+      }
+      // each task is one etcd key: it must fit in one request (1.5 MiB) with room to spare
+      const size = new TextEncoder().encode(JSON.stringify(entry)).length
+      if (size > MAX_TASK_BYTES) {
+        problem(
+          task,
+          `${at}/input`,
+          `task is ${size} bytes; the limit is ${MAX_TASK_BYTES} bytes (store large data elsewhere)`
+        )
       }
       const deps = entry.dependencies ?? []
       deps.forEach((dep, i) => {

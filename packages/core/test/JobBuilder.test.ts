@@ -72,6 +72,18 @@ describe("JobBuilder", () => {
     })
   )
 
+  it.effect("refuses a task input too large for one store request, naming the task", () =>
+    Effect.gen(function* () {
+      const found = yield* problems({
+        id: "huge",
+        tasks: [{ id: "big", type: "test/echo", input: { blob: "x".repeat(600 * 1024) } }]
+      })
+      assert.strictEqual(found[0]?.task, "big")
+      assert.strictEqual(found[0]?.field, "/tasks/0/input")
+      assert.include(found[0]?.message ?? "", "limit")
+    })
+  )
+
   it.effect("reports dependency cycles, even around long chains", () =>
     Effect.gen(function* () {
       const chain = Array.from({ length: 5000 }, (_, i) => ({
