@@ -1064,6 +1064,24 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               const mod = Option.isNone(kv) ? 0 : kv.value.modRevision
               const same: Compare = { key, target: "modRevision", op: "==", value: mod }
               const write = (r: SharedRecord): Op => ({ _tag: "put", key, value: encodeShared(r) })
+              /**
+               * Takes the record under our fence; the attempt's result then writes `last` if the
+               * record has not moved. Undefined: it moved first, decide again.
+               */
+              const own = (first: SharedRecord, last: (output: Schema.Json | undefined, ok: boolean) => Op) =>
+                Effect.gen(function* () {
+                  const r = yield* store.txn({ compare: [fenced, same], success: [write(first)] })
+                  if (!r.succeeded) return (yield* stillMine) ? undefined : ({ _tag: "lost" } satisfies SharedDecision)
+                  const mark: Compare = { key, target: "modRevision", op: "==", value: r.revision }
+                  return {
+                    _tag: "run",
+                    after: (output: Schema.Json | undefined, ok: boolean) => ({
+                      key,
+                      compare: mark,
+                      op: last(output, ok)
+                    })
+                  } satisfies SharedDecision
+                })
               const mine = (state: SharedRecord["state"], holders: ReadonlyArray<string>, output?: Schema.Json) =>
                 new SharedRecord({
                   state,
@@ -1097,20 +1115,11 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                   } satisfies SharedDecision
                 }
                 // last holder: mark deleting (fenced), delete; the record goes with the result
-                const r = yield* store.txn({ compare: [fenced, same], success: [write(mine("deleting", []))] })
-                if (!r.succeeded) {
-                  if (!(yield* stillMine)) return { _tag: "lost" } satisfies SharedDecision
-                  continue
-                }
-                const marked: Compare = { key, target: "modRevision", op: "==", value: r.revision }
-                return {
-                  _tag: "run",
-                  after: (_o: Schema.Json | undefined, ok: boolean) => ({
-                    key,
-                    compare: marked,
-                    op: ok ? { _tag: "delete", key } : write(mine("deleting", []))
-                  })
-                } satisfies SharedDecision
+                const deleting = yield* own(mine("deleting", []), (_o, ok) =>
+                  ok ? { _tag: "delete", key } : write(mine("deleting", []))
+                )
+                if (deleting === undefined) continue
+                return deleting
               }
               if (record?.state === "ready") {
                 const holders = record.holders.includes(job.id) ? record.holders : [...record.holders, job.id]
@@ -1135,20 +1144,11 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               }
               // nobody, a failed or a dead creator: create (or take over) under our fence
               const holders = record?.holders.filter((h) => h !== job.id) ?? []
-              const r = yield* store.txn({ compare: [fenced, same], success: [write(mine("creating", holders))] })
-              if (!r.succeeded) {
-                if (!(yield* stillMine)) return { _tag: "lost" } satisfies SharedDecision
-                continue
-              }
-              const created: Compare = { key, target: "modRevision", op: "==", value: r.revision }
-              return {
-                _tag: "run",
-                after: (output: Schema.Json | undefined, ok: boolean) => ({
-                  key,
-                  compare: created,
-                  op: write(ok ? mine("ready", [...holders, job.id], output) : mine("failed", holders))
-                })
-              } satisfies SharedDecision
+              const creating = yield* own(mine("creating", holders), (output, ok) =>
+                write(ok ? mine("ready", [...holders, job.id], output) : mine("failed", holders))
+              )
+              if (creating === undefined) continue
+              return creating
             }
           })
 
