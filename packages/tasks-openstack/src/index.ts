@@ -1,8 +1,8 @@
 /**
- * OpenStack task handlers, REST client, recovery-plan builder and simulator
- * (SPEC §6). Not built yet: this package is the skeleton the OpenStack work
- * fills in.
+ * OpenStack side of migrator (SPEC §6): the REST client and its typed errors.
+ * The simulator for tests and the demo is under `@migrator/tasks-openstack/testing`.
  *
  * @since 0.1.0
  */
-export {}
+export * as OpenStackClient from "./OpenStackClient.ts"
+export * as OpenStackError from "./OpenStackError.ts"
