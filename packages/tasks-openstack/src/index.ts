@@ -4,5 +4,7 @@
  *
  * @since 0.1.0
  */
+
+export * as Clouds from "./Clouds.ts"
 export * as OpenStackClient from "./OpenStackClient.ts"
 export * as OpenStackError from "./OpenStackError.ts"
