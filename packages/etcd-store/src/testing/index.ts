@@ -3,4 +3,6 @@
  *
  * @since 0.1.0
  */
+
+export * from "./EtcdCluster.ts"
 export * from "./EtcdServer.ts"
