@@ -1,0 +1,239 @@
+/**
+ * `migrator job watch`: follows a job through the store's watch until it is
+ * terminal. On a terminal, a live display redrawn in place (counts per
+ * result, a bar, the running tasks, the elapsed time); otherwise one plain
+ * line per task status change. Both end with a summary line.
+ *
+ * @since 0.1.0
+ */
+import { Job, type Jobs, type Keys, Store, Task } from "@migrator/core"
+import { Clock, Console, Effect, Fiber, Option, Schedule, Schema, Stream } from "effect"
+
+export interface TaskProgress {
+  readonly id: string
+  readonly phase: Task.Phase
+  readonly type: string
+  readonly status: Task.Status
+  readonly attempt: number
+  readonly runner: string | undefined
+  readonly startedAt: number | undefined
+  readonly result: Task.Result | undefined
+  readonly reason: string | undefined
+}
+
+export interface Model {
+  readonly id: string
+  readonly state: Job.JobState
+  readonly tasks: ReadonlyMap<string, TaskProgress>
+}
+
+const key = (phase: string, task: string) => `${phase}/${task}`
+
+export const fromView = (id: string, view: Jobs.JobView): Model => ({
+  id,
+  state: view.state,
+  tasks: new Map(
+    view.tasks.map((t) => [
+      key(t.spec.phase, t.spec.id),
+      {
+        id: t.spec.id,
+        phase: t.spec.phase,
+        type: t.spec.type,
+        status: t.status?.status ?? "waiting",
+        attempt: t.status?.attempt ?? 0,
+        runner: t.status?.runner,
+        startedAt: t.status?.startedAt,
+        result: t.result?.result,
+        reason: t.result?.reason === undefined ? undefined : `${t.result.reason.code}: ${t.result.reason.message}`
+      }
+    ])
+  )
+})
+
+/** The phase the job is in: the clear phase once a rollback or confirm started. */
+export const phaseOf = (state: Job.JobState): Task.Phase =>
+  state.state === "clearing" || state.state === "cleared" || state.state === "clear-failed" ? "clear" : "run"
+
+const describeState = (s: Job.JobState) => `${s.state}${s.outcome === undefined ? "" : ` (${s.outcome})`}`
+
+const decodeState = Schema.decodeUnknownOption(Schema.fromJsonString(Job.JobState))
+const decodeStatus = Schema.decodeUnknownOption(Schema.fromJsonString(Task.TaskStatus))
+const decodeResult = Schema.decodeUnknownOption(Schema.fromJsonString(Task.TaskResult))
+
+/** Applies one watch event; returns the new model and the plain lines it is worth. */
+export const apply = (
+  keys: Keys.Layout,
+  model: Model,
+  event: Store.WatchEvent
+): { readonly model: Model; readonly lines: ReadonlyArray<string> } => {
+  const k = event._tag === "put" ? event.kv.key : event.key
+  const parsed = keys.parse(k)
+  if (parsed === undefined || parsed.job !== model.id) return { model, lines: [] }
+  if (parsed._tag === "jobState" && event._tag === "put") {
+    const next = decodeState(event.kv.value)
+    if (Option.isNone(next)) return { model, lines: [] }
+    const changed = next.value.state !== model.state.state || next.value.outcome !== model.state.outcome
+    return {
+      model: { ...model, state: next.value },
+      lines: changed ? [`job ${model.id}: ${describeState(next.value)}`] : []
+    }
+  }
+  if (parsed._tag !== "task") return { model, lines: [] }
+  const current = model.tasks.get(key(parsed.phase, parsed.task))
+  if (current === undefined) return { model, lines: [] }
+  const set = (t: TaskProgress) => {
+    const tasks = new Map(model.tasks)
+    tasks.set(key(t.phase, t.id), t)
+    return { ...model, tasks }
+  }
+  if (parsed.record === "status" && event._tag === "put") {
+    const s = decodeStatus(event.kv.value)
+    if (Option.isNone(s)) return { model, lines: [] }
+    const next: TaskProgress = {
+      ...current,
+      status: s.value.status,
+      attempt: s.value.attempt,
+      runner: s.value.runner,
+      startedAt: s.value.startedAt,
+      ...(s.value.status === "done" ? {} : { result: undefined, reason: undefined })
+    }
+    const changed = next.status !== current.status || next.attempt !== current.attempt
+    // a done status is reported with its result (written in the same transaction)
+    const line =
+      changed && next.status !== "done"
+        ? [
+            `${next.phase} ${next.id} ${next.status}${next.status === "running" ? ` (attempt ${next.attempt}${next.runner === undefined ? "" : ` on ${next.runner}`})` : ""}`
+          ]
+        : []
+    return { model: set(next), lines: line }
+  }
+  if (parsed.record === "result") {
+    if (event._tag === "delete") return { model: set({ ...current, result: undefined, reason: undefined }), lines: [] }
+    const r = decodeResult(event.kv.value)
+    if (Option.isNone(r)) return { model, lines: [] }
+    const reason = r.value.reason === undefined ? undefined : `${r.value.reason.code}: ${r.value.reason.message}`
+    const changed = r.value.result !== current.result
+    return {
+      model: set({ ...current, status: "done", result: r.value.result, reason }),
+      lines: changed
+        ? [`${current.phase} ${current.id} ${r.value.result}${reason === undefined ? "" : ` (${reason})`}`]
+        : []
+    }
+  }
+  return { model, lines: [] }
+}
+
+export interface Counts {
+  readonly total: number
+  readonly done: number
+  readonly running: number
+  readonly waiting: number
+  readonly results: Readonly<Record<Task.Result, number>>
+}
+
+export const counts = (model: Model, phase: Task.Phase = phaseOf(model.state)): Counts => {
+  const results: Record<Task.Result, number> = { success: 0, failed: 0, ignored: 0, canceled: 0, skipped: 0 }
+  let total = 0
+  let done = 0
+  let running = 0
+  let waiting = 0
+  for (const t of model.tasks.values()) {
+    if (t.phase !== phase) continue
+    total++
+    if (t.result !== undefined) {
+      done++
+      results[t.result]++
+    } else if (t.status === "running") running++
+    else waiting++
+  }
+  return { total, done, running, waiting, results }
+}
+
+export const formatDuration = (ms: number): string => {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const sec = s % 60
+  const two = (n: number) => String(n).padStart(2, "0")
+  return h > 0 ? `${h}:${two(m)}:${two(sec)}` : `${two(m)}:${two(sec)}`
+}
+
+const elapsedOf = (state: Job.JobState, now: number) => {
+  if (state.startedAt === undefined) return 0
+  if (Job.isTerminal(state.state) && state.elapsedMs !== undefined && state.state !== "cleared") return state.elapsedMs
+  return Math.max(0, (Job.isTerminal(state.state) ? (state.completedAt ?? state.updatedAt) : now) - state.startedAt)
+}
+
+const BAR = 30
+
+/** The live display: a few lines, redrawn in place. */
+export const frame = (model: Model, now: number): ReadonlyArray<string> => {
+  const phase = phaseOf(model.state)
+  const c = counts(model, phase)
+  const filled = c.total === 0 ? BAR : Math.round((c.done / c.total) * BAR)
+  const bar = `${"█".repeat(filled)}${"░".repeat(BAR - filled)}`
+  const running = [...model.tasks.values()]
+    .filter((t) => t.phase === phase && t.status === "running" && t.result === undefined)
+    .sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0))
+  const shown = running
+    .slice(0, 6)
+    .map(
+      (t) =>
+        `${t.id} (${t.type}${t.attempt > 1 ? `, attempt ${t.attempt}` : ""}${t.startedAt === undefined ? "" : `, ${formatDuration(now - t.startedAt)}`})`
+    )
+  return [
+    `job ${model.id}  ${describeState(model.state)}  ${phase} phase  elapsed ${formatDuration(elapsedOf(model.state, now))}`,
+    `[${bar}] ${c.done}/${c.total}`,
+    `success ${c.results.success}  failed ${c.results.failed}  ignored ${c.results.ignored}  canceled ${c.results.canceled}  skipped ${c.results.skipped}  running ${c.running}  waiting ${c.waiting}`,
+    `running: ${shown.length === 0 ? "-" : shown.join(", ")}${running.length > shown.length ? ` and ${running.length - shown.length} more` : ""}`
+  ]
+}
+
+/** The closing line of both displays. */
+export const summary = (model: Model, now: number): string => {
+  const c = counts(model)
+  const parts = (Object.keys(c.results) as Array<Task.Result>)
+    .filter((r) => c.results[r] > 0)
+    .map((r) => `${c.results[r]} ${r}`)
+  return `job ${model.id} ${describeState(model.state)}: ${phaseOf(model.state)} phase ${c.done}/${c.total} done${parts.length === 0 ? "" : ` (${parts.join(", ")})`}, elapsed ${formatDuration(elapsedOf(model.state, now))}`
+}
+
+/** Whether `watch` exits 0: the run phase succeeded, or the clear phase finished cleanly. */
+export const succeeded = (s: Job.JobState) =>
+  (s.state === "completed" && s.outcome === "succeeded") || s.state === "cleared"
+
+/** Follows a job until it is terminal and returns its final state. */
+export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRevision: number, tty: boolean) =>
+  Effect.gen(function* () {
+    const store = yield* Store.Store
+    let model = fromView(id, view)
+    let drawn = 0
+    const draw = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const lines = frame(model, now)
+      const up = drawn === 0 ? "" : `\x1b[${drawn}A\x1b[0J`
+      drawn = lines.length
+      yield* Console.log(`${up}${lines.join("\n")}`)
+    })
+    if (tty) yield* draw
+    else yield* Console.log(`job ${id}: ${describeState(model.state)}`)
+    if (!Job.isTerminal(model.state.state)) {
+      const ticker = tty ? yield* draw.pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.forkChild) : undefined
+      yield* store.watch(keys.job(id), { fromRevision }).pipe(
+        Stream.mapEffect((event) =>
+          Effect.suspend(() => {
+            const next = apply(keys, model, event)
+            model = next.model
+            return tty ? Effect.void : Effect.forEach(next.lines, (l) => Console.log(l), { discard: true })
+          })
+        ),
+        Stream.takeUntil(() => Job.isTerminal(model.state.state)),
+        Stream.runDrain
+      )
+      if (ticker !== undefined) yield* Fiber.interrupt(ticker)
+    }
+    const now = yield* Clock.currentTimeMillis
+    if (tty) yield* draw
+    yield* Console.log(summary(model, now))
+    return model.state
+  })
