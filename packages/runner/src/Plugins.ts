@@ -1,5 +1,6 @@
 /**
- * Loads task-handler plugins by name: `test` (core's test plugin), or a
+ * Loads task-handler plugins by name: `test` (core's test plugin),
+ * `openstack` (the OpenStack handlers, on the configured clusters), or a
  * module specifier / path whose module exports `layer` (a Layer that
  * registers handlers in the TaskRegistry).
  *
@@ -7,38 +8,55 @@
  */
 import { TaskRegistry } from "@migrator/core"
 import { TestPlugin } from "@migrator/core/testing"
+import { Clouds, type OpenStackClient } from "@migrator/tasks-openstack"
 import { Effect, Layer } from "effect"
 import { badInput } from "./CliExit.ts"
 
 type PluginLayer = Layer.Layer<never, never, TaskRegistry.TaskRegistry>
 
-const builtin: Record<string, PluginLayer> = {
-  test: TestPlugin.layer
+export interface Options {
+  /** OpenStack clusters by name, for the `openstack` plugin. */
+  readonly clusters?: Readonly<Record<string, OpenStackClient.ClientConfig>> | undefined
 }
 
-const isLayer = (u: unknown): u is PluginLayer => Layer.isLayer(u)
+/** The module of `@migrator/tasks-openstack` exporting every handler as one `layer` (needs `Clouds`). */
+export const OPENSTACK_PLUGIN = "@migrator/tasks-openstack/Plugin"
 
-const load = (name: string) =>
+const isLayer = (u: unknown): u is Layer.Layer<never, never, unknown> => Layer.isLayer(u)
+
+const importModule = (name: string, specifier: string) =>
+  Effect.tryPromise({
+    try: () => import(specifier) as Promise<Record<string, unknown>>,
+    catch: (e) => badInput(`plugin "${name}" failed to load: ${(e as Error).message}`)
+  }).pipe(
+    Effect.flatMap((module) =>
+      isLayer(module.layer)
+        ? Effect.succeed(module.layer)
+        : Effect.fail(badInput(`plugin "${name}" does not export a handler layer named "layer"`))
+    )
+  )
+
+const load = (name: string, options: Options) =>
   Effect.suspend(() => {
-    const known = builtin[name]
-    if (known !== undefined) return Effect.succeed(known)
+    if (name === "test") return Effect.succeed(TestPlugin.layer as PluginLayer)
+    if (name === "openstack") {
+      return importModule(name, OPENSTACK_PLUGIN).pipe(
+        Effect.map(
+          (handlers) =>
+            (handlers as Layer.Layer<never, never, TaskRegistry.TaskRegistry | Clouds.Clouds>).pipe(
+              Layer.provide(Clouds.layer(options.clusters ?? {}))
+            ) as PluginLayer
+        )
+      )
+    }
     const specifier =
       name.startsWith(".") || name.startsWith("/") ? new URL(name, `file://${process.cwd()}/`).href : name
-    return Effect.tryPromise({
-      try: () => import(specifier) as Promise<Record<string, unknown>>,
-      catch: (e) => badInput(`plugin "${name}" failed to load: ${(e as Error).message}`)
-    }).pipe(
-      Effect.flatMap((module) =>
-        isLayer(module.layer)
-          ? Effect.succeed(module.layer)
-          : Effect.fail(badInput(`plugin "${name}" does not export a handler layer named "layer"`))
-      )
-    )
+    return importModule(name, specifier) as Effect.Effect<PluginLayer, ReturnType<typeof badInput>>
   })
 
 /** A layer registering every named plugin's handlers (and the registry itself). */
-export const layer = (names: ReadonlyArray<string>) =>
-  Effect.forEach(names, load).pipe(
+export const layer = (names: ReadonlyArray<string>, options: Options = {}) =>
+  Effect.forEach(names, (name) => load(name, options)).pipe(
     Effect.map((layers) =>
       Layer.mergeAll(Layer.empty as PluginLayer, ...layers).pipe(Layer.provideMerge(TaskRegistry.layer))
     )

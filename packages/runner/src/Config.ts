@@ -1,0 +1,467 @@
+/**
+ * The runner's configuration (SPEC §7): a file (YAML or JSON, `--config`),
+ * environment variables (`MIGRATOR_*`) and command-line flags, in rising
+ * order of precedence. The merged document is validated with a Schema and
+ * every error names the field path and where the value came from.
+ *
+ * Secrets (etcd password, cluster passwords and application-credential
+ * secrets) are given inline, as `{ env: NAME }` or as `{ file: path }` and
+ * are held as `Redacted`: they never appear in messages, logs or the store.
+ *
+ * @since 0.1.0
+ */
+import { Keys } from "@migrator/core"
+import type { OpenStackClient } from "@migrator/tasks-openstack"
+import { Config, Data, Duration, Effect, type LogLevel, Option, Redacted, Schema, SchemaIssue } from "effect"
+import { parse as parseYaml } from "yaml"
+
+// ---- the document -----------------------------------------------------------
+
+const NonEmpty = Schema.NonEmptyString
+const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
+
+/** `500ms`, `10s`, `2m`, `1h`, or a bare number of seconds. */
+const DurationText = Schema.Union([
+  Schema.String.pipe(
+    Schema.check(
+      Schema.isPattern(/^\d+(\.\d+)?\s*(ms|s|m|h)?$/, { message: "expected a duration like 500ms, 10s or 2m" })
+    )
+  ),
+  Schema.Number.pipe(Schema.check(Schema.isGreaterThan(0)))
+])
+
+/** A secret: inline, from an environment variable, or from a file. */
+export const SecretSource = Schema.Union([
+  NonEmpty,
+  Schema.Struct({ env: NonEmpty }),
+  Schema.Struct({ file: NonEmpty })
+])
+export type SecretSource = typeof SecretSource.Type
+
+const PasswordCredentials = Schema.Struct({
+  type: Schema.Literal("password"),
+  username: Schema.optionalKey(NonEmpty),
+  userId: Schema.optionalKey(NonEmpty),
+  password: SecretSource,
+  userDomainName: Schema.optionalKey(NonEmpty),
+  userDomainId: Schema.optionalKey(NonEmpty),
+  projectName: Schema.optionalKey(NonEmpty),
+  projectId: Schema.optionalKey(NonEmpty),
+  projectDomainName: Schema.optionalKey(NonEmpty),
+  projectDomainId: Schema.optionalKey(NonEmpty),
+  domainName: Schema.optionalKey(NonEmpty),
+  domainId: Schema.optionalKey(NonEmpty)
+})
+
+const ApplicationCredentials = Schema.Struct({
+  type: Schema.Literal("application-credential"),
+  id: NonEmpty,
+  secret: SecretSource
+})
+
+const Cluster = Schema.Struct({
+  authUrl: Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^https?:\/\/\S+$/, { message: "expected an http(s) URL" }))
+  ),
+  region: Schema.optionalKey(NonEmpty),
+  interface: Schema.optionalKey(Schema.Literals(["public", "internal", "admin"])),
+  credentials: Schema.Union([PasswordCredentials, ApplicationCredentials])
+})
+
+const ListenAddress = Schema.String.pipe(
+  Schema.check(
+    Schema.isPattern(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, {
+      message: "expected host:port, e.g. 127.0.0.1:8080"
+    })
+  )
+)
+
+export const LogLevelName = Schema.Literals(["trace", "debug", "info", "warn", "error", "fatal", "none"])
+export const LogFormat = Schema.Literals(["pretty", "json"])
+export type LogFormat = typeof LogFormat.Type
+
+/** The configuration document (file, env and flags merged). */
+export const Document = Schema.Struct({
+  etcd: Schema.optionalKey(
+    Schema.Struct({
+      endpoints: Schema.optionalKey(Schema.Union([Schema.Array(NonEmpty), Schema.String])),
+      tls: Schema.optionalKey(
+        Schema.Struct({
+          ca: Schema.optionalKey(NonEmpty),
+          cert: Schema.optionalKey(NonEmpty),
+          key: Schema.optionalKey(NonEmpty)
+        })
+      ),
+      username: Schema.optionalKey(NonEmpty),
+      password: Schema.optionalKey(SecretSource),
+      prefix: Schema.optionalKey(Schema.String)
+    })
+  ),
+  runnerId: Schema.optionalKey(NonEmpty),
+  leaseTtl: Schema.optionalKey(DurationText),
+  shutdownGrace: Schema.optionalKey(DurationText),
+  concurrency: Schema.optionalKey(
+    Schema.Struct({ perRunner: Schema.optionalKey(PositiveInt), perTarget: Schema.optionalKey(PositiveInt) })
+  ),
+  clusters: Schema.optionalKey(
+    Schema.Record(Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))), Cluster)
+  ),
+  plugins: Schema.optionalKey(Schema.Union([Schema.Array(NonEmpty), Schema.String])),
+  http: Schema.optionalKey(Schema.Struct({ listen: Schema.optionalKey(ListenAddress) })),
+  log: Schema.optionalKey(
+    Schema.Struct({ level: Schema.optionalKey(LogLevelName), format: Schema.optionalKey(LogFormat) })
+  )
+})
+export type Document = typeof Document.Type
+
+// ---- the resolved configuration ---------------------------------------------
+
+export interface EtcdConfig {
+  readonly endpoints: ReadonlyArray<string>
+  /** Key prefix, ending in `/` (or empty). */
+  readonly prefix: string
+  /** PEM contents read from the configured files. */
+  readonly tls:
+    | { readonly ca: string; readonly cert?: string | undefined; readonly key?: string | undefined }
+    | undefined
+  readonly auth: { readonly username: string; readonly password: Redacted.Redacted<string> } | undefined
+}
+
+export interface RunnerConfig {
+  readonly etcd: EtcdConfig
+  readonly runnerId: string | undefined
+  readonly leaseTtl: Duration.Duration
+  readonly shutdownGrace: Duration.Duration
+  readonly concurrency: { readonly perRunner: number; readonly perTarget: number | undefined }
+  /** OpenStack clusters by name; credentials are `Redacted`. */
+  readonly clusters: Readonly<Record<string, OpenStackClient.ClientConfig>>
+  readonly plugins: ReadonlyArray<string>
+  readonly http: { readonly listen: { readonly host: string; readonly port: number } | undefined }
+  readonly log: { readonly level: LogLevel.LogLevel; readonly format: LogFormat }
+}
+
+/** A configuration problem; `field` is the dotted path, `source` where the value came from. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly problems: ReadonlyArray<{ readonly field: string; readonly source: string; readonly message: string }>
+}> {
+  override get message(): string {
+    return `invalid configuration:\n${this.problems
+      .map(
+        (p) => `  ${p.field === "" ? "(document)" : p.field}${p.source === "" ? "" : ` (${p.source})`}: ${p.message}`
+      )
+      .join("\n")}`
+  }
+}
+
+/** Values given on the command line of `migrator run` (all optional). */
+export interface Flags {
+  readonly config?: string | undefined
+  readonly etcd?: string | undefined
+  readonly prefix?: string | undefined
+  readonly plugins?: string | undefined
+  readonly concurrency?: number | undefined
+  readonly targetConcurrency?: number | undefined
+  readonly leaseTtl?: string | undefined
+  readonly shutdownGrace?: string | undefined
+  readonly runnerId?: string | undefined
+  readonly http?: string | undefined
+  readonly logLevel?: string | undefined
+  readonly logFormat?: string | undefined
+}
+
+export interface ResolveOptions {
+  /** Whether stdout is a terminal: the default log format is pretty there, JSON lines elsewhere. */
+  readonly tty?: boolean | undefined
+}
+
+/** Environment variables, by the dotted field they set. */
+export const environment: ReadonlyArray<readonly [variable: string, field: string]> = [
+  ["MIGRATOR_ETCD_ENDPOINTS", "etcd.endpoints"],
+  ["MIGRATOR_PREFIX", "etcd.prefix"],
+  ["MIGRATOR_ETCD_USERNAME", "etcd.username"],
+  ["MIGRATOR_ETCD_PASSWORD", "etcd.password"],
+  ["MIGRATOR_ETCD_TLS_CA", "etcd.tls.ca"],
+  ["MIGRATOR_ETCD_TLS_CERT", "etcd.tls.cert"],
+  ["MIGRATOR_ETCD_TLS_KEY", "etcd.tls.key"],
+  ["MIGRATOR_RUNNER_ID", "runnerId"],
+  ["MIGRATOR_LEASE_TTL", "leaseTtl"],
+  ["MIGRATOR_SHUTDOWN_GRACE", "shutdownGrace"],
+  ["MIGRATOR_CONCURRENCY", "concurrency.perRunner"],
+  ["MIGRATOR_TARGET_CONCURRENCY", "concurrency.perTarget"],
+  ["MIGRATOR_PLUGINS", "plugins"],
+  ["MIGRATOR_HTTP_LISTEN", "http.listen"],
+  ["MIGRATOR_LOG_LEVEL", "log.level"],
+  ["MIGRATOR_LOG_FORMAT", "log.format"]
+]
+
+const flagFields: ReadonlyArray<readonly [flag: keyof Flags, name: string, field: string]> = [
+  ["etcd", "--etcd", "etcd.endpoints"],
+  ["prefix", "--prefix", "etcd.prefix"],
+  ["plugins", "--plugins", "plugins"],
+  ["concurrency", "--concurrency", "concurrency.perRunner"],
+  ["targetConcurrency", "--target-concurrency", "concurrency.perTarget"],
+  ["leaseTtl", "--lease-ttl", "leaseTtl"],
+  ["shutdownGrace", "--shutdown-grace", "shutdownGrace"],
+  ["runnerId", "--runner-id", "runnerId"],
+  ["http", "--http", "http.listen"],
+  ["logLevel", "--log-level", "log.level"],
+  ["logFormat", "--log-format", "log.format"]
+]
+
+const intFields = new Set(["concurrency.perRunner", "concurrency.perTarget"])
+
+type Mutable = { [key: string]: unknown }
+const isObject = (u: unknown): u is Mutable => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Sets a dotted field in the merged document; returns false when a parent is not an object. */
+const setField = (doc: Mutable, field: string, value: unknown): boolean => {
+  const parts = field.split(".")
+  let at = doc
+  for (const part of parts.slice(0, -1)) {
+    const next = at[part]
+    if (next === undefined) at[part] = {}
+    else if (!isObject(next)) return false
+    at = at[part] as Mutable
+  }
+  at[parts[parts.length - 1]!] = value
+  return true
+}
+
+const readText = (path: string) =>
+  Effect.tryPromise({
+    try: async () => (await import("node:fs/promises")).readFile(path, "utf8"),
+    catch: (e) => (e as NodeJS.ErrnoException).code ?? (e as Error).message
+  })
+
+const parseFile = (path: string, text: string): Effect.Effect<unknown, ConfigError> =>
+  Effect.try({
+    try: () => (/\.json$/i.test(path) ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown)),
+    catch: (e) =>
+      new ConfigError({
+        problems: [
+          {
+            field: "",
+            source: path,
+            message: `not valid ${/\.json$/i.test(path) ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`
+          }
+        ]
+      })
+  })
+
+const standard = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const dotted = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined) =>
+  (path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join(".")
+
+/** Where a field's value came from: the longest recorded prefix of the field. */
+const sourceOf = (sources: ReadonlyMap<string, string>, field: string, file: string | undefined) => {
+  const parts = field.split(".")
+  for (let n = parts.length; n > 0; n--) {
+    const s = sources.get(parts.slice(0, n).join("."))
+    if (s !== undefined) return s
+  }
+  return file ?? ""
+}
+
+const env = (name: string) => Config.option(Config.String(name))
+
+const durationOf = (value: string | number) => {
+  if (typeof value === "number") return Duration.millis(value * 1000)
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim())!
+  const n = Number(m[1])
+  const unit = m[2] ?? "s"
+  return Duration.millis(unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n * 3_600_000)
+}
+
+const listOf = (value: ReadonlyArray<string> | string | undefined) =>
+  (typeof value === "string" ? value.split(",") : (value ?? [])).map((s) => s.trim()).filter((s) => s !== "")
+
+const logLevels: Record<typeof LogLevelName.Type, LogLevel.LogLevel> = {
+  trace: "Trace",
+  debug: "Debug",
+  info: "Info",
+  warn: "Warn",
+  error: "Error",
+  fatal: "Fatal",
+  none: "None"
+}
+
+/**
+ * Reads, merges and validates the configuration. Environment variables are
+ * read through Effect's `ConfigProvider` (the process environment by default).
+ */
+export const resolve = (flags: Flags, options: ResolveOptions = {}): Effect.Effect<RunnerConfig, ConfigError> =>
+  Effect.gen(function* () {
+    const fail = (field: string, source: string, message: string) =>
+      Effect.fail(new ConfigError({ problems: [{ field, source, message }] }))
+    const fromEnv = Effect.fnUntraced(function* (name: string) {
+      return yield* env(name).pipe(
+        Effect.mapError(() => new ConfigError({ problems: [{ field: "", source: name, message: "unreadable" }] }))
+      )
+    })
+
+    // 1. the file
+    const configEnv = yield* fromEnv("MIGRATOR_CONFIG")
+    const file = flags.config ?? Option.getOrUndefined(configEnv)
+    let doc: Mutable = {}
+    if (file !== undefined) {
+      const text = yield* readText(file).pipe(
+        Effect.catch((code) => fail("", file, `cannot read the configuration file (${code})`))
+      )
+      const parsed = yield* parseFile(file, text)
+      if (parsed === null || parsed === undefined) doc = {}
+      else if (isObject(parsed)) doc = structuredClone(parsed)
+      else return yield* fail("", file, "the configuration file must hold a mapping of settings")
+    }
+
+    // 2. environment, 3. flags; each records the source of the fields it sets
+    const sources = new Map<string, string>()
+    const overlay = (field: string, source: string, raw: string | number) => {
+      const value =
+        intFields.has(field) && typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw
+      if (setField(doc, field, value)) sources.set(field, source)
+    }
+    for (const [variable, field] of environment) {
+      const value = yield* fromEnv(variable)
+      if (Option.isSome(value)) overlay(field, variable, value.value)
+    }
+    for (const [flag, name, field] of flagFields) {
+      const value = flags[flag]
+      if (value !== undefined) overlay(field, name, value as string | number)
+    }
+
+    const decoded = yield* Schema.decodeUnknownEffect(Document)(doc, { errors: "all", onExcessProperty: "error" }).pipe(
+      Effect.mapError((e) => {
+        const seen = new Set<string>()
+        const problems: Array<{ field: string; source: string; message: string }> = []
+        for (const issue of standard(e.issue).issues) {
+          const field = dotted(issue.path)
+          // a union reports one issue per member; the first is enough
+          if (seen.has(field)) continue
+          seen.add(field)
+          // never echo a value: messages of the formatter may quote the input
+          problems.push({ field, source: sourceOf(sources, field, file), message: scrub(issue.message) })
+        }
+        return new ConfigError({ problems })
+      })
+    )
+
+    // secrets and TLS files
+    const secret = (field: string, source: SecretSource) =>
+      Effect.gen(function* () {
+        if (typeof source === "string") return Redacted.make(source)
+        if ("env" in source) {
+          const value = yield* fromEnv(source.env)
+          if (Option.isNone(value) || value.value === "") {
+            return yield* fail(field, sourceOf(sources, field, file), `environment variable ${source.env} is not set`)
+          }
+          return Redacted.make(value.value)
+        }
+        const text = yield* readText(source.file).pipe(
+          Effect.catch((code) =>
+            fail(field, sourceOf(sources, field, file), `cannot read secret file ${source.file} (${code})`)
+          )
+        )
+        return Redacted.make(text.replace(/\r?\n$/, ""))
+      })
+    const pem = (field: string, path: string | undefined) =>
+      path === undefined
+        ? Effect.succeed(undefined)
+        : readText(path).pipe(
+            Effect.catch((code) => fail(field, sourceOf(sources, field, file), `cannot read ${path} (${code})`))
+          )
+
+    const etcd = decoded.etcd ?? {}
+    const endpoints = listOf(etcd.endpoints)
+    const prefix = etcd.prefix ?? Keys.DEFAULT_PREFIX
+    if (
+      etcd.tls !== undefined &&
+      etcd.tls.ca === undefined &&
+      (etcd.tls.cert !== undefined || etcd.tls.key !== undefined)
+    ) {
+      return yield* fail(
+        "etcd.tls.ca",
+        sourceOf(sources, "etcd.tls", file),
+        "a CA file is required with a client certificate"
+      )
+    }
+    if ((etcd.tls?.cert === undefined) !== (etcd.tls?.key === undefined)) {
+      return yield* fail("etcd.tls", sourceOf(sources, "etcd.tls", file), "cert and key must be given together")
+    }
+    if ((etcd.username === undefined) !== (etcd.password === undefined)) {
+      return yield* fail(
+        etcd.username === undefined ? "etcd.username" : "etcd.password",
+        sourceOf(sources, "etcd", file),
+        "username and password must be given together"
+      )
+    }
+    const ca = yield* pem("etcd.tls.ca", etcd.tls?.ca)
+    const cert = yield* pem("etcd.tls.cert", etcd.tls?.cert)
+    const key = yield* pem("etcd.tls.key", etcd.tls?.key)
+    const password = etcd.password === undefined ? undefined : yield* secret("etcd.password", etcd.password)
+
+    const clusters: Record<string, OpenStackClient.ClientConfig> = {}
+    for (const [name, c] of Object.entries(decoded.clusters ?? {})) {
+      const at = `clusters.${name}.credentials`
+      const auth: OpenStackClient.Auth =
+        c.credentials.type === "password"
+          ? (() => {
+              const { type: _t, password: _p, ...rest } = c.credentials
+              return { type: "password" as const, ...rest, password: Redacted.make("") }
+            })()
+          : { type: "application-credential", id: c.credentials.id, secret: Redacted.make("") }
+      if (c.credentials.type === "password") {
+        if (c.credentials.username === undefined && c.credentials.userId === undefined) {
+          return yield* fail(`${at}.username`, sourceOf(sources, at, file), "username or userId is required")
+        }
+        ;(auth as { password: Redacted.Redacted<string> }).password = yield* secret(
+          `${at}.password`,
+          c.credentials.password
+        )
+      } else {
+        ;(auth as { secret: Redacted.Redacted<string> }).secret = yield* secret(`${at}.secret`, c.credentials.secret)
+      }
+      clusters[name] = {
+        authUrl: c.authUrl,
+        ...(c.region === undefined ? {} : { region: c.region }),
+        ...(c.interface === undefined ? {} : { interface: c.interface }),
+        auth
+      }
+    }
+
+    const listen = decoded.http?.listen
+    const listenAt = listen === undefined ? undefined : listenOf(listen)
+    if (listenAt !== undefined && listenAt.port > 65_535) {
+      return yield* fail("http.listen", sourceOf(sources, "http.listen", file), "port out of range")
+    }
+
+    return {
+      etcd: {
+        endpoints: endpoints.length === 0 ? ["http://127.0.0.1:2379"] : endpoints,
+        prefix: prefix.endsWith("/") || prefix === "" ? prefix : `${prefix}/`,
+        tls: ca === undefined ? undefined : { ca, cert, key },
+        auth: etcd.username === undefined || password === undefined ? undefined : { username: etcd.username, password }
+      },
+      runnerId: decoded.runnerId,
+      leaseTtl: durationOf(decoded.leaseTtl ?? "10s"),
+      shutdownGrace: durationOf(decoded.shutdownGrace ?? "10s"),
+      concurrency: { perRunner: decoded.concurrency?.perRunner ?? 16, perTarget: decoded.concurrency?.perTarget },
+      clusters,
+      plugins: listOf(decoded.plugins),
+      http: { listen: listenAt },
+      log: {
+        level: logLevels[decoded.log?.level ?? "info"],
+        format: decoded.log?.format ?? (options.tty === true ? "pretty" : "json")
+      }
+    } satisfies RunnerConfig
+  })
+
+const listenOf = (text: string) => {
+  const i = text.lastIndexOf(":")
+  const host = text.slice(0, i).replace(/^\[|\]$/g, "")
+  return { host: host === "" ? "0.0.0.0" : host, port: Number(text.slice(i + 1)) }
+}
+
+/** Drops quoted input from a schema message (the input may be a secret). */
+const scrub = (message: string) =>
+  message.replace(/, got .*$|: got .*$/s, "").replace(/"[^"]*"/g, (q) => (q.length > 40 ? '"…"' : q))

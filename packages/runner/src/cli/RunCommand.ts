@@ -1,0 +1,120 @@
+/**
+ * `migrator run`: the runner service. Its settings come from a configuration
+ * file (`--config`), `MIGRATOR_*` environment variables and flags, in rising
+ * order of precedence (see `Config.ts`). With `--http <host:port>` (or
+ * `http.listen`) it also serves health, readiness, metrics, the job API and
+ * the dashboard (see `http/HttpApi.ts`).
+ *
+ * @since 0.1.0
+ */
+import { Engine, Keys, type Store, type TaskRegistry } from "@migrator/core"
+import { Effect, Layer, Logger, Option, Random, References } from "effect"
+import { Command, Flag } from "effect/cli"
+import { badInput } from "../CliExit.ts"
+import * as Config from "../Config.ts"
+import * as HttpApi from "../http/HttpApi.ts"
+import * as Plugins from "../Plugins.ts"
+import * as StoreLayer from "../StoreLayer.ts"
+
+/** The shared connection flags of the root command. */
+export interface SharedFlags {
+  readonly etcd: Option.Option<string>
+  readonly prefix: Option.Option<string>
+}
+
+const flags = {
+  config: Flag.String("config").pipe(
+    Flag.withDescription("configuration file, YAML or JSON (env MIGRATOR_CONFIG)"),
+    Flag.optional
+  ),
+  plugins: Flag.String("plugins").pipe(
+    Flag.withDescription("plugins to load: test, openstack, or module paths, comma separated"),
+    Flag.optional
+  ),
+  concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("tasks in flight on this runner (16)"), Flag.optional),
+  targetConcurrency: Flag.Int("target-concurrency").pipe(
+    Flag.withDescription("tasks in flight per job target"),
+    Flag.optional
+  ),
+  leaseTtl: Flag.String("lease-ttl").pipe(Flag.withDescription("runner lease TTL, e.g. 10s"), Flag.optional),
+  runnerId: Flag.String("runner-id").pipe(Flag.withDescription("this runner's id (default: generated)"), Flag.optional),
+  shutdownGrace: Flag.String("shutdown-grace").pipe(
+    Flag.withDescription("time tasks may finish on SIGTERM (10s)"),
+    Flag.optional
+  ),
+  http: Flag.String("http").pipe(
+    Flag.withDescription("serve health, metrics, the job API and the dashboard on host:port"),
+    Flag.optional
+  ),
+  logLevel: Flag.String("log-level").pipe(
+    Flag.withDescription("trace, debug, info, warn, error (info)"),
+    Flag.optional
+  ),
+  logFormat: Flag.String("log-format").pipe(
+    Flag.withDescription("pretty or json (default: pretty on a terminal, else JSON lines)"),
+    Flag.optional
+  )
+}
+
+/** Runs the runner for a resolved configuration until interrupted. */
+export const serve = (config: Config.RunnerConfig, runnerId: string) =>
+  Effect.gen(function* () {
+    const plugins = yield* Plugins.layer(config.plugins, { clusters: config.clusters })
+    const program = Effect.gen(function* () {
+      if (config.http.listen !== undefined) {
+        const { host, port } = config.http.listen
+        yield* Layer.build(HttpApi.layer({ keys: keysOf(config), runnerId, host, port })).pipe(
+          Effect.mapError((e) => badInput(`http.listen: cannot listen on ${host}:${port}: ${e.message}`))
+        )
+        yield* Effect.logInfo(`http listening on ${host}:${port}`)
+      }
+      yield* Effect.logInfo(
+        `migrator runner ${runnerId} on ${config.etcd.endpoints.join(",")} prefix ${config.etcd.prefix}`
+      )
+      return yield* Engine.run({
+        runnerId,
+        prefix: config.etcd.prefix,
+        leaseTtl: config.leaseTtl,
+        concurrency: config.concurrency.perRunner,
+        shutdownGrace: config.shutdownGrace,
+        ...(config.concurrency.perTarget === undefined ? {} : { targetConcurrency: config.concurrency.perTarget })
+      })
+    }).pipe(Effect.scoped)
+    return yield* (
+      program as Effect.Effect<never, ReturnType<typeof badInput>, Store.Store | TaskRegistry.TaskRegistry>
+    ).pipe(Effect.provide(plugins), Effect.provide(StoreLayer.layerConfig(config.etcd)))
+  }).pipe(
+    Effect.provide(Logger.layer([config.log.format === "json" ? Logger.consoleJson : Logger.consolePretty()])),
+    Effect.provideService(References.MinimumLogLevel, config.log.level)
+  )
+
+const keysOf = (config: Config.RunnerConfig) => Keys.make(config.etcd.prefix)
+
+/** The `run` command; `shared` yields the root command's connection flags. */
+export const make = <E, R>(shared: Effect.Effect<SharedFlags, E, R>) =>
+  Command.make(
+    "run",
+    flags,
+    Effect.fn(function* (f) {
+      const root = yield* shared
+      const config = yield* Config.resolve(
+        {
+          config: Option.getOrUndefined(f.config),
+          etcd: Option.getOrUndefined(root.etcd),
+          prefix: Option.getOrUndefined(root.prefix),
+          plugins: Option.getOrUndefined(f.plugins),
+          concurrency: Option.getOrUndefined(f.concurrency),
+          targetConcurrency: Option.getOrUndefined(f.targetConcurrency),
+          leaseTtl: Option.getOrUndefined(f.leaseTtl),
+          shutdownGrace: Option.getOrUndefined(f.shutdownGrace),
+          runnerId: Option.getOrUndefined(f.runnerId),
+          http: Option.getOrUndefined(f.http),
+          logLevel: Option.getOrUndefined(f.logLevel),
+          logFormat: Option.getOrUndefined(f.logFormat)
+        },
+        { tty: process.stdout.isTTY === true }
+      ).pipe(Effect.mapError((e) => badInput(e.message)))
+      const suffix = yield* Random.nextIntBetween(0, 2 ** 31 - 1)
+      return yield* serve(config, config.runnerId ?? `runner-${suffix.toString(36)}`)
+    })
+  ).pipe(Command.withDescription("Run the runner service until SIGTERM/SIGINT"))

@@ -1,0 +1,374 @@
+/**
+ * The runner's HTTP service (SPEC §7): health and readiness probes,
+ * Prometheus metrics, a JSON job API with Server-Sent Events, and the live
+ * dashboard page.
+ *
+ *   GET  /healthz                      the process is up
+ *   GET  /readyz                       the store answers and this runner's lease is held (else 503)
+ *   GET  /metrics                      Prometheus text
+ *   GET  /api/jobs?state=&label=k=v    jobs, with their labels
+ *   POST /api/jobs                     submit a job document (400 with per-task/field problems)
+ *   GET  /api/jobs/:id                 a job with every task
+ *   GET  /api/jobs/:id/events          the job's event log
+ *   GET  /api/jobs/:id/stream          SSE: a snapshot, then every change of the job
+ *   GET  /api/stream                   SSE: changes of the job list
+ *   POST /api/jobs/:id/:operation      cancel, pause, resume, rollback, confirm, retry
+ *   GET  /, /jobs/:id                  the dashboard
+ *
+ * @since 0.1.0
+ */
+import { createServer } from "node:http"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Job, JobBuilder, JobEvent, Jobs, type Keys, Store, type StoreError, TaskRegistry } from "@migrator/core"
+import { type Duration, Effect, Layer, Metric, Option, Random, Schema, Stream } from "effect"
+import { HttpRouter, type HttpServerError, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Dashboard from "./Dashboard.ts"
+import * as Metrics from "./Metrics.ts"
+
+export interface Options {
+  readonly keys: Keys.Layout
+  /** This runner's id: readiness checks its registration, kept on its lease. */
+  readonly runnerId: string
+  readonly host: string
+  readonly port: number
+  /** Interval of SSE keep-alive comments (default 15 s). */
+  readonly heartbeat?: Duration.Input | undefined
+}
+
+const json = (body: unknown, status = 200) =>
+  HttpServerResponse.jsonUnsafe(body, { status, headers: { "cache-control": "no-store" } })
+
+const problem = (status: number, error: string, extra: Record<string, unknown> = {}) =>
+  json({ error, ...extra }, status)
+
+const storeFailure = (e: StoreError.StoreError) =>
+  Effect.succeed(problem(e.reason._tag === "Unavailable" ? 503 : 500, `store: ${e.message}`))
+
+const jobError = (e: Jobs.JobError) =>
+  Effect.succeed(problem(e.reason === "NotFound" ? 404 : 409, e.message, { reason: e.reason }))
+
+const taskJson = (t: Jobs.TaskView) => ({
+  id: t.spec.id,
+  type: t.spec.type,
+  phase: t.spec.phase,
+  dependencies: t.spec.dependencies,
+  undoes: t.spec.undoes ?? null,
+  shared: t.spec.shared ?? null,
+  input: t.spec.input,
+  status: t.status?.status ?? "waiting",
+  attempt: t.status?.attempt ?? 0,
+  runner: t.status?.runner ?? null,
+  startedAt: t.status?.startedAt ?? null,
+  result: t.result?.result ?? null,
+  output: t.result?.output ?? null,
+  reason:
+    t.result?.reason === undefined
+      ? null
+      : { code: t.result.reason.code, message: t.result.reason.message, details: t.result.reason.details ?? null },
+  finishedAt: t.result?.finishedAt ?? null
+})
+
+const stateJson = (s: Job.JobState) => Schema.encodeSync(Job.JobState)(s)
+
+const jobJson = (view: Jobs.JobView) => ({
+  id: view.spec.id,
+  labels: view.spec.labels,
+  target: view.spec.target ?? null,
+  createdAt: view.spec.createdAt,
+  ...stateJson(view.state),
+  tasks: view.tasks.map(taskJson),
+  problems: view.problems.map((p) => p.message)
+})
+
+const encoder = new TextEncoder()
+const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+/** The routes, needing the Store and the TaskRegistry of the runner. */
+export const routes = (options: Options) => {
+  const { keys } = options
+  const heartbeat = options.heartbeat ?? "15 seconds"
+
+  const searchParams = (request: HttpServerRequest.HttpServerRequest) =>
+    new URL(request.url, "http://localhost").searchParams
+
+  const pathId = Effect.map(HttpRouter.params, (p) => p.id ?? "")
+
+  const keepAlive = Stream.tick(heartbeat).pipe(Stream.map(() => encoder.encode(": keep-alive\n\n")))
+
+  const eventStream = (body: Stream.Stream<Uint8Array, unknown>) =>
+    HttpServerResponse.stream(
+      Stream.merge(body, keepAlive, { haltStrategy: "left" }).pipe(Stream.catchCause(() => Stream.empty)),
+      { contentType: "text/event-stream", headers: { "cache-control": "no-store", "x-accel-buffering": "no" } }
+    )
+
+  const healthz = HttpRouter.route("GET", "/healthz", json({ status: "ok", runner: options.runnerId }))
+
+  const readyz = HttpRouter.route(
+    "GET",
+    "/readyz",
+    Effect.gen(function* () {
+      const store = yield* Store.Store
+      const registration = yield* store.get(keys.runner(options.runnerId)).pipe(
+        Effect.timeout("2 seconds"),
+        Effect.map((kv) => ({ reachable: true, kv })),
+        Effect.catch(() => Effect.succeed({ reachable: false, kv: Option.none() }))
+      )
+      const leaseHeld = Option.isSome(registration.kv) && registration.kv.value.lease !== undefined
+      const ready = registration.reachable && leaseHeld
+      return json(
+        { ready, store: registration.reachable ? "reachable" : "unreachable", lease: leaseHeld },
+        ready ? 200 : 503
+      )
+    })
+  )
+
+  const metrics = HttpRouter.route(
+    "GET",
+    "/metrics",
+    Effect.gen(function* () {
+      const snapshots = yield* Metric.snapshot
+      const jobs = yield* Jobs.list(keys).pipe(Effect.timeout("2 seconds"), Effect.option)
+      const extra: Array<Metrics.Sample> = [
+        {
+          name: "migrator_store_up",
+          help: "Whether the store answered the last scrape's read",
+          type: "gauge",
+          values: [{ labels: {}, value: Option.isSome(jobs) ? 1 : 0 }]
+        }
+      ]
+      if (Option.isSome(jobs)) {
+        const counts = new Map<string, number>(Job.State.literals.map((s) => [s, 0]))
+        for (const j of jobs.value) counts.set(j.state.state, (counts.get(j.state.state) ?? 0) + 1)
+        extra.push({
+          name: "migrator_jobs",
+          help: "Jobs by state",
+          type: "gauge",
+          values: [...counts].map(([state, value]) => ({ labels: { state }, value }))
+        })
+      }
+      return HttpServerResponse.text(Metrics.render(snapshots, extra), { contentType: Metrics.CONTENT_TYPE })
+    })
+  )
+
+  const list = HttpRouter.route("GET", "/api/jobs", (request) =>
+    Effect.gen(function* () {
+      const params = searchParams(request)
+      const states = params.getAll("state").flatMap((s) => s.split(","))
+      const wanted = params.getAll("label").map((l) => {
+        const i = l.indexOf("=")
+        return i < 0 ? ([l, undefined] as const) : ([l.slice(0, i), l.slice(i + 1)] as const)
+      })
+      const store = yield* Store.Store
+      const jobs = (yield* Jobs.list(keys)).filter((j) => states.length === 0 || states.includes(j.state.state))
+      const withLabels = yield* Effect.forEach(
+        jobs,
+        (j) =>
+          store.get(keys.jobSpec(j.id)).pipe(
+            Effect.flatMap((kv) =>
+              Option.isNone(kv)
+                ? Effect.succeed(undefined)
+                : Jobs.decodeSpec(kv.value.key, kv.value.value).pipe(Effect.option, Effect.map(Option.getOrUndefined))
+            ),
+            Effect.map((spec) => ({ job: j, spec }))
+          ),
+        { concurrency: 16 }
+      )
+      const out = withLabels
+        .filter(({ spec }) => spec !== undefined)
+        .filter(({ spec }) => wanted.every(([k, v]) => k in spec!.labels && (v === undefined || spec!.labels[k] === v)))
+        .map(({ job, spec }) => ({
+          id: job.id,
+          labels: spec!.labels,
+          target: spec!.target ?? null,
+          createdAt: spec!.createdAt,
+          runTasks: spec!.runTasks,
+          clearTasks: spec!.clearTasks,
+          ...stateJson(job.state)
+        }))
+        .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
+      return json(out)
+    }).pipe(Effect.catchTag("StoreError", storeFailure))
+  )
+
+  const submit = HttpRouter.route("POST", "/api/jobs", (request) =>
+    Effect.gen(function* () {
+      const text = yield* request.text.pipe(Effect.orElseSucceed(() => undefined))
+      const document = text === undefined ? undefined : parseJson(text)
+      if (document === undefined) return problem(400, "the body must be a JSON job document")
+      const registry = yield* TaskRegistry.TaskRegistry
+      const types = new Map<string, Schema.Codec<unknown, unknown>>()
+      for (const t of registry.types()) {
+        const h = registry.get(t)
+        if (Option.isSome(h)) types.set(t, h.value.definition.input as Schema.Codec<unknown, unknown>)
+      }
+      const n = yield* Random.nextIntBetween(0, 2 ** 31 - 1)
+      const built = yield* JobBuilder.build(document, { types, generateId: Effect.succeed(`job-${n.toString(36)}`) })
+      const id = yield* Jobs.submit(keys, built)
+      return json({ id }, 201)
+    }).pipe(
+      Effect.catchTags({
+        JobValidationError: (e) =>
+          Effect.succeed(
+            problem(400, "invalid job document", {
+              problems: e.problems.map((p) => ({ task: p.task ?? null, field: p.field, message: p.message }))
+            })
+          ),
+        JobError: jobError,
+        StoreError: storeFailure
+      })
+    )
+  )
+
+  const show = HttpRouter.route(
+    "GET",
+    "/api/jobs/:id",
+    Effect.gen(function* () {
+      const id = yield* pathId
+      return json(jobJson(yield* Jobs.read(keys, id)))
+    }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+  )
+
+  const events = HttpRouter.route(
+    "GET",
+    "/api/jobs/:id/events",
+    Effect.gen(function* () {
+      const id = yield* pathId
+      const store = yield* Store.Store
+      if (Option.isNone(yield* store.get(keys.jobSpec(id)))) return problem(404, `no job "${id}"`)
+      const log = yield* Jobs.events(keys, id)
+      return json(log.map((e) => eventJson(e)))
+    }).pipe(Effect.catchTag("StoreError", storeFailure))
+  )
+
+  const operation = HttpRouter.route(
+    "POST",
+    "/api/jobs/:id/:operation",
+    Effect.gen(function* () {
+      const params = yield* HttpRouter.params
+      const id = params.id ?? ""
+      const op = params.operation ?? ""
+      if (!Schema.is(Job.Operation)(op)) {
+        return problem(404, `unknown operation "${op}" (one of ${Job.Operation.literals.join(", ")})`)
+      }
+      const next = yield* Jobs.request(keys, id, op)
+      return json({ id, ...stateJson(next) })
+    }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+  )
+
+  const jobStream = HttpRouter.route(
+    "GET",
+    "/api/jobs/:id/stream",
+    Effect.gen(function* () {
+      const id = yield* pathId
+      const store = yield* Store.Store
+      const from = yield* store.revision
+      const view = yield* Jobs.read(keys, id)
+      const log = yield* Jobs.events(keys, id)
+      const snapshot = sse("snapshot", {
+        ...jobJson(view),
+        events: log.map((e) => eventJson(e))
+      })
+      const changes = store.watch(keys.job(id), { fromRevision: from + 1 }).pipe(
+        Stream.map((e): Uint8Array | undefined => {
+          const key = e._tag === "put" ? e.kv.key : e.key
+          const parsed = keys.parse(key)
+          if (parsed === undefined) return undefined
+          switch (parsed._tag) {
+            case "jobState":
+              return e._tag === "put" ? sse("state", parseJson(e.kv.value)) : undefined
+            case "event":
+              return e._tag === "put" ? sse("log", parseJson(e.kv.value)) : undefined
+            case "task":
+              if (parsed.record === "spec") return undefined
+              return sse("task", {
+                phase: parsed.phase,
+                id: parsed.task,
+                record: parsed.record,
+                value:
+                  e._tag === "delete" ? null : parsed.record === "claim" ? e.kv.value : (parseJson(e.kv.value) ?? null)
+              })
+            default:
+              return undefined
+          }
+        }),
+        Stream.filter((b): b is Uint8Array => b !== undefined)
+      )
+      return eventStream(Stream.concat(Stream.make(snapshot), changes))
+    }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+  )
+
+  const listStream = HttpRouter.route(
+    "GET",
+    "/api/stream",
+    Effect.gen(function* () {
+      const store = yield* Store.Store
+      const from = yield* store.revision
+      const changes = store
+        .watch(keys.index, { fromRevision: from + 1 })
+        .pipe(
+          Stream.map((e) =>
+            e._tag === "put"
+              ? sse("job", { id: e.kv.key.slice(keys.index.length), state: parseJson(e.kv.value) ?? null })
+              : sse("job", { id: e.key.slice(keys.index.length), state: null })
+          )
+        )
+      return eventStream(Stream.concat(Stream.make(sse("hello", { revision: from })), changes))
+    }).pipe(Effect.catchTag("StoreError", storeFailure))
+  )
+
+  const page = HttpServerResponse.text(Dashboard.html, {
+    contentType: "text/html; charset=utf-8",
+    headers: { "cache-control": "no-store" }
+  })
+  const dashboard = HttpRouter.route("GET", "/", page)
+  const dashboardJob = HttpRouter.route("GET", "/jobs/:id", page)
+
+  return HttpRouter.addAll([
+    healthz,
+    readyz,
+    metrics,
+    list,
+    submit,
+    show,
+    events,
+    jobStream,
+    listStream,
+    operation,
+    dashboard,
+    dashboardJob
+  ])
+}
+
+const eventJson = (e: JobEvent.JobEvent) => Schema.encodeSync(JobEvent.JobEvent)(e)
+
+/**
+ * Serves the routes for the life of the layer. The Store and the
+ * TaskRegistry are taken from the caller's context, so the server shares
+ * the runner's etcd connection and handlers.
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<never, HttpServerError.ServeError, Store.Store | TaskRegistry.TaskRegistry> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const context = yield* Effect.context<Store.Store | TaskRegistry.TaskRegistry>()
+      return HttpRouter.serve(routes(options), { disableLogger: true, disableListenLog: true }).pipe(
+        Layer.provide(Layer.succeedContext(context)),
+        Layer.provide(
+          NodeHttpServer.layer(() => createServer(), {
+            host: options.host,
+            port: options.port,
+            gracefulShutdownTimeout: "1 second"
+          })
+        )
+      )
+    })
+  ) as Layer.Layer<never, HttpServerError.ServeError, Store.Store | TaskRegistry.TaskRegistry>
