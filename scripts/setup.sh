@@ -12,6 +12,13 @@ if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; th
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq etcd-server etcd-client >/dev/null
 fi
 
+# the runner's dashboard test drives a real headless Chromium
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+fi
+
 if ! command -v pnpm >/dev/null 2>&1; then
   echo "setup: installing pnpm"
   npm install -g pnpm@12.21.0 >/dev/null 2>&1 || as_root npm install -g pnpm@12.21.0 >/dev/null
