@@ -215,14 +215,16 @@ export const InstanceVolume = Schema.Struct({
   volume: Id,
   /** 0 for the boot volume; the others in attachment order. */
   bootIndex: Schema.optionalKey(NonNegativeInt),
-  devicePath: Schema.optionalKey(Schema.String)
+  /** e.g. `/dev/vdb` (a hint: the hypervisor may name it otherwise). */
+  deviceName: Schema.optionalKey(Schema.String)
 })
 export type InstanceVolume = typeof InstanceVolume.Type
 
 export const ConsoleLog = Schema.Struct({
   /** Regular expression the console log must match before the instance counts as recovered. */
   pattern: Schema.String.pipe(Schema.check(Schema.isMinLength(1))),
-  timeoutMs: Schema.optionalKey(PositiveInt)
+  /** How long the diagnosis may take (the handler's default when absent). */
+  timeoutSeconds: Schema.optionalKey(PositiveInt)
 })
 export type ConsoleLog = typeof ConsoleLog.Type
 
@@ -239,7 +241,9 @@ export const Instance = Schema.Struct({
   /** Instances (plan ids, any project) that must be up before this one boots. */
   dependsOn: Schema.optionalKey(Schema.Array(Id)),
   consoleLog: Schema.optionalKey(ConsoleLog),
-  metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+  metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  /** Base64 user data. */
+  userData: Schema.optionalKey(Schema.String)
 })
 export type Instance = typeof Instance.Type
 
@@ -292,6 +296,13 @@ export type TaskKind = typeof TaskKind.Type
 export const Options = Schema.Struct({
   /** Stop every instance once it has been recovered and diagnosed (default false). */
   leaveInstancesStopped: Schema.optionalKey(Schema.Boolean),
+  /**
+   * Diagnosis requires every port of a recovered instance `ACTIVE` (default true; false on a
+   * Neutron without L2 agents, where ports stay `DOWN`).
+   */
+  requirePortsActive: Schema.optionalKey(Schema.Boolean),
+  /** How long an instance may take to become `ACTIVE` (the handler's default when absent). */
+  bootTimeoutSeconds: Schema.optionalKey(PositiveInt),
   /** Per-attempt timeout per task kind, in milliseconds, e.g. `{ "instance.create": 1800000 }`. */
   timeoutsMs: Schema.optionalKey(Schema.Record(TaskKind, PositiveInt)),
   /** DR drills: roll the job back by itself this long after it completed. */
@@ -728,6 +739,16 @@ export const validate = (plan: Plan): ReadonlyArray<Problem> => {
             )
           }
         }
+      }
+    })
+    // instance.create gives every port of the server the same security groups
+    const sets = (instance.nics ?? []).map((nic) => [...new Set(nic.securityGroups ?? [])].sort().join(","))
+    sets.forEach((set, i) => {
+      if (set !== sets[0]) {
+        report(
+          `${path}.nics[${i}].securityGroups`,
+          "every NIC of an instance has the same security groups (they apply to all the instance's ports)"
+        )
       }
     })
     const indexes = new Map<number, number>()
