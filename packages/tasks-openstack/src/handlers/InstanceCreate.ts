@@ -161,45 +161,48 @@ const PortView = Schema.Struct({
 
 const portName = (server: string, index: number) => `${server}-port-${index}`
 
+/**
+ * The ports of the planned interfaces. Zed's Neutron takes no tags in a POST,
+ * so the owner tag is first the port's description (set atomically with the
+ * port, found by a retry) and then also a tag (for operators and filters).
+ */
 const ensurePorts = (client: Client, input: typeof Input.Type, tag: string) =>
   Effect.gen(function* () {
     const existing = (yield* client.request("network", "GET", "/ports", {
-      query: { tags: tag },
+      query: { description: tag },
       schema: Schema.Struct({ ports: Schema.Array(PortView) })
     })).ports
     return yield* Effect.forEach(input.interfaces, (itf, index) => {
       const name = portName(input.name, index)
       const mine = existing.find((p) => p.name === name && p.network_id === itf.networkId)
-      if (mine !== undefined) return Effect.succeed(mine)
       const fixedIp =
         itf.fixedIp !== undefined
           ? [{ ip_address: itf.fixedIp, ...(itf.subnetId === undefined ? {} : { subnet_id: itf.subnetId }) }]
           : itf.subnetId !== undefined
             ? [{ subnet_id: itf.subnetId }]
             : undefined
-      return client
-        .request("network", "POST", "/ports", {
-          body: {
-            port: {
-              network_id: itf.networkId,
-              name,
-              description: tag,
-              tags: [tag],
-              ...(fixedIp === undefined ? {} : { fixed_ips: fixedIp }),
-              ...(input.securityGroupIds === undefined ? {} : { security_groups: input.securityGroupIds })
-            }
-          },
-          schema: Schema.Struct({ port: PortView })
-        })
-        .pipe(
-          Effect.map((body) => body.port),
-          // a Neutron that ignores tags in the POST body gets the tag set afterwards
-          Effect.tap((port) =>
-            (port.tags ?? []).includes(tag)
-              ? Effect.void
-              : client.request("network", "PUT", `/ports/${port.id}/tags/${encodeURIComponent(tag)}`)
-          )
-        )
+      const port =
+        mine !== undefined
+          ? Effect.succeed(mine)
+          : client
+              .request("network", "POST", "/ports", {
+                body: {
+                  port: {
+                    network_id: itf.networkId,
+                    name,
+                    description: tag,
+                    ...(fixedIp === undefined ? {} : { fixed_ips: fixedIp }),
+                    ...(input.securityGroupIds === undefined ? {} : { security_groups: input.securityGroupIds })
+                  }
+                },
+                schema: Schema.Struct({ port: PortView })
+              })
+              .pipe(Effect.map((body) => body.port))
+      return Effect.tap(port, (p) =>
+        (p.tags ?? []).includes(tag)
+          ? Effect.void
+          : client.request("network", "PUT", `/ports/${p.id}/tags/${encodeURIComponent(tag)}`)
+      )
     })
   })
 

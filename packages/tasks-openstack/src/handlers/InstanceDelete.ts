@@ -113,16 +113,19 @@ export const deleteServer = (client: Client, serverId: string, deadline: Duratio
 
 const PortIds = Schema.Struct({ ports: Schema.Array(Schema.Struct({ id: Schema.String })) })
 
-/** Deletes the given ports and the ports tagged `tag` (already gone is fine). */
+/** Deletes the given ports and those marked with `tag` (already gone is fine). */
 export const deletePorts = (client: Client, portIds: ReadonlyArray<string>, tag: string | undefined) =>
   Effect.gen(function* () {
     const ids = new Set(portIds)
     if (tag !== undefined) {
-      const tagged = yield* client.request("network", "GET", "/ports", {
-        query: { tags: tag, fields: "id" },
-        schema: PortIds
-      })
-      for (const p of tagged.ports) ids.add(p.id)
+      // the description is set with the port, the tag just after: look for both
+      for (const query of [{ description: tag }, { tags: tag }]) {
+        const found = yield* client.request("network", "GET", "/ports", {
+          query: { ...query, fields: "id" },
+          schema: PortIds
+        })
+        for (const p of found.ports) ids.add(p.id)
+      }
     }
     yield* Effect.forEach(
       ids,
