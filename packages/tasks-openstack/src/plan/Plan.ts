@@ -37,7 +37,14 @@ const NonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualT
 /** The id of the resource on the protection cluster: what identifies it across jobs. */
 const SourceId = Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(255)))
 
-export const Quotas = Schema.Record(Schema.String, Schema.Int)
+const Limits = Schema.Record(Schema.String, Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(-1))))
+
+/** Quotas by service, with each API's own names (-1: unlimited), e.g. `{ "compute": { "instances": 20 } }`. */
+export const Quotas = Schema.Struct({
+  compute: Schema.optionalKey(Limits),
+  network: Schema.optionalKey(Limits),
+  volume: Schema.optionalKey(Limits)
+})
 
 export const Route = Schema.Struct({ destination: Schema.String, nexthop: Schema.String })
 export type Route = typeof Route.Type
@@ -83,7 +90,7 @@ export const RouterInterface = Schema.Struct({
 export type RouterInterface = typeof RouterInterface.Type
 
 export const ExternalGateway = Schema.Struct({
-  /** Name of the external network on the target cluster (not a plan resource), e.g. "public". */
+  /** The external network on the target cluster (not a plan resource), by name or id, e.g. "public". */
   network: Name,
   enableSnat: Schema.optionalKey(Schema.Boolean)
 })
@@ -193,7 +200,7 @@ export type Volume = typeof Volume.Type
 
 export const FloatingIp = Schema.Struct({
   id: Id,
-  /** Name of the external network on the target cluster, e.g. "public". */
+  /** The external network on the target cluster, by name or id, e.g. "public". */
   network: Name,
   /** Address to request; absent: any free address. */
   address: Schema.optionalKey(Schema.String),
@@ -252,7 +259,7 @@ export const Project = Schema.Struct({
   sourceId: Schema.optionalKey(SourceId),
   name: Name,
   description: Schema.optionalKey(Text),
-  /** Quotas to set on the recovered project, e.g. `{ "instances": 20, "cores": 40 }`. */
+  /** Quotas to set on the recovered project. */
   quotas: Schema.optionalKey(Quotas),
   networks: Schema.optionalKey(Schema.Array(Network)),
   routers: Schema.optionalKey(Schema.Array(Router)),

@@ -10,18 +10,22 @@
  * instance when `leaveInstancesStopped`.
  *
  * Clear DAG (each task `undoes` its run task): instances (dependants first),
- * then volumes, floating IPs, keypairs and flavors they used, routers,
- * networks, security groups, and the tenant last. Subnets and rules have no
- * clear task: they go with their network or security group.
+ * then the volumes, floating IPs, keypairs and flavors they used, routers,
+ * networks (with their subnets), security groups (with their rules), and
+ * the tenant last.
  *
- * Shared resources (SPEC §4.5): a tenant, security group (and its rules),
- * network (and its subnets), router, keypair or flavor with a `sourceId`
+ * Shared resources (SPEC §4.5): a tenant, security group (its rules are part
+ * of it), network, subnet, router, keypair or flavor with a `sourceId`
  * carries a `shared` key naming the target cluster, the resource kind and
  * the source id, nested under its parent's key (a network's key extends its
- * tenant's; a subnet's extends its network's), so two jobs recovering the
- * same source resource to the same cluster share one. A resource is shared
- * only when everything it lives in or attaches to is shared too; otherwise
- * the job keeps its own, and {@link Step.notShared} says why.
+ * tenant's; a subnet's, identified by `sourceId` or CIDR, extends its
+ * network's), so two jobs recovering the same source resource to the same
+ * cluster share one. A resource is shared only when what it lives in or
+ * attaches to is shared too; otherwise the job keeps its own, and
+ * {@link Step.notShared} says why. Rules whose remote is another group are
+ * never shared: their handler adopts an equal rule, and they go with either
+ * group. A shared subnet's hold is given up by a "release" clear task (see
+ * {@link Step.action}), since subnets have no delete task of their own.
  *
  * @since 0.1.0
  */
@@ -51,8 +55,11 @@ export type ResourceKind =
 export interface Step {
   readonly task: JobBuilder.TaskEntry & { readonly undoes?: string }
   readonly phase: "run" | "clear"
-  /** create, stop (run phase) or delete (clear phase: delete, unmanage). */
-  readonly action: "create" | "stop" | "delete"
+  /**
+   * create, stop (run phase); delete (clear phase: delete, unmanage), or release: a clear task that
+   * only gives up the job's hold on a shared child resource (a subnet), which goes with its parent.
+   */
+  readonly action: "create" | "stop" | "delete" | "release"
   readonly resource: {
     readonly kind: ResourceKind
     /** Plan id (rules: `<group>#<index>`). */
@@ -164,23 +171,6 @@ const sharing = (plan: Plan.Plan, idx: Plan.Index) => {
     project,
     securityGroup,
     network,
-    rule: (g: Plan.Located<Plan.SecurityGroup>, rule: Plan.SecurityGroupRule): Sharing => {
-      const group = securityGroup(g)
-      if (group.key === undefined) return notShared(`its security group "${g.value.id}" is not shared`)
-      let remote = `prefix=${rule.remoteIpPrefix ?? "any"}`
-      if (rule.remoteGroup !== undefined) {
-        const r = idx.securityGroups.get(rule.remoteGroup)
-        if (r === undefined || r.value.sourceId === undefined || securityGroup(r).key === undefined) {
-          return notShared(`its remote group "${rule.remoteGroup}" is not shared`)
-        }
-        remote = `group=${encodeURIComponent(r.value.sourceId)}`
-      }
-      const ports = `${rule.portRangeMin ?? ""}-${rule.portRangeMax ?? ""}`
-      const identity = [rule.direction, rule.ethertype ?? "IPv4", String(rule.protocol ?? "any"), ports, remote].join(
-        ","
-      )
-      return shared(`${group.key}/rule:${identity}`)
-    },
     subnet: (s: Plan.LocatedSubnet): Sharing => {
       const parent = network(idx.networks.get(s.network.id)!)
       return parent.key === undefined
@@ -271,7 +261,8 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
     input: Schema.Json,
     resource: Step["resource"],
     sharing?: Sharing,
-    undoes?: string
+    undoes?: string,
+    action?: Step["action"]
   ) => {
     const t = timeout(kind)
     const task = {
@@ -286,7 +277,7 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
     const step: Step = {
       task,
       phase,
-      action: phase === "clear" ? "delete" : kind === "instance.stop" ? "stop" : "create",
+      action: action ?? (phase === "clear" ? "delete" : kind === "instance.stop" ? "stop" : "create"),
       resource,
       ...(sharing?.notShared === undefined ? {} : { notShared: sharing.notShared })
     }
@@ -300,8 +291,9 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
     dependencies: ReadonlyArray<string>,
     input: Schema.Json,
     resource: Step["resource"],
-    sharing?: Sharing
-  ) => add("clear", kind, taskIds.undo(runId), dependencies, input, resource, sharing, runId)
+    sharing?: Sharing,
+    action?: Step["action"]
+  ) => add("clear", kind, taskIds.undo(runId), dependencies, input, resource, sharing, runId, action)
 
   // what each project's resources are used by, for the clear order
   const instancesUsing = {
@@ -353,18 +345,26 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
       projectSharing
     )
 
-    // security groups, then their rules (a remote-group rule also waits for the remote group)
+    // security groups with their rules; a rule whose remote is another group waits for that group
     const rulesOf = new Map<string, Array<string>>()
     project.securityGroups?.forEach((group, g) => {
       const gp = `${pp}.securityGroups[${g}]`
       const located = idx.securityGroups.get(group.id)!
       const groupSharing = share.securityGroup(located)
+      const inline = (group.rules ?? []).filter((r) => r.remoteGroup === undefined || r.remoteGroup === group.id)
       const groupTask = add(
         "run",
         "security-group.create",
         taskIds.securityGroup(group.id),
         [projectTask],
-        compact({ projectId, name: group.name, description: group.description }),
+        compact({
+          projectId,
+          name: group.name,
+          description: group.description,
+          rules: inline.map((rule) =>
+            compact({ ...ruleFields(rule), remoteGroup: rule.remoteGroup === undefined ? undefined : "self" })
+          )
+        }),
         res("security-group", group.id, group.name, gp),
         groupSharing
       )
@@ -373,46 +373,35 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
           groupTask,
           "security-group.delete",
           undoInstances(instancesUsing.securityGroup.get(group.id)),
-          { projectId, securityGroupId: out.securityGroupId(group.id) },
+          { projectId, securityGroupId: out.securityGroupId(group.id), createdBy: groupTask },
           res("security-group", group.id, group.name, gp),
           groupSharing
         )
       )
     })
     project.securityGroups?.forEach((group, g) => {
-      const located = idx.securityGroups.get(group.id)!
       const ids: Array<string> = []
       group.rules?.forEach((rule, i) => {
         const remote = rule.remoteGroup
+        if (remote === undefined || remote === group.id) return
+        // not shared: the handler adopts an equal rule, and the rule goes with either group
         ids.push(
           add(
             "run",
             "security-group-rule.create",
             taskIds.rule(group.id, i),
-            [
-              projectTask,
-              taskIds.securityGroup(group.id),
-              ...(remote === undefined ? [] : [taskIds.securityGroup(remote)])
-            ],
+            [taskIds.securityGroup(group.id), taskIds.securityGroup(remote)],
             compact({
-              projectId,
               securityGroupId: out.securityGroupId(group.id),
-              direction: rule.direction,
-              ethertype: rule.ethertype ?? "IPv4",
-              protocol: rule.protocol === undefined ? undefined : String(rule.protocol),
-              portRangeMin: rule.portRangeMin,
-              portRangeMax: rule.portRangeMax,
-              remoteIpPrefix: rule.remoteIpPrefix,
-              remoteGroupId: remote === undefined ? undefined : out.securityGroupId(remote),
-              description: rule.description
+              ...ruleFields(rule),
+              remoteGroupId: out.securityGroupId(remote)
             }),
             res(
               "security-group-rule",
               `${group.id}#${i}`,
-              `${group.name} ${describeRule(rule)}`,
+              `${group.name}: ${describeRule(rule)}`,
               `${pp}.securityGroups[${g}].rules[${i}]`
-            ),
-            share.rule(located, rule)
+            )
           )
         )
       })
@@ -466,19 +455,36 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
       const routersOn = (project.routers ?? []).filter((r) =>
         (r.interfaces ?? []).some((i) => idx.subnets.get(i.subnet)?.network.id === network.id)
       )
-      clearOfProject.push(
-        undo(
-          networkTask,
-          "network.delete",
-          [
-            ...routersOn.map((r) => taskIds.undo(taskIds.router(r.id))),
-            ...undoInstances(instancesUsing.network.get(network.id))
-          ],
-          { projectId, networkId: out.networkId(network.id) },
-          res("network", network.id, network.name, np),
-          networkSharing
-        )
+      const networkUndo = undo(
+        networkTask,
+        "network.delete",
+        [
+          ...routersOn.map((r) => taskIds.undo(taskIds.router(r.id))),
+          ...undoInstances(instancesUsing.network.get(network.id))
+        ],
+        { projectId, networkId: out.networkId(network.id), createdBy: networkTask },
+        res("network", network.id, network.name, np),
+        networkSharing
       )
+      clearOfProject.push(networkUndo)
+      // A subnet goes with its network. The shared record of a shared subnet is released by a clear
+      // task with its key: a network.delete of what the subnet task itself created as a network —
+      // nothing — so it never deletes a network another job holds.
+      network.subnets?.forEach((subnet, s) => {
+        const subnetSharing = share.subnet(idx.subnets.get(subnet.id)!)
+        if (subnetSharing.key === undefined) return
+        clearOfProject.push(
+          undo(
+            taskIds.subnet(subnet.id),
+            "network.delete",
+            [networkUndo],
+            { projectId, createdBy: taskIds.subnet(subnet.id) },
+            res("subnet", subnet.id, subnet.name ?? subnet.id, `${np}.subnets[${s}]`),
+            subnetSharing,
+            "release"
+          )
+        )
+      })
     })
 
     // routers: after the subnets they attach to
@@ -745,7 +751,7 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
       projectTask,
       "tenant.delete",
       clearOfProject,
-      { projectId },
+      { projectId, createdBy: projectTask },
       res("project", project.id, project.name, pp),
       projectSharing
     )
@@ -774,6 +780,18 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
 /** The subnets a NIC takes its address from: its own, or every subnet of its network. */
 const nicSubnets = (idx: Plan.Index, nic: Plan.Nic): ReadonlyArray<string> =>
   nic.subnet !== undefined ? [nic.subnet] : (idx.networks.get(nic.network)?.value.subnets ?? []).map((s) => s.id)
+
+/** A plan rule in the handlers' rule fields (without its remote group). */
+const ruleFields = (rule: Plan.SecurityGroupRule) =>
+  compact({
+    direction: rule.direction,
+    ethertype: rule.ethertype,
+    protocol: rule.protocol,
+    portRangeMin: rule.portRangeMin,
+    portRangeMax: rule.portRangeMax,
+    remoteIpPrefix: rule.remoteIpPrefix,
+    description: rule.description
+  })
 
 /** A short human description of a rule, e.g. `ingress tcp 22 from 0.0.0.0/0`. */
 export const describeRule = (rule: Plan.SecurityGroupRule): string => {
