@@ -28,7 +28,7 @@ const publicKey = (seed: string) =>
     .slice(0, 43)} test@migrator`
 
 /** A fresh project in which the admin user may act (as the tenant task would leave it); deleted at the end. */
-export const testProject = (c: Cloud, name: string): Effect.Effect<string, unknown, Scope.Scope> =>
+const testProject = (c: Cloud, name: string): Effect.Effect<string, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const session = yield* c.client.session
     const project = (yield* c.client.request("identity", "POST", "/projects", {
