@@ -464,4 +464,6 @@ const listenOf = (text: string) => {
 
 /** Drops quoted input from a schema message (the input may be a secret). */
 const scrub = (message: string) =>
-  message.replace(/, got .*$|: got .*$/s, "").replace(/"[^"]*"/g, (q) => (q.length > 40 ? '"…"' : q))
+  message === "Expected no excess property"
+    ? "unknown field"
+    : message.replace(/, got .*$|: got .*$/s, "").replace(/"[^"]*"/g, (q) => (q.length > 40 ? '"…"' : q))

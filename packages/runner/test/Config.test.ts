@@ -123,7 +123,8 @@ describe("runner configuration", () => {
       if (prod.auth.type === "password") assert.strictEqual(Redacted.value(prod.auth.password), SECRET)
       const dr = c.clusters.dr!
       assert.strictEqual(dr.interface, "internal")
-      if (dr.auth.type === "application-credential") assert.strictEqual(Redacted.value(dr.auth.secret), `${SECRET}-file`)
+      if (dr.auth.type === "application-credential")
+        assert.strictEqual(Redacted.value(dr.auth.secret), `${SECRET}-file`)
       // nothing in the resolved configuration prints a secret
       const printed = `${JSON.stringify(c)} ${String(c.clusters.prod?.auth)} ${JSON.stringify(c.etcd)}`
       assert.notInclude(printed, SECRET)

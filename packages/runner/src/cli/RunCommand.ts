@@ -71,6 +71,11 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
       yield* Effect.logInfo(
         `migrator runner ${runnerId} on ${config.etcd.endpoints.join(",")} prefix ${config.etcd.prefix}`
       )
+      // secrets are Redacted: they print as <redacted>
+      yield* Effect.logDebug("configuration", {
+        ...config,
+        etcd: { ...config.etcd, tls: config.etcd.tls !== undefined }
+      })
       return yield* Engine.run({
         runnerId,
         prefix: config.etcd.prefix,

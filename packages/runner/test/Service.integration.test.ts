@@ -1,0 +1,359 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { EtcdStore } from "@migrator/etcd-store"
+import { type EtcdServer, startEtcd } from "@migrator/etcd-store/testing"
+import { Effect } from "effect"
+import { chromium } from "playwright-core"
+import { afterAll, beforeAll } from "vitest"
+import { parsePrometheus, type Service, startService, until } from "./utils/service.ts"
+
+const SECRET_INLINE = "inline-Pa55word-9f3e1c"
+const SECRET_ENV = "env-AppCred-Secret-77ab20"
+const SECRET_FILE = "file-Pa55word-c0ffee42"
+
+let etcd: EtcdServer
+let service: Service
+const prefix = "svc/"
+const dir = mkdtempSync(join(tmpdir(), "migrator-service-"))
+
+beforeAll(async () => {
+  etcd = await startEtcd("runner-service-tests")
+  const secretFile = join(dir, "os-password")
+  writeFileSync(secretFile, `${SECRET_FILE}\n`)
+  const config = join(dir, "runner.yaml")
+  writeFileSync(
+    config,
+    [
+      "etcd:",
+      `  endpoints: [${etcd.endpoint}]`,
+      `  prefix: ${prefix}`,
+      "leaseTtl: 2s",
+      "concurrency: { perRunner: 8 }",
+      "plugins: [test]",
+      "log: { level: debug, format: json }",
+      "clusters:",
+      "  prod:",
+      "    authUrl: http://127.0.0.1:1/v3",
+      `    credentials: { type: password, username: admin, projectName: admin, password: ${SECRET_INLINE} }`,
+      "  dr:",
+      "    authUrl: http://127.0.0.1:1/v3",
+      "    credentials: { type: application-credential, id: ac-1, secret: { env: DR_APP_SECRET } }",
+      "  lab:",
+      "    authUrl: http://127.0.0.1:1/v3",
+      `    credentials: { type: password, username: lab, password: { file: ${secretFile} } }`
+    ].join("\n")
+  )
+  service = await startService(["--config", config, "--runner-id", "svc-1"], { DR_APP_SECRET: SECRET_ENV })
+})
+
+afterAll(async () => {
+  await service?.stop("SIGKILL")
+  await etcd?.destroy()
+})
+
+const api = async (method: string, path: string, body?: unknown) => {
+  const r = await fetch(`${service.base}${path}`, {
+    method,
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) })
+  })
+  // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
+  return { status: r.status, body: (await r.json()) as any }
+}
+
+interface TaskJson {
+  id: string
+  status: string
+  result: string | null
+  output: unknown
+  attempt: number
+}
+
+const waitForState = (id: string, states: ReadonlyArray<string>) =>
+  until(`job ${id} in ${states.join("|")}`, async () => {
+    const r = await api("GET", `/api/jobs/${id}`)
+    return r.status === 200 && states.includes(r.body.state) ? r.body : undefined
+  })
+
+const scrape = async () => {
+  const r = await fetch(`${service.base}/metrics`)
+  assert.strictEqual(r.status, 200)
+  assert.match(r.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/)
+  return parsePrometheus(await r.text())
+}
+
+describe("migrator run --http against a real etcd", () => {
+  it.live("healthz, readyz and metrics that change after a job runs", () =>
+    Effect.promise(async () => {
+      const health = await api("GET", "/healthz")
+      assert.strictEqual(health.status, 200)
+      assert.strictEqual(health.body.status, "ok")
+      const ready = await until("readiness", async () => {
+        const r = await api("GET", "/readyz")
+        return r.status === 200 ? r.body : undefined
+      })
+      assert.deepStrictEqual(ready, { ready: true, store: "reachable", lease: true })
+
+      const before = await scrape()
+      assert.strictEqual(before.types.get("migrator_jobs"), "gauge")
+      const echoDone = (m: ReturnType<typeof parsePrometheus>) =>
+        m.value("migrator_tasks_finished_total", { type: "test/echo", result: "success" })
+      const submitted = await api("POST", "/api/jobs", {
+        id: "metrics-1",
+        tasks: [
+          { id: "a", type: "test/echo", input: { v: 1 } },
+          { id: "b", type: "test/echo", dependencies: ["a"], input: { v: { $ref: "a#/v" } } },
+          { id: "f", type: "test/fail", input: { message: "no", retryable: false } }
+        ]
+      })
+      assert.strictEqual(submitted.status, 201, JSON.stringify(submitted.body))
+      await waitForState("metrics-1", ["completed"])
+      const after = await scrape()
+
+      assert.strictEqual(after.types.get("migrator_tasks_finished_total"), "counter")
+      assert.strictEqual(after.types.get("migrator_task_duration_ms"), "histogram")
+      assert.strictEqual(after.types.get("migrator_store_latency_ms"), "histogram")
+      assert.strictEqual(echoDone(after) - echoDone(before), 2)
+      assert.strictEqual(
+        after.value("migrator_tasks_finished_total", { type: "test/fail", result: "failed" }) -
+          before.value("migrator_tasks_finished_total", { type: "test/fail", result: "failed" }),
+        1
+      )
+      assert.isAtLeast(after.value("migrator_claims_total") - before.value("migrator_claims_total"), 3)
+      assert.isAtLeast(
+        after.value("migrator_task_duration_ms_count", { type: "test/echo" }) -
+          before.value("migrator_task_duration_ms_count", { type: "test/echo" }),
+        2
+      )
+      // histogram buckets are cumulative and end with +Inf = count
+      const buckets = after.samples.filter(
+        (s) => s.name === "migrator_task_duration_ms_bucket" && s.labels.type === "test/echo"
+      )
+      for (let i = 1; i < buckets.length; i++) assert.isAtLeast(buckets[i]!.value, buckets[i - 1]!.value)
+      assert.strictEqual(buckets.at(-1)?.labels.le, "+Inf")
+      assert.strictEqual(buckets.at(-1)?.value, after.value("migrator_task_duration_ms_count", { type: "test/echo" }))
+      assert.isAbove(after.value("migrator_store_latency_ms_count"), before.value("migrator_store_latency_ms_count"))
+      assert.strictEqual(
+        after.value("migrator_jobs", { state: "completed" }) - before.value("migrator_jobs", { state: "completed" }),
+        1
+      )
+      assert.strictEqual(after.value("migrator_store_up"), 1)
+    })
+  )
+
+  it.live("job API: submit, list with filters, show, events, operations, and 400/404/409 on bad requests", () =>
+    Effect.promise(async () => {
+      const doc = {
+        id: "api-1",
+        labels: { team: "dr", env: "test" },
+        target: "prod",
+        tasks: [
+          { id: "a", type: "test/echo", input: { v: 1 } },
+          { id: "b", type: "test/echo", dependencies: ["a"], input: { got: { $ref: "a#/v" } } }
+        ]
+      }
+      const created = await api("POST", "/api/jobs", doc)
+      assert.strictEqual(created.status, 201)
+      assert.deepStrictEqual(created.body, { id: "api-1" })
+      const duplicate = await api("POST", "/api/jobs", doc)
+      assert.strictEqual(duplicate.status, 409)
+
+      const done = await waitForState("api-1", ["completed"])
+      assert.strictEqual(done.outcome, "succeeded")
+      assert.deepStrictEqual(done.labels, { team: "dr", env: "test" })
+      assert.strictEqual(done.target, "prod")
+      const b = (done.tasks as Array<TaskJson>).find((t) => t.id === "b")!
+      assert.deepStrictEqual(b.output, { got: 1 })
+      assert.strictEqual(b.result, "success")
+      assert.strictEqual(b.attempt, 1)
+
+      const generated = await api("POST", "/api/jobs", {
+        labels: { team: "other" },
+        tasks: [{ id: "x", type: "test/echo" }]
+      })
+      assert.strictEqual(generated.status, 201)
+      assert.match(generated.body.id, /^job-/)
+
+      const ids = async (query: string) =>
+        ((await api("GET", `/api/jobs${query}`)).body as Array<{ id: string }>).map((j) => j.id)
+      assert.include(await ids(""), "api-1")
+      assert.include(await ids("?state=completed"), "api-1")
+      assert.notInclude(await ids("?state=running"), "api-1")
+      assert.deepStrictEqual(await ids("?label=team=dr"), ["api-1"])
+      assert.deepStrictEqual(await ids("?label=team=dr&label=env=test"), ["api-1"])
+      assert.deepStrictEqual(await ids("?label=team=dr&label=env=prod"), [])
+      assert.include(await ids("?label=team"), generated.body.id)
+
+      const events = await api("GET", "/api/jobs/api-1/events")
+      assert.strictEqual(events.status, 200)
+      const types = (events.body as Array<{ type: string }>).map((e) => e.type)
+      assert.strictEqual(types[0], "job.submitted")
+      assert.include(types, "task.succeeded")
+      assert.include(types, "job.completed")
+
+      // operations
+      const pause = await api("POST", "/api/jobs/api-1/pause")
+      assert.strictEqual(pause.status, 409)
+      assert.include(pause.body.error, "cannot pause")
+      const rollback = await api("POST", "/api/jobs/api-1/rollback")
+      assert.strictEqual(rollback.status, 200)
+      assert.strictEqual(rollback.body.state, "clearing")
+      await waitForState("api-1", ["cleared"])
+      assert.strictEqual((await api("POST", "/api/jobs/nope/cancel")).status, 404)
+      assert.strictEqual((await api("POST", "/api/jobs/api-1/explode")).status, 404)
+      assert.strictEqual((await api("GET", "/api/jobs/nope")).status, 404)
+      assert.strictEqual((await api("GET", "/api/jobs/nope/events")).status, 404)
+
+      const long = await api("POST", "/api/jobs", {
+        id: "api-cancel",
+        tasks: [{ id: "s", type: "test/sleep", input: { ms: 60_000 } }]
+      })
+      assert.strictEqual(long.status, 201)
+      await until("the sleep task to run", async () => {
+        const r = await api("GET", "/api/jobs/api-cancel")
+        return (r.body.tasks as Array<TaskJson>)[0]?.status === "running"
+      })
+      const cancel = await api("POST", "/api/jobs/api-cancel/cancel")
+      assert.strictEqual(cancel.status, 200)
+      assert.strictEqual(cancel.body.state, "canceling")
+      const canceled = await waitForState("api-cancel", ["canceled"])
+      assert.strictEqual((canceled.tasks as Array<TaskJson>)[0]?.result, "canceled")
+
+      // bad input
+      const notJson = await api("POST", "/api/jobs", "{not json")
+      assert.strictEqual(notJson.status, 400)
+      const invalid = await api("POST", "/api/jobs", {
+        id: "bad",
+        tasks: [
+          { id: "x", type: "test/nope", input: {} },
+          { id: "y", type: "test/echo", dependencies: ["missing"] },
+          { id: "z", type: "test/sleep", input: { ms: "long" } }
+        ]
+      })
+      assert.strictEqual(invalid.status, 400)
+      const problems = invalid.body.problems as Array<{ task: string | null; field: string; message: string }>
+      assert.isTrue(
+        problems.some((p) => p.task === "x" && p.field === "/tasks/0/type"),
+        JSON.stringify(problems)
+      )
+      assert.isTrue(
+        problems.some((p) => p.task === "y" && p.field === "/tasks/1/dependencies/0"),
+        JSON.stringify(problems)
+      )
+      assert.isTrue(
+        problems.some((p) => p.task === "z" && p.field.startsWith("/tasks/2/input")),
+        JSON.stringify(problems)
+      )
+      const shape = await api("POST", "/api/jobs", { tasks: "none" })
+      assert.strictEqual(shape.status, 400)
+      assert.strictEqual(shape.body.problems[0].field, "/tasks")
+      assert.strictEqual((await api("GET", "/api/jobs/bad")).status, 404)
+    })
+  )
+
+  it.live("the dashboard draws a job's DAG and follows a task's state live (headless Chromium)", () =>
+    Effect.promise(async () => {
+      const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })
+      try {
+        const page = await browser.newPage()
+        const submitted = await api("POST", "/api/jobs", {
+          id: "dash-1",
+          labels: { plan: "dashboard" },
+          tasks: [
+            { id: "gate", type: "test/sleep", input: { ms: 2500 } },
+            { id: "left", type: "test/sleep", dependencies: ["gate"], input: { ms: 400 } },
+            { id: "right", type: "test/sleep", dependencies: ["gate"], input: { ms: 400 } },
+            { id: "last", type: "test/sleep", dependencies: ["left", "right"], input: { ms: 1500 } }
+          ],
+          clearTasks: [{ id: "undo-gate", type: "test/echo", undoes: "gate", input: {} }]
+        })
+        assert.strictEqual(submitted.status, 201)
+
+        await page.goto(`${service.base}/jobs/dash-1`)
+        await page.waitForSelector("body[data-loaded=true]")
+        assert.strictEqual(await page.locator('g.node[data-phase="run"]').count(), 4)
+        assert.strictEqual(await page.locator('g.node[data-phase="clear"]').count(), 1)
+        assert.strictEqual(await page.locator("path.edge").count(), 4)
+        // layered: gate left of left/right, which are left of last
+        const x = async (id: string) => (await page.locator(`g.node[data-task="${id}"]`).boundingBox())!.x
+        assert.isBelow(await x("gate"), await x("left"))
+        assert.strictEqual(await x("left"), await x("right"))
+        assert.isBelow(await x("right"), await x("last"))
+
+        // the page was loaded while "last" still waited: it turns running, then success, with no reload
+        const last = page.locator('g.node[data-task="last"]')
+        assert.include(["waiting"], await last.getAttribute("data-state"))
+        await page.evaluate(() => {
+          ;(window as unknown as { marker: number }).marker = 42
+        })
+        await page.waitForSelector('g.node[data-task="last"][data-state="running"]', { timeout: 60_000 })
+        await page.waitForSelector('g.node[data-task="last"][data-state="success"]', { timeout: 60_000 })
+        assert.strictEqual(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42)
+        await page.waitForSelector(".badge:has-text('completed')")
+        const fill = await page.locator('g.node[data-task="last"] rect').getAttribute("fill")
+        assert.strictEqual(fill, "#4ade80")
+
+        // task details on click, and the event log
+        await page.locator('g.node[data-task="gate"]').click()
+        assert.include(await page.locator("#task-input").textContent(), '"ms": 2500')
+        assert.include(await page.locator("#task-output").textContent(), '"slept": 2500')
+        assert.strictEqual(await page.locator('#task-fields td[data-field="attempts"]').textContent(), "1")
+        assert.isAtLeast(await page.locator('#events div[data-type="task.succeeded"]').count(), 4)
+        await page.waitForSelector('#events div[data-type="job.completed"]')
+
+        // the job list
+        await page.goto(`${service.base}/`)
+        await page.waitForSelector('tr.job[data-job="dash-1"]')
+        assert.include(await page.locator('tr.job[data-job="dash-1"]').textContent(), "plan=dashboard")
+      } finally {
+        await browser.close()
+      }
+    })
+  )
+
+  it.live("no configured secret reaches the logs or etcd", () =>
+    Effect.gen(function* () {
+      const job = yield* Effect.promise(() =>
+        api("POST", "/api/jobs", {
+          id: "secrets-1",
+          target: "prod",
+          tasks: [{ id: "e", type: "test/echo", input: {} }]
+        })
+      )
+      assert.strictEqual(job.status, 201)
+      yield* Effect.promise(() => waitForState("secrets-1", ["completed"]))
+      const store = yield* EtcdStore.make({ endpoints: [etcd.endpoint] })
+      // everything the runner and the API wrote lives under its prefix
+      const { kvs } = yield* store.range(prefix)
+      assert.isAbove(kvs.length, 5)
+      const everything = kvs.map((kv) => `${kv.key}\n${kv.value}`).join("\n") + service.output()
+      assert.include(service.output(), "runner session started")
+      // the effective configuration is logged (debug) with every secret redacted
+      assert.include(service.output(), '"configuration"')
+      assert.include(service.output(), '"password":"<redacted>"')
+      assert.include(service.output(), '"secret":"<redacted>"')
+      for (const secret of [SECRET_INLINE, SECRET_ENV, SECRET_FILE]) assert.notInclude(everything, secret)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("readyz is 503 while the store is down, healthz stays up, and readiness comes back", () =>
+    Effect.promise(async () => {
+      await etcd.stop()
+      try {
+        const down = await until("readyz 503", async () => {
+          const r = await api("GET", "/readyz")
+          return r.status === 503 ? r.body : undefined
+        })
+        assert.strictEqual(down.ready, false)
+        assert.strictEqual(down.store, "unreachable")
+        assert.strictEqual((await api("GET", "/healthz")).status, 200)
+        const metrics = await scrape()
+        assert.strictEqual(metrics.value("migrator_store_up"), 0)
+      } finally {
+        await etcd.start()
+      }
+      await until("readyz 200 again", async () => (await api("GET", "/readyz")).status === 200)
+    })
+  )
+})
