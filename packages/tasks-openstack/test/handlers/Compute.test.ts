@@ -16,8 +16,8 @@ import * as InstanceDelete from "@migrator/tasks-openstack/handlers/InstanceDele
 import * as InstanceStop from "@migrator/tasks-openstack/handlers/InstanceStop"
 import * as KeypairCreate from "@migrator/tasks-openstack/handlers/KeypairCreate"
 import * as KeypairDelete from "@migrator/tasks-openstack/handlers/KeypairDelete"
-import { Effect, Exit, Schedule, Schema, type Scope } from "effect"
-import { type Cloud, cloud, realCloud, taskLayer, uniqueJobId } from "../support/cloud.ts"
+import { Effect, Exit, Schedule, Schema } from "effect"
+import { type Cloud, cloud, realCloud, scratchProject, taskLayer, uniqueJobId } from "../support/cloud.ts"
 
 const Id = Schema.Struct({ id: Schema.String })
 
@@ -26,25 +26,6 @@ const publicKey = (seed: string) =>
     .replace(/[^A-Za-z0-9]/g, "")
     .padEnd(43, "A")
     .slice(0, 43)} test@migrator`
-
-/** A fresh project in which the admin user may act (as the tenant task would leave it); deleted at the end. */
-const testProject = (c: Cloud, name: string): Effect.Effect<string, unknown, Scope.Scope> =>
-  Effect.gen(function* () {
-    const session = yield* c.client.session
-    const project = (yield* c.client.request("identity", "POST", "/projects", {
-      body: { project: { name, domain_id: "default", description: "migrator handler test" } },
-      schema: Schema.Struct({ project: Id })
-    })).project
-    yield* Effect.addFinalizer(() =>
-      c.client.request("identity", "DELETE", `/projects/${project.id}`).pipe(Effect.ignore)
-    )
-    const roles = (yield* c.client.request("identity", "GET", "/roles", {
-      query: { name: "admin" },
-      schema: Schema.Struct({ roles: Schema.Array(Id) })
-    })).roles
-    yield* c.client.request("identity", "PUT", `/projects/${project.id}/users/${session.userId}/roles/${roles[0]!.id}`)
-    return project.id
-  })
 
 const failure = <A>(exit: Exit.Exit<A, TaskError.TaskError>): TaskError.TaskError => {
   assert.isTrue(Exit.isFailure(exit), "expected the task to fail")
@@ -117,7 +98,7 @@ describe("openstack/flavor.*", () => {
     Effect.gen(function* () {
       const c = yield* cloud
       const jobId = yield* uniqueJobId("fl")
-      const projectId = yield* testProject(c, `${jobId}-project`)
+      const { projectId } = yield* scratchProject(c, jobId)
       const task = taskLayer(c, { jobId, taskId: "flavor-1" })
       const input = {
         name: `${jobId}-m1`,
@@ -177,8 +158,7 @@ const Status = Schema.Struct({ status: Schema.String })
 /** Everything an instance needs in its project, made with raw calls; removed at the end. */
 const instanceFixture = (c: Cloud, jobId: string) =>
   Effect.gen(function* () {
-    const projectId = yield* testProject(c, `${jobId}-project`)
-    const p = c.client.forProject(projectId)
+    const { projectId, client: p } = yield* scratchProject(c, jobId)
     const remove = (service: "network" | "volumev3" | "compute", path: string) =>
       p.request(service, "DELETE", path).pipe(Effect.ignore)
     const network = (yield* p.request("network", "POST", "/networks", {
@@ -196,11 +176,7 @@ const instanceFixture = (c: Cloud, jobId: string) =>
     })).security_group
     yield* Effect.addFinalizer(() => remove("network", `/security-groups/${group.id}`))
     // a floating IP needs a router from the subnet to the external network
-    const externals = (yield* p.request("network", "GET", "/networks", {
-      query: { "router:external": "true" },
-      schema: Schema.Struct({ networks: Schema.Array(Id) })
-    })).networks
-    const external = externals[0]!
+    const external = c.externalNetwork
     const router = (yield* p.request("network", "POST", "/routers", {
       body: { router: { name: `${jobId}-router`, external_gateway_info: { network_id: external.id } } },
       schema: Schema.Struct({ router: Id })

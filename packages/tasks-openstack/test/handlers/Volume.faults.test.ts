@@ -12,11 +12,27 @@ import type { Cloud } from "../support/cloud.ts"
 import { taskLayer } from "../support/cloud.ts"
 import { setup, waitFor } from "../utils/index.ts"
 
-const simCloud = (overrides: Parameters<typeof setup>[1] = {}) =>
-  Effect.map(
-    setup({}, { requestTimeout: "500 millis", ...overrides }),
-    ({ sim, client }): Cloud => ({ kind: "simulator", client, sim, target: "recovery" })
-  )
+/** A `Cloud` on a simulator of its own, also when the suite otherwise targets a real cloud. */
+const simCloud = Effect.gen(function* () {
+  const { sim, client } = yield* setup()
+  const inventory = yield* sim.inventory
+  const external = inventory.subnets.find((s) => s.network_id === sim.externalNetworkId)
+  const cloud: Cloud = {
+    kind: "simulator",
+    client,
+    clientConfig: sim.clientConfig(),
+    sim,
+    target: "recovery",
+    admin: { userId: sim.admin.userId, projectId: sim.admin.projectId },
+    externalNetwork: { id: sim.externalNetworkId ?? "", name: "public", cidr: external?.cidr ?? "" },
+    image: { id: inventory.images[0]?.id ?? "", name: inventory.images[0]?.name ?? "" },
+    volumeBackend: sim.volumeBackend,
+    volumeType: "__DEFAULT__",
+    availabilityZone: "nova",
+    computeHosts: ["sim-compute-1", "sim-compute-2"]
+  }
+  return cloud
+})
 
 /** A project the admin may act in, and an available source volume in the admin project. */
 const fixture = (c: Cloud) =>
@@ -47,7 +63,7 @@ const named = (c: Cloud, name: string) => Effect.map(c.sim!.inventory, (i) => i.
 describe("volume handlers under faults", () => {
   it.live("a copy that ends in error is deleted and the task fails retryably", () =>
     Effect.gen(function* () {
-      const c = yield* simCloud()
+      const c = yield* simCloud
       const f = yield* fixture(c)
       yield* c.sim!.faults.failVolumes({ name: "bad-copy" })
       const error = yield* VolumeCopy.run({
@@ -71,10 +87,15 @@ describe("volume handlers under faults", () => {
 
   it.live("a lost answer to the create POST: the retry adopts the volume instead of making a second", () =>
     Effect.gen(function* () {
-      const c = yield* simCloud()
+      const c = yield* simCloud
       const f = yield* fixture(c)
       const input = { projectId: f.projectId, name: "copy-1", sourceVolumeId: f.sourceId }
-      yield* c.sim!.faults.timeoutAfterSideEffect({ service: "volumev3", method: "POST", path: "/volumes" })
+      yield* c.sim!.faults.timeoutAfterSideEffect({
+        service: "volumev3",
+        method: "POST",
+        path: "/volumes",
+        mode: "close"
+      })
       const error = yield* VolumeCopy.run(input).pipe(
         Effect.provide(taskLayer(c, { jobId: "j", taskId: "copy-1" })),
         Effect.flip
@@ -93,7 +114,7 @@ describe("volume handlers under faults", () => {
 
   it.live("a lost answer to the manage POST: the retry adopts instead of managing twice", () =>
     Effect.gen(function* () {
-      const c = yield* simCloud()
+      const c = yield* simCloud
       const f = yield* fixture(c)
       const input = {
         projectId: f.projectId,
@@ -124,7 +145,7 @@ describe("volume handlers under faults", () => {
 
   it.live("a backend volume already managed: error_managing fails for good and leaves no record", () =>
     Effect.gen(function* () {
-      const c = yield* simCloud()
+      const c = yield* simCloud
       const f = yield* fixture(c)
       const input = {
         projectId: f.projectId,
@@ -148,7 +169,7 @@ describe("volume handlers under faults", () => {
 
   it.live("503 bursts on volume reads are ridden out", () =>
     Effect.gen(function* () {
-      const c = yield* simCloud()
+      const c = yield* simCloud
       const f = yield* fixture(c)
       yield* c.sim!.faults.failNext({ service: "volumev3", method: "GET", path: "/volumes/*", status: 503, times: 3 })
       const out = yield* VolumeCopy.run({ projectId: f.projectId, name: "copy-2", sourceVolumeId: f.sourceId }).pipe(

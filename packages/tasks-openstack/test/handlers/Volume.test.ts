@@ -1,8 +1,8 @@
 /**
  * Volume handlers (copy, import, and their undos) against `cloud`: the
  * simulator, or a real OpenStack when `OS_AUTH_URL` is set (manage-existing
- * then goes to the fake Cinder backend named by `OS_VOLUME_BACKEND_HOST`,
- * default `osci-cinder@fake#fake`, which accepts any `source-name`). Each
+ * then goes to the fake Cinder backend of `Cloud.volumeBackend`, which
+ * accepts any `source-name`). Each
  * handler is run, run again with the same ids (adopt, not duplicate), undone
  * twice, and the project's volumes are listed afterwards.
  */
@@ -13,8 +13,8 @@ import * as VolumeCopy from "@migrator/tasks-openstack/handlers/VolumeCopy"
 import * as VolumeDeleteCopy from "@migrator/tasks-openstack/handlers/VolumeDeleteCopy"
 import * as VolumeImport from "@migrator/tasks-openstack/handlers/VolumeImport"
 import * as VolumeUnmanage from "@migrator/tasks-openstack/handlers/VolumeUnmanage"
-import { Effect, Schedule, Schema, type Scope } from "effect"
-import { type Cloud, cloud, taskLayer, uniqueJobId } from "../support/cloud.ts"
+import { Effect, Schedule, Schema } from "effect"
+import { type Cloud, cloud, scratchProject, taskLayer, uniqueJobId } from "../support/cloud.ts"
 
 const Id = Schema.Struct({ id: Schema.String })
 
@@ -28,25 +28,6 @@ const VolumeBody = Schema.Struct({
     "os-vol-tenant-attr:tenant_id": Schema.optional(Schema.String)
   })
 })
-
-/** A fresh project in which the admin user may act; deleted at the end. */
-const testProject = (c: Cloud, name: string): Effect.Effect<string, unknown, Scope.Scope> =>
-  Effect.gen(function* () {
-    const session = yield* c.client.session
-    const project = (yield* c.client.request("identity", "POST", "/projects", {
-      body: { project: { name, domain_id: "default", description: "migrator handler test" } },
-      schema: Schema.Struct({ project: Id })
-    })).project
-    yield* Effect.addFinalizer(() =>
-      c.client.request("identity", "DELETE", `/projects/${project.id}`).pipe(Effect.ignore)
-    )
-    const roles = (yield* c.client.request("identity", "GET", "/roles", {
-      query: { name: "admin" },
-      schema: Schema.Struct({ roles: Schema.Array(Id) })
-    })).roles
-    yield* c.client.request("identity", "PUT", `/projects/${project.id}/users/${session.userId}/roles/${roles[0]!.id}`)
-    return project.id
-  })
 
 const readVolume = (client: OpenStackClient.Client, id: string) =>
   client.request("volumev3", "GET", `/volumes/${id}`, { schema: VolumeBody }).pipe(Effect.map((b) => b.volume))
@@ -116,8 +97,7 @@ describe("openstack/volume.copy and volume.delete-copy", () => {
       Effect.gen(function* () {
         const c = yield* cloud
         const jobId = yield* uniqueJobId("vc")
-        const projectId = yield* testProject(c, `${jobId}-project`)
-        const p = c.client.forProject(projectId)
+        const { projectId, client: p } = yield* scratchProject(c, jobId)
         const source = yield* replica(c, `${jobId}-replica`)
 
         const fromVolume = taskLayer(c, { jobId, taskId: "copy-disk-1" })
@@ -176,10 +156,6 @@ describe("openstack/volume.copy and volume.delete-copy", () => {
   )
 })
 
-/** The backend host manage-existing goes to. */
-const backendHost = (c: Cloud): string =>
-  c.sim?.volumeBackend ?? process.env.OS_VOLUME_BACKEND_HOST ?? "osci-cinder@fake#fake"
-
 describe("openstack/volume.import and volume.unmanage", () => {
   it.live(
     "manage a backend volume into the project, adopt on a second run, unmanage twice",
@@ -187,13 +163,12 @@ describe("openstack/volume.import and volume.unmanage", () => {
       Effect.gen(function* () {
         const c = yield* cloud
         const jobId = yield* uniqueJobId("vi")
-        const projectId = yield* testProject(c, `${jobId}-project`)
-        const p = c.client.forProject(projectId)
+        const { projectId, client: p } = yield* scratchProject(c, jobId)
         const task = taskLayer(c, { jobId, taskId: "import-disk-1" })
         const input = {
           projectId,
           name: `${jobId}-disk-1`,
-          host: backendHost(c),
+          host: c.volumeBackend,
           reference: { "source-name": `${jobId}-replicated`, size: 2 },
           bootable: true,
           metadata: { "source-volume": "protected-disk-1" }
