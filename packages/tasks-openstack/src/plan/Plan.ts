@@ -627,6 +627,17 @@ export const validate = (plan: Plan): ReadonlyArray<Problem> => {
         }
       })
       routes(router.routes, `${rp}.routes`)
+      // Neutron takes an extra route only through a subnet the router is on
+      router.routes?.forEach((route, i) => {
+        const hop = Addresses.parseAddress(route.nexthop)
+        if (hop === undefined) return
+        const reachable = (router.interfaces ?? []).some((itf) => {
+          const c = idx.subnets.get(itf.subnet)?.cidr
+          return c !== undefined && Addresses.contains(c, hop)
+        })
+        if (!reachable)
+          report(`${rp}.routes[${i}].nexthop`, `"${route.nexthop}" is on no subnet the router has an interface on`)
+      })
     })
 
     // security groups and rules

@@ -501,8 +501,10 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
           projectId,
           name: router.name,
           description: router.description,
-          externalNetwork: router.externalGateway?.network,
-          enableSnat: router.externalGateway?.enableSnat,
+          externalGateway:
+            router.externalGateway === undefined
+              ? undefined
+              : compact({ networkId: router.externalGateway.network, enableSnat: router.externalGateway.enableSnat }),
           interfaces: interfaces.map((i) => compact({ subnetId: out.subnetId(i.subnet), ipAddress: i.ipAddress })),
           routes: router.routes
         }),
@@ -519,7 +521,7 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
           routerTask,
           "router.delete",
           [...undoInstances(users), ...fips.map((f) => taskIds.undo(taskIds.floatingIp(f.id)))],
-          { projectId, routerId: out.routerId(router.id) },
+          { projectId, routerId: out.routerId(router.id), createdBy: routerTask },
           res("router", router.id, router.name, rp),
           routerSharing
         )
@@ -535,7 +537,7 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
         "floating-ip.create",
         taskIds.floatingIp(fip.id),
         [projectTask, ...gateways.map((r) => taskIds.router(r.id))],
-        compact({ projectId, externalNetwork: fip.network, address: fip.address, description: fip.description }),
+        compact({ projectId, networkId: fip.network, floatingIpAddress: fip.address, description: fip.description }),
         res("floating-ip", fip.id, fip.address ?? fip.network, fp)
       )
       clearOfProject.push(
@@ -543,7 +545,7 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
           fipTask,
           "floating-ip.delete",
           undoInstances(instancesUsing.floatingIp.get(fip.id)),
-          { projectId, floatingIpId: out.floatingIpId(fip.id) },
+          { projectId, floatingIpId: out.floatingIpId(fip.id), createdBy: fipTask },
           res("floating-ip", fip.id, fip.address ?? fip.network, fp)
         )
       )
