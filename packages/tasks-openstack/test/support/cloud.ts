@@ -84,6 +84,10 @@ const real: Effect.Effect<Cloud, OpenStackError.OpenStackError, Scope.Scope> = E
   )
   const clientConfig: OpenStackClient.ClientConfig = {
     ...config,
+    // the simulator's client configuration uses these; without them (no
+    // OS_COMPUTE_API_VERSION / OS_VOLUME_API_VERSION) Nova would answer as 2.1
+    computeMicroversion: config.computeMicroversion ?? "2.79",
+    volumeMicroversion: config.volumeMicroversion ?? "3.59",
     retry: { baseDelay: "100 millis", maxDelay: "2 seconds" }
   }
   const client = yield* OpenStackClient.make(clientConfig).pipe(Effect.provide(FetchHttpClient.layer))
