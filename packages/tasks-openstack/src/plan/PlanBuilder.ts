@@ -396,12 +396,7 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
               ...ruleFields(rule),
               remoteGroupId: out.securityGroupId(remote)
             }),
-            res(
-              "security-group-rule",
-              `${group.id}#${i}`,
-              `${group.name}: ${describeRule(rule)}`,
-              `${pp}.securityGroups[${g}].rules[${i}]`
-            )
+            res("security-group-rule", `${group.id}#${i}`, describeRule(rule), `${pp}.securityGroups[${g}].rules[${i}]`)
           )
         )
       })

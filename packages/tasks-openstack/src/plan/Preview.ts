@@ -92,22 +92,20 @@ const fromSteps = (
   }
 }
 
-/** Clear steps in an order their dependencies allow (dependencies first), stable otherwise. */
+/** Clear steps wave by wave: each wave's dependencies are in earlier waves; plan order within a wave. */
 const topological = (steps: ReadonlyArray<PlanBuilder.Step>): ReadonlyArray<PlanBuilder.Step> => {
-  const byId = new Map(steps.map((s) => [s.task.id, s]))
+  const ids = new Set(steps.map((s) => s.task.id))
   const done = new Set<string>()
   const ordered: Array<PlanBuilder.Step> = []
-  const visit = (s: PlanBuilder.Step, seen: Set<string>) => {
-    if (done.has(s.task.id) || seen.has(s.task.id)) return
-    seen.add(s.task.id)
-    for (const d of s.task.dependencies ?? []) {
-      const dep = byId.get(d)
-      if (dep !== undefined) visit(dep, seen)
-    }
-    done.add(s.task.id)
-    ordered.push(s)
+  let left = steps
+  while (left.length > 0) {
+    const ready = left.filter((s) => (s.task.dependencies ?? []).every((d) => done.has(d) || !ids.has(d)))
+    // a cycle cannot happen in a built plan; list what is left rather than loop
+    const wave = ready.length > 0 ? ready : left
+    for (const s of wave) done.add(s.task.id)
+    ordered.push(...wave)
+    left = left.filter((s) => !done.has(s.task.id))
   }
-  for (const s of steps) visit(s, new Set())
   return ordered
 }
 
