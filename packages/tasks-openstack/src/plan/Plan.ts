@@ -311,7 +311,7 @@ export const Options = Schema.Struct({
   /** How long an instance may take to become `ACTIVE` (the handler's default when absent). */
   bootTimeoutSeconds: Schema.optionalKey(PositiveInt),
   /** Per-attempt timeout per task kind, in milliseconds, e.g. `{ "instance.create": 1800000 }`. */
-  timeoutsMs: Schema.optionalKey(Schema.Record(TaskKind, PositiveInt)),
+  timeoutsMs: Schema.optionalKey(Schema.Record(Schema.String, PositiveInt)),
   /** DR drills: roll the job back by itself this long after it completed. */
   autoRollbackAfterMs: Schema.optionalKey(PositiveInt),
   /** Recovery time objective. */
@@ -577,6 +577,12 @@ export const validate = (plan: Plan): ReadonlyArray<Problem> => {
       cidr(r.destination, `${path}[${i}].destination`)
       address(r.nexthop, `${path}[${i}].nexthop`)
     })
+
+  const kinds: ReadonlyArray<string> = TaskKind.literals
+  for (const kind of Object.keys(plan.options?.timeoutsMs ?? {})) {
+    if (!kinds.includes(kind))
+      report(`options.timeoutsMs.${kind}`, `unknown task kind "${kind}" (one of ${kinds.join(", ")})`)
+  }
 
   plan.projects.forEach((project, p) => {
     const pp = `projects[${p}]`

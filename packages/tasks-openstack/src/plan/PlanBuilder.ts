@@ -251,7 +251,7 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
   const run: Array<Step> = []
   const clear: Array<Step> = []
 
-  const timeout = (kind: Plan.TaskKind) => opts.timeoutsMs?.[kind]
+  const timeout = (kind: Plan.TaskKind): number | undefined => opts.timeoutsMs?.[kind]
 
   const add = (
     phase: "run" | "clear",
