@@ -5,6 +5,7 @@
  * duplicate), undone, and undone again; the cloud is then listed to check
  * that nothing was left behind or made twice.
  */
+import { generateKeyPairSync } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import type { TaskError } from "@migrator/core"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
@@ -21,11 +22,17 @@ import { type Cloud, cloud, realCloud, scratchProject, taskLayer, uniqueJobId } 
 
 const Id = Schema.Struct({ id: Schema.String })
 
-const publicKey = (seed: string) =>
-  `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${seed
-    .replace(/[^A-Za-z0-9]/g, "")
-    .padEnd(43, "A")
-    .slice(0, 43)} test@migrator`
+/** A real OpenSSH ed25519 public key (Nova parses it to compute the fingerprint). */
+const publicKey = () => {
+  const raw = Buffer.from(generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" }).x ?? "", "base64url")
+  const field = (bytes: Buffer) => {
+    const length = Buffer.alloc(4)
+    length.writeUInt32BE(bytes.length)
+    return Buffer.concat([length, bytes])
+  }
+  const blob = Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)])
+  return `ssh-ed25519 ${blob.toString("base64")} test@migrator`
+}
 
 const failure = <A>(exit: Exit.Exit<A, TaskError.TaskError>): TaskError.TaskError => {
   assert.isTrue(Exit.isFailure(exit), "expected the task to fail")
@@ -40,7 +47,7 @@ describe("openstack/keypair.*", () => {
       const c = yield* cloud
       const jobId = yield* uniqueJobId("kp")
       const task = taskLayer(c, { jobId, taskId: "keypair-1" })
-      const input = { name: `${jobId}-key`, publicKey: publicKey(jobId) }
+      const input = { name: `${jobId}-key`, publicKey: publicKey() }
       const first = yield* KeypairCreate.run(input).pipe(Effect.provide(task))
       const session = yield* c.client.session
       assert.strictEqual(first.name, input.name)
@@ -49,7 +56,7 @@ describe("openstack/keypair.*", () => {
       const second = yield* KeypairCreate.run(input).pipe(Effect.provide(task))
       assert.deepStrictEqual(second, first)
 
-      const other = yield* KeypairCreate.run({ ...input, publicKey: publicKey(`${jobId}x`) }).pipe(
+      const other = yield* KeypairCreate.run({ ...input, publicKey: publicKey() }).pipe(
         Effect.provide(taskLayer(c, { jobId, taskId: "keypair-2" })),
         Effect.exit
       )
