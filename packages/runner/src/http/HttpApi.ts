@@ -118,15 +118,17 @@ export const routes = (options: Options) => {
       const store = yield* Store.Store
       const registration = yield* store.get(keys.runner(options.runnerId)).pipe(
         Effect.timeout("2 seconds"),
-        Effect.map((kv) => ({ reachable: true, kv })),
-        Effect.catch(() => Effect.succeed({ reachable: false, kv: Option.none() }))
+        Effect.map((kv) => ({ store: "reachable", kv })),
+        Effect.catch((e) =>
+          Effect.succeed({
+            store: e._tag === "StoreError" && e.reason._tag !== "Unavailable" ? `error: ${e.message}` : "unreachable",
+            kv: Option.none()
+          })
+        )
       )
       const leaseHeld = Option.isSome(registration.kv) && registration.kv.value.lease !== undefined
-      const ready = registration.reachable && leaseHeld
-      return json(
-        { ready, store: registration.reachable ? "reachable" : "unreachable", lease: leaseHeld },
-        ready ? 200 : 503
-      )
+      const ready = registration.store === "reachable" && leaseHeld
+      return json({ ready, store: registration.store, lease: leaseHeld }, ready ? 200 : 503)
     })
   )
 
