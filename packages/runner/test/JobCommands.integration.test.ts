@@ -1,0 +1,456 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { type EtcdServer, startEtcd } from "@migrator/etcd-store/testing"
+import { Effect } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import { migrator, type Run, runner, stop } from "./utils/cli.ts"
+
+const bin = fileURLToPath(new URL("../bin/migrator.js", import.meta.url))
+
+let etcd: EtcdServer
+const children: Array<ChildProcess> = []
+let prefixes = 0
+/** Every CLI call starts a process (TypeScript through tsx): slow on a loaded machine. */
+const LONG = 400_000
+
+beforeAll(async () => {
+  etcd = await startEtcd("job-commands")
+})
+afterAll(async () => {
+  await Promise.all(children.map((c) => stop(c, "SIGKILL")))
+  await etcd.destroy()
+})
+
+const context = () => {
+  const prefix = `jobs-${++prefixes}/`
+  const flags = ["--etcd", etcd.endpoint, "--prefix", prefix]
+  const start = (...args: Array<string>) => {
+    const child = runner([...flags, ...args])
+    children.push(child)
+    return child
+  }
+  const cli = (...args: Array<string>) => migrator([...args, ...flags])
+  return { prefix, flags, start, cli }
+}
+
+const file = (name: string, content: unknown) => {
+  const path = join(tmpdir(), `migrator-jobcmd-${process.pid}-${name}.json`)
+  writeFileSync(path, JSON.stringify(content))
+  return path
+}
+
+const ok = (r: Run) => {
+  assert.strictEqual(r.code, 0, r.stdout + r.stderr)
+  return r.stdout
+}
+
+/** A CLI process whose output is read while it runs. */
+const live = (command: string, args: ReadonlyArray<string>) => {
+  const child = spawn(command, args, { env: process.env })
+  children.push(child)
+  let stdout = ""
+  let stderr = ""
+  const waiters: Array<() => void> = []
+  child.stdout.on("data", (d) => {
+    stdout += d
+    for (const w of waiters.splice(0)) w()
+  })
+  child.stderr.on("data", (d) => {
+    stderr += d
+  })
+  const done = new Promise<Run>((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })))
+  const until = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (stdout.includes(text)) return resolve()
+        if (child.exitCode !== null) return reject(new Error(`exited before "${text}": ${stdout}${stderr}`))
+        waiters.push(check)
+      }
+      check()
+    })
+  return { done, until }
+}
+
+const echoJob = (id: string, labels: Record<string, string>) => ({
+  id,
+  labels,
+  tasks: [
+    { id: "a", type: "test/echo", input: { v: 1 } },
+    { id: "b", type: "test/echo", dependencies: ["a"], input: { v: { $ref: "a#/v" } } }
+  ],
+  clearTasks: [{ id: "a-del", type: "test/echo", undoes: "a", input: {} }]
+})
+
+interface ListRow {
+  id: string
+  state: string
+  outcome: string | null
+  labels: Record<string, string>
+  createdAt: string
+  phase: string
+  tasks: { run: { done: number; total: number }; clear: { done: number; total: number } }
+}
+
+describe("migrator job commands against a real etcd", () => {
+  it.live(
+    "list filters by state and labels and prints a table or JSON; events prints the log",
+    () =>
+      Effect.promise(async () => {
+        const { cli, start } = context()
+        const submitted = await Promise.all([
+          cli("job", "submit", file("la", echoJob("la", { team: "a", env: "dr" }))),
+          cli(
+            "job",
+            "submit",
+            file("lb", {
+              id: "lb",
+              labels: { team: "b" },
+              tasks: [{ id: "f", type: "test/fail", input: { message: "no", retryable: false } }]
+            })
+          ),
+          cli("job", "submit", file("lc", echoJob("lc", { team: "a" })))
+        ])
+        assert.deepStrictEqual(submitted.map(ok), ["la\n", "lb\n", "lc\n"])
+        assert.strictEqual(ok(await cli("job", "cancel", "lc")).trim(), "lc: canceling")
+
+        // nothing runs yet: two pending jobs, one being canceled
+        const pending = JSON.parse(ok(await cli("job", "list", "--state", "pending", "--json"))) as Array<ListRow>
+        assert.deepStrictEqual(pending.map((j) => j.id).sort(), ["la", "lb"])
+        const la = pending.find((j) => j.id === "la")!
+        assert.deepStrictEqual(Object.keys(la).sort(), [
+          "createdAt",
+          "id",
+          "labels",
+          "outcome",
+          "phase",
+          "state",
+          "tasks"
+        ])
+        assert.deepStrictEqual(la.labels, { team: "a", env: "dr" })
+        assert.deepStrictEqual(la.tasks, { run: { done: 0, total: 2 }, clear: { done: 0, total: 1 } })
+        assert.strictEqual(la.phase, "run")
+        assert.strictEqual(la.outcome, null)
+        assert.isFalse(Number.isNaN(Date.parse(la.createdAt)))
+
+        start("--runner-id", "lister")
+        const watched = await Promise.all([
+          cli("job", "watch", "la"),
+          cli("job", "watch", "lb"),
+          cli("job", "watch", "lc")
+        ])
+        assert.deepStrictEqual(
+          watched.map((w) => w.code),
+          [0, 1, 1]
+        )
+
+        const [all, completed, both, teamA, teamAdr, table, badState, badLabel] = await Promise.all([
+          cli("job", "list", "--json"),
+          cli("job", "list", "--state", "completed", "--json"),
+          cli("job", "list", "--state", "completed", "--state", "canceled", "--json"),
+          cli("job", "list", "--label", "team=a", "--json"),
+          cli("job", "list", "--label", "team=a", "--label", "env=dr", "--json"),
+          cli("job", "list"),
+          cli("job", "list", "--state", "bogus"),
+          cli("job", "list", "--label", "team")
+        ])
+        const ids = (r: Run) => (JSON.parse(ok(r)) as Array<ListRow>).map((j) => j.id).sort()
+        assert.deepStrictEqual(ids(all), ["la", "lb", "lc"])
+        assert.deepStrictEqual(ids(completed), ["la", "lb"])
+        assert.deepStrictEqual(ids(both), ["la", "lb", "lc"])
+        assert.deepStrictEqual(ids(teamA), ["la", "lc"])
+        assert.deepStrictEqual(ids(teamAdr), ["la"])
+        const rows = (JSON.parse(all.stdout) as Array<ListRow>).sort((a, b) => (a.id < b.id ? -1 : 1))
+        assert.deepStrictEqual(
+          rows.map((r) => [r.id, r.state, r.outcome, r.tasks.run.done, r.tasks.run.total]),
+          [
+            ["la", "completed", "succeeded", 2, 2],
+            ["lb", "completed", "failed", 1, 1],
+            ["lc", "canceled", null, 2, 2]
+          ]
+        )
+        const lines = ok(table).trimEnd().split("\n")
+        assert.match(lines[0]!, /^ID\s+STATE\s+OUTCOME\s+TASKS\s+LABELS\s+CREATED$/)
+        assert.match(
+          lines.find((l) => l.startsWith("la "))!,
+          /^la\s+completed\s+succeeded\s+2\/2\s+env=dr,team=a\s+\d{4}-/
+        )
+        assert.strictEqual(badState.code, 2)
+        assert.strictEqual(badLabel.code, 2)
+        assert.include(badLabel.stderr, "key=value")
+
+        // events: the log in commit order, as text or JSON
+        const [eventsJson, eventsText, noJob] = await Promise.all([
+          cli("job", "events", "la", "--json"),
+          cli("job", "events", "la"),
+          cli("job", "events", "nope")
+        ])
+        const events = JSON.parse(ok(eventsJson)) as Array<Record<string, unknown>>
+        assert.deepStrictEqual(Object.keys(events[0]!).sort(), [
+          "at",
+          "data",
+          "message",
+          "phase",
+          "runner",
+          "taskId",
+          "type"
+        ])
+        assert.strictEqual(events[0]!.type, "job.submitted")
+        assert.strictEqual(events.at(-1)!.type, "job.completed")
+        assert.isTrue(events.some((e) => e.type === "task.succeeded" && e.taskId === "b" && e.runner === "lister"))
+        assert.isTrue(ok(eventsText).split("\n")[0]!.includes("job.submitted"))
+        assert.strictEqual(noJob.code, 2)
+      }),
+    LONG
+  )
+
+  it.live(
+    "operations: rollback runs the clear phase, retry reruns failed tasks, invalid ones exit 2",
+    () =>
+      Effect.promise(async () => {
+        const { cli, start } = context()
+        const submitted = await Promise.all([
+          cli("job", "submit", file("la-ops", echoJob("la", { team: "a" }))),
+          cli(
+            "job",
+            "submit",
+            file("lb-ops", {
+              id: "lb",
+              tasks: [{ id: "f", type: "test/fail", input: { message: "no", retryable: false } }]
+            })
+          ),
+          cli("job", "submit", file("lc-ops", echoJob("lc", {})))
+        ])
+        submitted.forEach(ok)
+        start("--runner-id", "operator")
+        const watched = await Promise.all([
+          cli("job", "watch", "la"),
+          cli("job", "watch", "lb"),
+          cli("job", "watch", "lc")
+        ])
+        assert.deepStrictEqual(
+          watched.map((w) => w.code),
+          [0, 1, 0]
+        )
+        // operations: rollback runs the clear phase, retry a failed job, invalid ones are bad input
+        assert.strictEqual(ok(await cli("job", "rollback", "la")).trim(), "la: clearing")
+        const [rolledBack, retried, invalid, missing] = await Promise.all([
+          cli("job", "watch", "la"),
+          cli("job", "retry", "lb"),
+          cli("job", "resume", "lc"),
+          cli("job", "pause", "nope")
+        ])
+        assert.strictEqual(rolledBack.code, 0, rolledBack.stdout + rolledBack.stderr)
+        assert.include(rolledBack.stdout, "job la cleared: clear phase 1/1 done (1 success)")
+        assert.strictEqual(ok(retried).trim(), "lb: running")
+        assert.strictEqual(invalid.code, 2)
+        assert.strictEqual(missing.code, 2)
+        const clearing = JSON.parse(ok(await cli("job", "list", "--state", "cleared", "--json"))) as Array<ListRow>
+        assert.deepStrictEqual(
+          clearing.map((r) => [r.id, r.phase, r.tasks.clear]),
+          [["la", "clear", { done: 1, total: 1 }]]
+        )
+        const retriedWatch = await cli("job", "watch", "lb")
+        assert.strictEqual(retriedWatch.code, 1)
+        // the failed task ran again (a retry starts its attempts afresh)
+        const log = JSON.parse(ok(await cli("job", "events", "lb", "--json"))) as Array<{ type: string }>
+        assert.strictEqual(log.filter((e) => e.type === "task.started").length, 2)
+        assert.strictEqual(log.filter((e) => e.type === "job.retry").length, 1)
+      }),
+    LONG
+  )
+
+  it.live(
+    "graph prints both phases as a Mermaid flowchart or valid DOT",
+    () =>
+      Effect.promise(async () => {
+        const { cli, start } = context()
+        ok(
+          await cli(
+            "job",
+            "submit",
+            file("graph", {
+              id: "graph",
+              tasks: [
+                { id: "tenant", type: "test/echo", input: {} },
+                { id: "net.web", type: "test/echo", dependencies: ["tenant"], input: {} },
+                { id: "vm@1", type: "test/fail", dependencies: ["tenant", "net.web"], input: { message: "x" } }
+              ],
+              clearTasks: [
+                { id: "vm-del", type: "test/echo", undoes: "vm@1", input: {} },
+                { id: "tenant-del", type: "test/echo", undoes: "tenant", dependencies: ["vm-del"], input: {} }
+              ]
+            })
+          )
+        )
+        const before = ok(await cli("job", "graph", "graph"))
+        assert.include(before, '["tenant<br/>test/echo<br/>waiting"]')
+        start("--runner-id", "grapher")
+        assert.strictEqual((await cli("job", "watch", "graph")).code, 1)
+        const [mermaid, dot, badFormat, missing] = await Promise.all([
+          cli("job", "graph", "graph", "--format", "mermaid"),
+          cli("job", "graph", "graph", "--format", "dot"),
+          cli("job", "graph", "graph", "--format", "png"),
+          cli("job", "graph", "nope")
+        ])
+        assert.strictEqual(badFormat.code, 2)
+        assert.strictEqual(missing.code, 2)
+
+        // Mermaid: every line is a statement of a flowchart; nodes, edges, subgraphs, classes
+        const m = ok(mermaid).trimEnd().split("\n")
+        assert.strictEqual(m[0], "flowchart TB")
+        const statement =
+          /^\s*(subgraph \w+\["[^"]*"\]|end|\w+\["[^"]*"\]|\w+ --> \w+|\w+ -\.->\|undoes\| \w+|classDef \w+ [^\s]+|class [\w,]+ \w+)$/
+        for (const line of m.slice(1)) assert.match(line, statement)
+        assert.strictEqual(m.filter((l) => l.trim().startsWith("subgraph")).length, 2)
+        assert.strictEqual(m.filter((l) => l.trim() === "end").length, 2)
+        const node = (label: string) => {
+          const line = m.find((l) => l.includes(`["${label}<br/>`))
+          assert.isDefined(line, label)
+          return line!.trim().split("[")[0]!
+        }
+        assert.include(m, `    ${node("vm@1")}["vm@1<br/>test/fail<br/>failed"]`)
+        assert.include(m, `    ${node("tenant")}["tenant<br/>test/echo<br/>success"]`)
+        assert.include(m, `  ${node("net.web")} --> ${node("vm@1")}`)
+        assert.include(m, `  ${node("tenant")} --> ${node("net.web")}`)
+        assert.include(m, `  ${node("vm-del")} --> ${node("tenant-del")}`)
+        assert.include(m, `  ${node("vm-del")} -.->|undoes| ${node("vm@1")}`)
+        const clearStart = m.findIndex((l) => l.includes('subgraph clear_phase["clear phase"]'))
+        assert.isAbove(m.indexOf(`    ${node("vm-del")}["vm-del<br/>test/echo<br/>waiting"]`), clearStart)
+
+        // DOT: Graphviz accepts it; clusters per phase
+        const d = ok(dot)
+        assert.match(d, /^digraph "graph" \{/)
+        assert.include(d, "subgraph cluster_run {")
+        assert.include(d, "subgraph cluster_clear {")
+        assert.include(d, 'label="vm@1\\ntest/fail\\nfailed"')
+        const graphviz = spawnSync("dot", ["-Tsvg"], { input: d, encoding: "utf8" })
+        if (graphviz.error === undefined) {
+          assert.strictEqual(graphviz.status, 0, graphviz.stderr)
+          assert.include(graphviz.stdout, "<svg")
+          assert.include(graphviz.stdout, "tenant")
+        } else {
+          // no Graphviz here: at least balanced braces and one statement per line
+          assert.strictEqual(d.split("{").length, d.split("}").length)
+        }
+      }),
+    LONG
+  )
+
+  it.live(
+    "watch: one line per task change then a summary; exit 1 when the job fails; 3 when etcd is unreachable",
+    () =>
+      Effect.promise(async () => {
+        const { cli, start, flags } = context()
+        ok(
+          await cli(
+            "job",
+            "submit",
+            file("watched", {
+              id: "watched",
+              tasks: [
+                { id: "first", type: "test/echo", input: {} },
+                { id: "slow", type: "test/sleep", dependencies: ["first"], input: { ms: 300 } },
+                { id: "last", type: "test/echo", dependencies: ["slow"], input: {} }
+              ]
+            })
+          )
+        )
+        const watch = live(process.execPath, [bin, "job", "watch", "watched", ...flags])
+        await watch.until("job watched: pending")
+        start("--runner-id", "watched-runner")
+        const r = await watch.done
+        assert.strictEqual(r.code, 0, r.stdout + r.stderr)
+        const lines = r.stdout.trimEnd().split("\n")
+        const expected = [
+          "job watched: running",
+          "run first running (attempt 1 on watched-runner)",
+          "run first success",
+          "run slow running (attempt 1 on watched-runner)",
+          "run slow success",
+          "run last running (attempt 1 on watched-runner)",
+          "run last success",
+          "job watched: completed (succeeded)"
+        ]
+        assert.strictEqual(lines[0], "job watched: pending")
+        assert.sameMembers(lines.slice(1, -1), expected)
+        // causal order (the job's start and its first claim share a transaction)
+        for (let i = 2; i < expected.length; i++) {
+          assert.isBelow(lines.indexOf(expected[i - 1]!), lines.indexOf(expected[i]!), expected[i])
+        }
+        assert.match(
+          lines.at(-1)!,
+          /^job watched completed \(succeeded\): run phase 3\/3 done \(3 success\), elapsed \d\d:\d\d$/
+        )
+
+        ok(
+          await cli(
+            "job",
+            "submit",
+            file("failing", {
+              id: "failing",
+              tasks: [
+                { id: "f", type: "test/fail", input: { message: "boom", retryable: false } },
+                { id: "after", type: "test/echo", dependencies: ["f"], input: {} }
+              ]
+            })
+          )
+        )
+        const failed = await cli("job", "watch", "failing")
+        assert.strictEqual(failed.code, 1)
+        assert.include(failed.stdout, "1 failed, 1 ignored")
+        assert.include(failed.stderr, "job failing ended completed (failed)")
+
+        const [unreachable, missing] = await Promise.all([
+          migrator(["job", "watch", "watched", "--etcd", "http://127.0.0.1:1"]),
+          cli("job", "watch", "nope")
+        ])
+        assert.strictEqual(unreachable.code, 3)
+        assert.strictEqual(missing.code, 2)
+      }),
+    LONG
+  )
+
+  it.live(
+    "watch on a terminal redraws a live display in place",
+    () =>
+      Effect.promise(async () => {
+        const { cli, start, flags } = context()
+        if (spawnSync("script", ["--version"]).error !== undefined) return // no `script` to provide a terminal
+        ok(
+          await cli(
+            "job",
+            "submit",
+            file("tty", {
+              id: "tty",
+              tasks: [
+                { id: "one", type: "test/sleep", input: { ms: 1500 } },
+                { id: "two", type: "test/sleep", input: { ms: 1500 } },
+                { id: "three", type: "test/echo", dependencies: ["one", "two"], input: {} }
+              ]
+            })
+          )
+        )
+        // `script` runs the watch on a pseudo-terminal
+        const command = [process.execPath, bin, "job", "watch", "tty", ...flags].join(" ")
+        const watch = live("script", ["-qfec", command, "/dev/null"])
+        await watch.until("running: -")
+        start("--runner-id", "tty-runner")
+        const r = await watch.done
+        assert.strictEqual(r.code, 0, r.stdout + r.stderr)
+        // redrawn in place: cursor up over the previous frame, then clear
+        assert.include(r.stdout, "\x1b[4A\x1b[0J")
+        assert.match(r.stdout, /\[█{30}\] 3\/3/)
+        assert.match(r.stdout, /\[░{30}\] 0\/3/)
+        assert.match(r.stdout, /running: (one|two) \(test\/sleep/)
+        assert.include(r.stdout, "success 3  failed 0  ignored 0  canceled 0  skipped 0  running 0  waiting 0")
+        assert.match(r.stdout, /job tty completed \(succeeded\): run phase 3\/3 done \(3 success\)/)
+        // no plain per-task lines on a terminal
+        assert.notInclude(r.stdout, "run one success")
+      }),
+    LONG
+  )
+})
