@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { Job, JobBuilder, Jobs, Store, type Task } from "@migrator/core"
-import { Console, Effect, Option, Random, Stdio } from "effect"
+import { Console, Effect, Option, Random, Stdio, Terminal } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { badInput, CliExit, jobFailed } from "../CliExit.ts"
 import { type Connect, withStore } from "./Connection.ts"
@@ -190,12 +190,13 @@ export const make = <R>(connect: Connect<R>) => {
     { id: jobId },
     Effect.fn(function* ({ id }) {
       const tty = yield* (yield* Stdio.Stdio).stdoutIsTerminal
+      const columns = tty ? yield* (yield* Terminal.Terminal).columns : 0
       const final = yield* store((keys) =>
         Effect.gen(function* () {
           const s = yield* Store.Store
           const from = yield* s.revision
           const view = yield* Jobs.read(keys, id)
-          return yield* Progress.follow(keys, id, view, from + 1, tty)
+          return yield* Progress.follow(keys, id, view, from + 1, { tty, columns })
         })
       )
       if (!Progress.succeeded(final))

@@ -202,15 +202,25 @@ export const summary = (model: Model, now: number): string => {
 export const succeeded = (s: Job.JobState) =>
   (s.state === "completed" && s.outcome === "succeeded") || s.state === "cleared"
 
+/** How the progress is shown: a live display on a terminal of `columns` (0: unknown), or plain lines. */
+export interface Display {
+  readonly tty: boolean
+  readonly columns: number
+}
+
 /** Follows a job until it is terminal and returns its final state. */
-export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRevision: number, tty: boolean) =>
+export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRevision: number, display: Display) =>
   Effect.gen(function* () {
     const store = yield* Store.Store
+    const tty = display.tty
     let model = fromView(id, view)
     let drawn = 0
+    // lines never wrap, or moving the cursor up by the line count would not reach the frame's top
+    const fit = (line: string) =>
+      display.columns > 1 && line.length >= display.columns ? `${line.slice(0, display.columns - 2)}…` : line
     const draw = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const lines = frame(model, now)
+      const lines = frame(model, now).map(fit)
       const up = drawn === 0 ? "" : `\x1b[${drawn}A\x1b[0J`
       drawn = lines.length
       yield* Console.log(`${up}${lines.join("\n")}`)
