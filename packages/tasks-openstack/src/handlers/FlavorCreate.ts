@@ -90,6 +90,11 @@ export const run = (
       const tag = yield* ownerTag
       const isPublic = input.isPublic ?? true
       let flavor = yield* findOwned(client, tag)
+      if (flavor !== undefined) {
+        yield* Effect.logInfo("adopting the flavor an earlier attempt made").pipe(
+          Effect.annotateLogs({ flavorId: flavor.id })
+        )
+      }
       if (flavor === undefined) {
         const created = yield* client
           .request("compute", "POST", "/flavors", {

@@ -302,8 +302,10 @@ export const run = (
       const ports = yield* ensurePorts(client, input, portTag)
       let serverId: string
       const adopted = yield* findServer(client, serverTag, owner)
-      if (Option.isSome(adopted)) serverId = adopted.value.id
-      else {
+      if (Option.isSome(adopted)) {
+        serverId = adopted.value.id
+        yield* Effect.logInfo("adopting the server an earlier attempt made").pipe(Effect.annotateLogs({ serverId }))
+      } else {
         const boot = yield* readVolume(client, bootVolumeId)
         if (Option.isNone(boot)) {
           return yield* TaskError.permanent("openstack.volume-not-found", `boot volume ${bootVolumeId} does not exist`)
@@ -315,7 +317,7 @@ export const run = (
               server: {
                 name: input.name,
                 flavorRef: input.flavorId,
-                networks: ports.map((p) => ({ port: p.id })),
+                networks: ports.length === 0 ? "none" : ports.map((p) => ({ port: p.id })),
                 block_device_mapping_v2: mappings,
                 tags: [serverTag],
                 metadata: { ...input.metadata, [ownerKey]: owner },

@@ -227,8 +227,10 @@ export const run = (
       const deadline = `${input.waitSeconds ?? 4 * 3600} seconds` as const
       const owned = yield* findOwnedVolume(client, tag)
       let volumeId: string
-      if (Option.isSome(owned)) volumeId = owned.value.id
-      else {
+      if (Option.isSome(owned)) {
+        volumeId = owned.value.id
+        yield* Effect.logInfo("adopting the volume an earlier attempt made").pipe(Effect.annotateLogs({ volumeId }))
+      } else {
         const created = yield* client.request("volumev3", "POST", "/volumes", {
           body: {
             volume: {

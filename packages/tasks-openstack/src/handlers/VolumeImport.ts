@@ -87,8 +87,10 @@ export const run = (
       const tag = boundedTag(yield* ownerTag, 255)
       const owned = yield* findOwnedVolume(client, tag)
       let volumeId: string
-      if (Option.isSome(owned)) volumeId = owned.value.id
-      else {
+      if (Option.isSome(owned)) {
+        volumeId = owned.value.id
+        yield* Effect.logInfo("adopting the volume an earlier attempt made").pipe(Effect.annotateLogs({ volumeId }))
+      } else {
         const created = yield* client.request("volumev3", "POST", "/manageable_volumes", {
           body: {
             volume: {

@@ -255,11 +255,24 @@ describe("openstack/instance.*", () => {
         const c = yield* cloud
         const jobId = yield* uniqueJobId("vm")
         const f = yield* instanceFixture(c, jobId)
+        const key = yield* KeypairCreate.run({ name: `${jobId}-key`, publicKey: publicKey() }).pipe(
+          Effect.provide(taskLayer(c, { jobId, taskId: "keypair" }))
+        )
+        yield* Effect.addFinalizer(() =>
+          KeypairDelete.run({ name: key.name }).pipe(
+            Effect.provide(taskLayer(c, { jobId, taskId: "k" })),
+            Effect.ignore
+          )
+        )
         const task = taskLayer(c, { jobId, taskId: "instance-web" })
+        const hypervisor = c.computeHosts[c.computeHosts.length - 1]!
         const input: typeof InstanceCreate.Input.Type = {
           projectId: f.projectId,
           name: `${jobId}-web`,
           flavorId: f.flavor.id,
+          keypairName: key.name,
+          availabilityZone: c.availabilityZone,
+          hypervisor,
           volumes: [
             { volumeId: f.dataVolume, deviceName: "/dev/vdb" },
             { volumeId: f.bootVolume, bootIndex: 0 }
@@ -286,6 +299,8 @@ describe("openstack/instance.*", () => {
         )
         assert.strictEqual(first.status, "ACTIVE")
         assert.strictEqual(first.name, input.name)
+        assert.strictEqual(first.host, hypervisor)
+        assert.strictEqual(first.availabilityZone, c.availabilityZone)
         assert.strictEqual(first.ports.length, 1)
         assert.deepStrictEqual(first.ports[0]!.ipAddresses, ["10.42.0.10"])
         assert.strictEqual(first.ports[0]!.floatingIpId, f.fip.id)
@@ -307,6 +322,27 @@ describe("openstack/instance.*", () => {
         )
 
         // what the cloud says
+        const detail = yield* f.client.request("compute", "GET", `/servers/${first.serverId}`, {
+          schema: Schema.Struct({
+            server: Schema.Struct({
+              key_name: Schema.NullOr(Schema.String),
+              metadata: Schema.Record(Schema.String, Schema.String)
+            })
+          })
+        })
+        assert.strictEqual(detail.server.key_name, key.name)
+        assert.strictEqual(detail.server.metadata.source, "protected-web")
+        if (c.sim !== undefined) {
+          // boot order: the volume marked 0 boots although it is listed second
+          const server = (yield* c.sim.inventory).servers.find((s) => s.id === first.serverId)
+          assert.deepStrictEqual(
+            server?.volumes.map((v) => [v.volume_id, v.boot_index]),
+            [
+              [f.bootVolume, 0],
+              [f.dataVolume, null]
+            ]
+          )
+        }
         for (const id of [f.bootVolume, f.dataVolume]) assert.strictEqual(yield* volumeStatus(f.client, id), "in-use")
         const boot = yield* f.client.request("volumev3", "GET", `/volumes/${f.bootVolume}`, {
           schema: Schema.Struct({ volume: Schema.Struct({ bootable: Schema.String }) })
