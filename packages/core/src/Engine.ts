@@ -25,6 +25,7 @@ import {
   Fiber,
   Metric,
   Option,
+  Queue,
   Random,
   Ref,
   Schedule,
@@ -40,7 +41,16 @@ import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
 import { type Reason, make as reason } from "./Reason.ts"
 import { SharedRecord } from "./SharedResource.ts"
-import { type Compare, type KeyValue, type Lease, type Op, Store, type WatchEvent } from "./Store.ts"
+import {
+  type Compare,
+  type KeyValue,
+  type Lease,
+  type Op,
+  Store,
+  type TxnRequest,
+  type TxnResult,
+  type WatchEvent
+} from "./Store.ts"
 import type { StoreError } from "./StoreError.ts"
 import { type Phase, type Result, TaskResult, type TaskSpec, TaskStatus } from "./Task.ts"
 import { TaskContext } from "./TaskContext.ts"
@@ -100,6 +110,15 @@ const encodeShared = Codec.encode(SharedRecord)
 
 /** Tasks claimed per transaction: 3 compares and 3 writes each, under etcd's 128 operations. */
 const CLAIM_BATCH = 25
+
+/**
+ * Results committed per transaction under load: 4 writes each, under etcd's 128 operations,
+ * and well under its 1.5 MiB request limit.
+ */
+const FINISH_BATCH = 30
+const FINISH_BATCH_BYTES = 1024 * 1024
+/** Result transactions in flight at once; each takes whatever queued meanwhile. */
+const FINISH_WORKERS = 2
 
 const done = (r: Result | undefined) => r === "success" || r === "skipped"
 
@@ -456,11 +475,17 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             ])
           })
 
-        const transition = (job: JobSlot, next: JobState, type: string, message: string) =>
+        /**
+         * The CAS that moves a job from the state `next` was computed from. That state's revision is
+         * taken now, when the decision is made, not when the forked action runs: by then the view may
+         * hold a newer state (another runner's transition, a user's operation), which must not be
+         * overwritten with a decision taken on the older one.
+         */
+        const transition = (job: JobSlot, next: JobState, type: string, message: string, from = job.state!.mod) =>
           Effect.gen(function* () {
             const value = Jobs.encodeState(next)
             return yield* txn(
-              [{ key: keys.jobState(job.id), target: "modRevision", op: "==", value: job.state!.mod }],
+              [{ key: keys.jobState(job.id), target: "modRevision", op: "==", value: from }],
               [
                 { _tag: "put", key: keys.jobState(job.id), value },
                 { _tag: "put", key: keys.indexEntry(job.id), value },
@@ -703,7 +728,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             }
           })
 
-        const resetFailed = (job: JobSlot, phase: Phase, state: JobState) =>
+        const resetFailed = (job: JobSlot, phase: Phase, state: JobState, from = job.state!.mod) =>
           act(
             `${job.id}/state`,
             job.id,
@@ -740,7 +765,8 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                 job,
                 new JobState({ ...rest, updatedAt: at }),
                 "job.retrying",
-                `retrying the failed tasks of the ${phase} phase`
+                `retrying the failed tasks of the ${phase} phase`,
+                from
               )
               return Math.max(last, r)
             })
@@ -748,12 +774,16 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
 
         // ---- claiming and executing -----------------------------------------
 
-        const claim = (job: JobSlot, phase: Phase, batch: ReadonlyArray<readonly [string, TaskSlot]>) =>
-          Effect.gen(function* () {
+        const claim = (job: JobSlot, phase: Phase, batch: ReadonlyArray<readonly [string, TaskSlot]>) => {
+          // the job state and task statuses the claim was decided on (see `transition`); the
+          // statuses also give the attempt, which the watch may bump before the claim's answer comes
+          const decided = job.state!
+          const tasks = batch.map(([id, t]) => ({ id, spec: t.spec!, status: t.status }))
+          return Effect.gen(function* () {
             const at = yield* now
-            const state = job.state!.value
+            const state = decided.value
             const compare: Array<Compare> = [
-              { key: keys.jobState(job.id), target: "modRevision", op: "==", value: job.state!.mod }
+              { key: keys.jobState(job.id), target: "modRevision", op: "==", value: decided.mod }
             ]
             const ops: Array<Op> = []
             // the first claim of a job also starts it
@@ -767,9 +797,9 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                 yield* event(job.id, undefined, undefined, "job.started", "job started")
               )
             }
-            for (const [id, t] of batch) {
-              const attempt = (t.status?.value.attempt ?? 0) + 1
-              compare.push(...statusIs(job.id, phase, id, t))
+            for (const { id, status } of tasks) {
+              const attempt = (status?.value.attempt ?? 0) + 1
+              compare.push(...statusIs(job.id, phase, id, status === undefined ? {} : { status }))
               ops.push(
                 { _tag: "put", key: keys.task(job.id, phase, id, "claim"), value: runnerId, lease: lease.id },
                 {
@@ -802,15 +832,16 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               rescans.set(job.id, r.revision)
               return r.revision
             }
-            for (const [id, t] of batch) {
-              const attempt = (t.status?.value.attempt ?? 0) + 1
+            for (const { id, spec, status } of tasks) {
+              const attempt = (status?.value.attempt ?? 0) + 1
               yield* Metric.update(EngineMetrics.claims, 1)
-              yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksStarted, { type: t.spec!.type }), 1)
-              if (t.status?.value.status === "running") yield* Metric.update(EngineMetrics.takeovers, 1)
-              yield* start(job, phase, id, t.spec!, r.revision, attempt)
+              yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksStarted, { type: spec.type }), 1)
+              if (status?.value.status === "running") yield* Metric.update(EngineMetrics.takeovers, 1)
+              yield* start(job, phase, id, spec, r.revision, attempt)
             }
             return r.revision
           })
+        }
 
         const start = (job: JobSlot, phase: Phase, id: string, spec: TaskSpec, token: number, attempt: number) =>
           Effect.gen(function* () {
@@ -1153,6 +1184,67 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           })
 
         /** The fenced write that ends an attempt. Retries through store outages; gives up when fenced out. */
+        // Under load the results of many tasks share one transaction: each worker commits what
+        // queued while the previous commit was in flight, and a lone result goes at once.
+        interface Finishing {
+          readonly request: TxnRequest
+          readonly bytes: number
+          readonly done: Deferred.Deferred<TxnResult, StoreError>
+        }
+        const finishing = yield* Queue.unbounded<Finishing>()
+        const commit = (request: TxnRequest) =>
+          store.txn(request).pipe(Effect.retry({ while: (e) => e.retryable, schedule: Schedule.spaced("200 millis") }))
+        const commitBatched = (request: TxnRequest) =>
+          Effect.gen(function* () {
+            let bytes = 0
+            for (const op of request.success) bytes += op._tag === "put" ? op.key.length + op.value.length : 64
+            const done = yield* Deferred.make<TxnResult, StoreError>()
+            yield* Queue.offer(finishing, { request, bytes, done })
+            return yield* Deferred.await(done)
+          })
+        const commitGroup = (group: ReadonlyArray<Finishing>) =>
+          Effect.gen(function* () {
+            const exit =
+              group.length === 1
+                ? yield* Effect.exit(commit(group[0]!.request))
+                : yield* Effect.exit(
+                    commit({
+                      compare: group.flatMap((f) => f.request.compare),
+                      success: group.flatMap((f) => f.request.success)
+                    })
+                  )
+            if (group.length === 1) return yield* Deferred.done(group[0]!.done, exit)
+            if (Exit.isSuccess(exit) && exit.value.succeeded) {
+              const written: TxnResult = { succeeded: true, revision: exit.value.revision, results: [] }
+              for (const f of group) yield* Deferred.succeed(f.done, written)
+              return
+            }
+            // a fence moved under one of them: each goes alone, so one lost claim holds back no other
+            yield* Effect.forEach(
+              group,
+              (f) => Effect.flatMap(Effect.exit(commit(f.request)), (e) => Deferred.done(f.done, e)),
+              { concurrency: "unbounded", discard: true }
+            )
+          })
+        const finishWorker = Effect.gen(function* () {
+          for (;;) {
+            const taken = yield* Queue.takeBetween(finishing, 1, FINISH_BATCH)
+            let group: Array<Finishing> = []
+            let bytes = 0
+            for (const f of taken) {
+              if (group.length > 0 && bytes + f.bytes > FINISH_BATCH_BYTES) {
+                yield* commitGroup(group)
+                group = []
+                bytes = 0
+              }
+              group.push(f)
+              bytes += f.bytes
+            }
+            yield* commitGroup(group)
+          }
+        })
+        for (let i = 0; i < FINISH_WORKERS; i++) yield* Effect.forkIn(finishWorker, sessionScope)
+
         const finish = (
           jobId: string,
           phase: Phase,
@@ -1244,9 +1336,12 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               ops.push(outcome.shared.op)
             }
             ops.push({ _tag: "delete", key: claimKey })
-            const r = yield* store
-              .txn({ compare, success: ops, failure: [{ _tag: "get", key: claimKey }] })
-              .pipe(Effect.retry({ while: (e) => e.retryable, schedule: Schedule.spaced("200 millis") }))
+            const request: TxnRequest = { compare, success: ops, failure: [{ _tag: "get", key: claimKey }] }
+            // a shared-record update decides alone: its conflicts are answered by deciding again
+            const r =
+              outcome._tag !== "canceled" && outcome.shared !== undefined
+                ? yield* commit(request)
+                : yield* commitBatched(request)
             if (!r.succeeded) {
               const current = r.results[0]
               const stillOurs = current?._tag === "get" && current.kv?.createRevision === token
