@@ -1,14 +1,16 @@
 /**
  * The `migrator` command line: the runner service (`run`), job commands and
  * the demo. Every command takes `--etcd` and `--prefix`, falling back to
- * `MIGRATOR_ETCD_ENDPOINTS` and `MIGRATOR_PREFIX`.
+ * `MIGRATOR_ETCD_ENDPOINTS` and `MIGRATOR_PREFIX` (and the other
+ * `MIGRATOR_ETCD_*` variables and `MIGRATOR_CONFIG`, see `Config.ts`).
  *
  * @since 0.1.0
  */
 import { Keys, type TaskRegistry } from "@migrator/core"
-import { Config, Effect, type Layer, Option } from "effect"
+import { Effect, type Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { badInput } from "./CliExit.ts"
+import * as RunnerConfig from "./Config.ts"
 import * as JobCommands from "./cli/JobCommands.ts"
 import * as RunCommand from "./cli/RunCommand.ts"
 import * as Demo from "./Demo.ts"
@@ -30,27 +32,15 @@ const root = Command.make("migrator").pipe(
   Command.withDescription("Runs disaster-recovery jobs: DAGs of tasks kept in etcd, shared by many runners.")
 )
 
-interface Connection {
-  readonly endpoints: ReadonlyArray<string>
-  readonly keys: Keys.Layout
-}
-
-const connectionOf = Effect.gen(function* () {
+/** The etcd connection of the job and plan commands: flags, MIGRATOR_* variables, MIGRATOR_CONFIG's etcd section. */
+const connect = Effect.gen(function* () {
   const flags = yield* root
-  const endpoints = Option.isSome(flags.etcd)
-    ? flags.etcd.value
-    : yield* Config.String("MIGRATOR_ETCD_ENDPOINTS").pipe(Config.withDefault("http://127.0.0.1:2379"))
-  const prefix = Option.isSome(flags.prefix)
-    ? flags.prefix.value
-    : yield* Config.String("MIGRATOR_PREFIX").pipe(Config.withDefault(Keys.DEFAULT_PREFIX))
-  return {
-    endpoints: endpoints
-      .split(",")
-      .map((e) => e.trim())
-      .filter((e) => e !== ""),
-    keys: Keys.make(prefix.endsWith("/") || prefix === "" ? prefix : `${prefix}/`)
-  } satisfies Connection
-}).pipe(Effect.mapError((e) => badInput(`configuration: ${e.message}`)))
+  const etcd = yield* RunnerConfig.resolveConnection({
+    etcd: Option.getOrUndefined(flags.etcd),
+    prefix: Option.getOrUndefined(flags.prefix)
+  }).pipe(Effect.mapError((e) => badInput(e.message)))
+  return { keys: Keys.make(etcd.prefix), store: StoreLayer.layerConfig(etcd) }
+})
 
 // ---- run ------------------------------------------------------------------
 
@@ -59,9 +49,6 @@ const run = RunCommand.make(root)
 const demo = Command.make("demo", {}, () => Demo.run).pipe(
   Command.withDescription("Run a sample job end to end on an in-memory store, with no set-up")
 )
-
-/** What the job and plan commands connect to. */
-const connect = connectionOf.pipe(Effect.map((c) => ({ keys: c.keys, store: StoreLayer.layer(c.endpoints) })))
 
 export const command = root.pipe(Command.withSubcommands([run, JobCommands.make(connect), demo]))
 

@@ -291,7 +291,25 @@ const logLevels: Record<typeof LogLevelName.Type, LogLevel.LogLevel> = {
  * read through Effect's `ConfigProvider` (the process environment by default).
  */
 export const resolve = (flags: Flags, options: ResolveOptions = {}): Effect.Effect<RunnerConfig, ConfigError> =>
+  resolveScope(flags, options, "all")
+
+/**
+ * Only the etcd connection (for the job and plan commands): the `etcd`
+ * section of the file named by `MIGRATOR_CONFIG` (or `config`), the
+ * `MIGRATOR_ETCD_*` and `MIGRATOR_PREFIX` variables and `--etcd`/`--prefix`.
+ * Other sections are neither read nor validated.
+ */
+export const resolveConnection = (
+  flags: Pick<Flags, "config" | "etcd" | "prefix">
+): Effect.Effect<EtcdConfig, ConfigError> => Effect.map(resolveScope(flags, {}, "etcd"), (c) => c.etcd)
+
+const resolveScope = (
+  flags: Flags,
+  options: ResolveOptions,
+  scope: "all" | "etcd"
+): Effect.Effect<RunnerConfig, ConfigError> =>
   Effect.gen(function* () {
+    const inScope = (field: string) => scope === "all" || field.startsWith("etcd.")
     const fail = (field: string, source: string, message: string) =>
       Effect.fail(new ConfigError({ problems: [{ field, source, message }] }))
     const fromEnv = Effect.fnUntraced(function* (name: string) {
@@ -312,6 +330,7 @@ export const resolve = (flags: Flags, options: ResolveOptions = {}): Effect.Effe
       if (parsed === null || parsed === undefined) doc = {}
       else if (isObject(parsed)) doc = structuredClone(parsed)
       else return yield* fail("", file, "the configuration file must hold a mapping of settings")
+      if (scope === "etcd") doc = doc.etcd === undefined ? {} : { etcd: doc.etcd }
     }
 
     // 2. environment, 3. flags; each records the source of the fields it sets
@@ -322,10 +341,12 @@ export const resolve = (flags: Flags, options: ResolveOptions = {}): Effect.Effe
       if (setField(doc, field, value)) sources.set(field, source)
     }
     for (const [variable, field] of environment) {
+      if (!inScope(field)) continue
       const value = yield* fromEnv(variable)
       if (Option.isSome(value)) overlay(field, variable, value.value)
     }
     for (const [flag, name, field] of flagFields) {
+      if (!inScope(field)) continue
       const value = flags[flag]
       if (value !== undefined) overlay(field, name, value as string | number)
     }

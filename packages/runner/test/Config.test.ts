@@ -191,6 +191,28 @@ describe("runner configuration", () => {
     })
   )
 
+  it.effect("the job commands' connection reads only the etcd settings", () =>
+    Effect.gen(function* () {
+      const yaml = file(
+        "connection.yaml",
+        "etcd: { endpoints: [http://file:1], prefix: conn }\nclusters: { broken: 1 }\nconcurrency: { perRunner: -5 }\n"
+      )
+      const c = yield* Config.resolveConnection({}).pipe(
+        Effect.provideService(
+          ConfigProvider.ConfigProvider,
+          ConfigProvider.fromEnv({ env: { MIGRATOR_CONFIG: yaml, MIGRATOR_CONCURRENCY: "x" } })
+        )
+      )
+      assert.deepStrictEqual(c.endpoints, ["http://file:1"])
+      assert.strictEqual(c.prefix, "conn/")
+      const flagged = yield* Config.resolveConnection({ etcd: "http://flag:2", prefix: "p" }).pipe(
+        Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { MIGRATOR_CONFIG: yaml } }))
+      )
+      assert.deepStrictEqual(flagged.endpoints, ["http://flag:2"])
+      assert.strictEqual(flagged.prefix, "p/")
+    })
+  )
+
   it.live("migrator run exits 2 with the field named for a bad configuration", () =>
     Effect.promise(async () => {
       const bad = file(

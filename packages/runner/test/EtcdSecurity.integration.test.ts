@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { freePort } from "@migrator/etcd-store/testing"
 import { Effect } from "effect"
 import { afterAll, beforeAll } from "vitest"
+import { migrator } from "./utils/cli.ts"
 import { type Service, startService, until } from "./utils/service.ts"
 
 // etcd with TLS (server certificate, client certificates required) and user/password auth
@@ -193,6 +194,19 @@ describe("etcd with TLS client certificates and password auth", () => {
         assert.strictEqual(job.outcome, "succeeded")
         // the job is really in etcd, readable with the same credentials
         assert.include(etcdctl("--user", `root:${PASSWORD}`, "get", "secure/index/secure-job"), "completed")
+        // the job commands connect the same way, from MIGRATOR_* variables
+        const shown = await migrator(["job", "show", "secure-job", "--json"], {
+          MIGRATOR_ETCD_ENDPOINTS: endpoint,
+          MIGRATOR_PREFIX: "secure/",
+          MIGRATOR_ETCD_TLS_CA: path("ca.pem"),
+          MIGRATOR_ETCD_TLS_CERT: path("client.pem"),
+          MIGRATOR_ETCD_TLS_KEY: path("client.key"),
+          MIGRATOR_ETCD_USERNAME: "root",
+          MIGRATOR_ETCD_PASSWORD: PASSWORD
+        })
+        assert.strictEqual(shown.code, 0, shown.stderr)
+        assert.strictEqual(JSON.parse(shown.stdout).state, "completed")
+        assert.notInclude(shown.stdout + shown.stderr, PASSWORD)
 
         // the wrong password is refused: never ready, and the error says why without the password
         const refused = await until("the refused runner's readyz", async () => {
