@@ -209,12 +209,17 @@ function jobPage(root, id) {
       if (tasks.length === 0) return;
       var l = layout(tasks);
       var s = svg("svg", { width: l.width, height: l.height, "class": "dag", "data-phase": phase });
+      var defs = svg("defs"), marker = svg("marker", { id: "arrow-" + phase, viewBox: "0 0 10 10", refX: 10, refY: 5,
+        markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+      marker.appendChild(svg("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#9ca3af" }));
+      defs.appendChild(marker); s.appendChild(defs);
       tasks.forEach(function (t) {
         t.dependencies.forEach(function (p) {
           var a = l.xy[p], b = l.xy[t.id];
           if (!a || !b) return;
           var x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2, mx = (x1 + x2) / 2;
-          s.appendChild(svg("path", { "class": "edge", d: "M" + x1 + "," + y1 + " C" + mx + "," + y1 + " " + mx + "," + y2 + " " + x2 + "," + y2 }));
+          s.appendChild(svg("path", { "class": "edge", "marker-end": "url(#arrow-" + phase + ")",
+            d: "M" + x1 + "," + y1 + " C" + mx + "," + y1 + " " + mx + "," + y2 + " " + x2 + "," + y2 }));
         });
       });
       tasks.forEach(function (t) {
@@ -250,6 +255,8 @@ function jobPage(root, id) {
     details.appendChild(el("h2", { text: "Task " + t.id }));
     var rows = [["type", t.type], ["phase", t.phase], ["state", taskState(t)], ["attempts", String(t.attempt)],
       ["runner", t.runner || (t.claim || "")], ["depends on", t.dependencies.join(", ") || "—"]];
+    if (t.startedAt) rows.push(["started", when(t.startedAt)]);
+    if (t.finishedAt) rows.push(["finished", when(t.finishedAt)]);
     if (t.undoes) rows.push(["undoes", t.undoes]);
     if (t.shared) rows.push(["shared", t.shared]);
     details.appendChild(el("table", { id: "task-fields" }, rows.map(function (r) { return el("tr", {}, [el("th", { text: r[0] }), el("td", { "data-field": r[0], text: r[1] })]); })));
