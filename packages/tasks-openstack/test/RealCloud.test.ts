@@ -249,6 +249,42 @@ describe("the client on the test cloud", () => {
   )
 
   it.live(
+    "no route: 404 everywhere; another method on a known path is 405 on Neutron and Glance, 404 on Nova and Cinder",
+    () =>
+      Effect.gen(function* () {
+        const c = yield* cloud
+        const status = (service: OpenStackClient.Service, method: OpenStackClient.Method, path: string) =>
+          Effect.map(Effect.exit(c.client.request(service, method, path, { idempotent: false })), (exit) => {
+            const error = failure(exit)
+            return [error.status, error.reason._tag, error.errorType]
+          })
+        assert.deepStrictEqual(yield* status("compute", "GET", "/no-such-thing"), [404, "NotFound", undefined])
+        assert.deepStrictEqual(yield* status("volumev3", "GET", "/no-such-thing"), [404, "NotFound", undefined])
+        assert.deepStrictEqual(yield* status("image", "GET", "/no-such-thing"), [404, "NotFound", undefined])
+        assert.deepStrictEqual(yield* status("network", "GET", "/no-such-thing"), [404, "NotFound", "HTTPNotFound"])
+        assert.deepStrictEqual(yield* status("compute", "PUT", "/servers"), [404, "NotFound", undefined])
+        assert.deepStrictEqual(yield* status("volumev3", "PUT", "/volumes"), [404, "NotFound", undefined])
+        assert.deepStrictEqual(yield* status("image", "PUT", "/images"), [405, "BadRequest", undefined])
+        assert.deepStrictEqual(yield* status("network", "PATCH", "/networks"), [
+          405,
+          "BadRequest",
+          "HTTPMethodNotAllowed"
+        ])
+        const volume = failure(
+          yield* Effect.exit(c.client.request("volumev3", "GET", "/volumes", { microversion: "3.999" }))
+        )
+        assert.deepStrictEqual([volume.status, volume.errorType], [406, "computeFault"])
+        assert.include(volume.reason.message, "Minimum is 3.0 and maximum is 3.70.")
+        const compute = failure(
+          yield* Effect.exit(c.client.request("compute", "GET", "/flavors", { microversion: "2.999" }))
+        )
+        assert.deepStrictEqual([compute.status, compute.errorType], [406, "computeFault"])
+        assert.include(compute.reason.message, "Minimum is 2.1 and maximum is 2.93.")
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live(
     "409 is Conflict: a duplicate security group rule, a taken fixed IP",
     () =>
       Effect.gen(function* () {

@@ -8,7 +8,14 @@
  */
 import * as cinder from "./cinder.ts"
 import * as glance from "./glance.ts"
-import { parseVersion, type SimRequest, type SimResponse, versionText } from "./http.ts"
+import {
+  parseVersion,
+  routeMissing404,
+  routeMissing405,
+  type SimRequest,
+  type SimResponse,
+  versionText
+} from "./http.ts"
 import * as keystone from "./keystone.ts"
 import type * as M from "./model.ts"
 import * as neutron from "./neutron.ts"
@@ -88,7 +95,8 @@ const novaKeys: Record<number, string> = {
   403: "forbidden",
   404: "itemNotFound",
   405: "HTTPMethodNotAllowed",
-  406: "HTTPNotAcceptable",
+  // Nova and Cinder both answer an unsupported microversion with this key
+  406: "computeFault",
   409: "conflictingRequest",
   413: "overLimit",
   429: "overLimit",
@@ -105,6 +113,14 @@ const errorBody = (
   type: string | undefined
 ): { readonly contentType: string; readonly body: string } => {
   const title = titles[status] ?? "Error"
+  const html = () => ({
+    contentType: "text/html; charset=UTF-8",
+    body: `<html>\n <head>\n  <title>${status} ${title}</title>\n </head>\n <body>\n  <h1>${status} ${title}</h1>\n  ${message}<br /><br />\n\n\n\n </body>\n</html>`
+  })
+  // no route for the path (or, for Nova and Cinder, the method): the routers
+  // of every service but Neutron answer in HTML
+  const routeMissing = (status === 404 && type === routeMissing404) || (status === 405 && type === routeMissing405)
+  if (routeMissing && service !== "network" && !(status === 405 && service === "identity")) return html()
   if (status === 401 || service === "identity") {
     // keystonemiddleware answers 401 for every service in Keystone's shape
     return {
@@ -126,10 +142,25 @@ const errorBody = (
       }
     default:
       // Glance and anything unknown: webob's HTML page
-      return {
-        contentType: "text/html; charset=UTF-8",
-        body: `<html>\n <head>\n  <title>${status} ${title}</title>\n </head>\n <body>\n  <h1>${status} ${title}</h1>\n  ${message}<br /><br />\n\n\n\n </body>\n</html>`
-      }
+      return html()
+  }
+}
+
+/** What each service says about a request body that is not JSON. */
+const malformedBody = (service: M.ServiceName): SimFailure => {
+  switch (service) {
+    case "network":
+      return new SimFailure(400, "Body contains invalid data", "HTTPBadRequest")
+    case "image":
+      return new SimFailure(400, "Malformed JSON in request body.", "HTTPBadRequest")
+    case "identity":
+      return new SimFailure(
+        400,
+        "Expecting to find valid JSON in request body. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.",
+        "ValidationError"
+      )
+    default:
+      return new SimFailure(400, "Malformed request body", "MalformedRequestBody")
   }
 }
 
@@ -209,7 +240,8 @@ export const handle = (state: State, incoming: Incoming, now: number): Outcome =
   let abandon: Outcome["abandon"]
   let delayMillis = 0
   const headers: Record<string, string> = { "x-openstack-request-id": requestId }
-  if (where.service === "compute") headers["x-compute-request-id"] = requestId
+  // Cinder sends the Nova-style header too
+  if (where.service === "compute" || where.service === "volumev3") headers["x-compute-request-id"] = requestId
 
   const respond = (status: number, body: string, contentType?: string): Outcome => {
     if (contentType !== undefined && body.length > 0) headers["content-type"] = contentType
@@ -275,7 +307,7 @@ export const handle = (state: State, incoming: Incoming, now: number): Outcome =
       try {
         body = JSON.parse(incoming.body)
       } catch {
-        throw new SimFailure(400, "Malformed request body", "MalformedRequestBody")
+        throw malformedBody(where.service)
       }
     }
     const response = handlers[where.service](state, {

@@ -4,7 +4,7 @@
  * style, tag filters, body access, microversion checks.
  */
 import type * as M from "./model.ts"
-import { badRequest, notFound, SimFailure, type State } from "./state.ts"
+import { badRequest, SimFailure, type State } from "./state.ts"
 
 export interface SimRequest {
   readonly method: string
@@ -47,6 +47,10 @@ export const route = (method: string, path: string, handler: Handler): Route => 
   return { method, pattern: new RegExp(`^${source}/?$`), keys, handler }
 }
 
+/** Error types of a request no route matches (rendered like the real services' routers do). */
+export const routeMissing404 = "HTTPNotFound"
+export const routeMissing405 = "HTTPMethodNotAllowed"
+
 export const dispatch = (routes: ReadonlyArray<Route>, state: State, req: SimRequest): SimResponse => {
   let pathMatched = false
   for (const r of routes) {
@@ -60,8 +64,19 @@ export const dispatch = (routes: ReadonlyArray<Route>, state: State, req: SimReq
     })
     return r.handler(state, req, params)
   }
-  if (pathMatched) return { status: 405, body: { error: { code: 405, message: `Method ${req.method} not allowed` } } }
-  throw notFound(`The resource could not be found.`)
+  // What Zed answers for a path or a method it has no route for: Nova and
+  // Cinder say 404 to both; Neutron, Glance and Keystone say 405 to a known
+  // path with another method. `core` renders each in the service's shape.
+  if (pathMatched && req.service !== "compute" && req.service !== "volumev3") {
+    throw new SimFailure(
+      405,
+      req.service === "network"
+        ? "The server could not comply with the request since it is either malformed or otherwise incorrect."
+        : `The method ${req.method} is not allowed for this resource.`,
+      routeMissing405
+    )
+  }
+  throw new SimFailure(404, "The resource could not be found.", routeMissing404)
 }
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): SimResponse =>
