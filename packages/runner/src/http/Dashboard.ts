@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 
-const style = String.raw`
+const style = `
 :root { --bg:#f7f8fa; --fg:#1f2430; --muted:#6b7280; --line:#d6dae1; --card:#fff; }
 * { box-sizing: border-box; }
 body { margin:0; font:14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--fg); }
