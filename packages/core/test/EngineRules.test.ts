@@ -185,6 +185,36 @@ describe("engine rules", () => {
     )
   )
 
+  it.effect("results of tasks finishing together share transactions, each still fenced", () =>
+    withEnv((probe) =>
+      Effect.gen(function* () {
+        yield* runner("r1", { concurrency: 32 })
+        const count = 20
+        const tasks = Array.from({ length: count }, (_, i) => ({
+          id: `t${i}`,
+          type: "probe/work",
+          input: { gate: "g" }
+        }))
+        const id = yield* submit({ id: "batch", tasks })
+        for (const t of tasks) yield* awaitTask(id, t.id, (s) => s.status === "running")
+        const store = yield* Store.Store
+        const before = yield* store.revision
+        yield* probe.open("g")
+        yield* awaitState(id, terminal)
+        const view = yield* show(id)
+        assert.strictEqual(view.state.outcome, "succeeded")
+        for (const t of tasks) {
+          const claimed = task(view, t.id)
+          assert.strictEqual(claimed?.result?.result, "success")
+          assert.isUndefined(claimed?.claim)
+        }
+        // one revision per transaction: fewer transactions than results, plus the job's completion
+        const transactions = (yield* store.revision) - before
+        assert.isBelow(transactions, count)
+      })
+    )
+  )
+
   it.effect("two jobs racing for one shared key: one creates, the other adopts", () =>
     withEnv((probe) =>
       Effect.gen(function* () {
