@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as FlavorCreate from "@migrator/tasks-openstack/handlers/FlavorCreate"
 import * as InstanceCreate from "@migrator/tasks-openstack/handlers/InstanceCreate"
+import * as InstanceDelete from "@migrator/tasks-openstack/handlers/InstanceDelete"
 import * as InstanceStop from "@migrator/tasks-openstack/handlers/InstanceStop"
 import * as KeypairCreate from "@migrator/tasks-openstack/handlers/KeypairCreate"
 import { Effect, Schema } from "effect"
@@ -199,6 +200,33 @@ describe("instance.create under faults", () => {
       )
       assert.strictEqual(out.status, "ACTIVE")
       assert.strictEqual((yield* c.sim!.requests).filter((r) => r.status === 503).length, 3)
+    })
+  )
+})
+
+describe("instance.delete after a partial undo", () => {
+  it.live("the server is already gone (a crash after its delete): the ports are still removed", () =>
+    Effect.gen(function* () {
+      const c = yield* simCloud
+      const f = yield* fixture(c)
+      const out = yield* InstanceCreate.run(f.input("vm-half")).pipe(
+        Effect.provide(taskLayer(c, { jobId: "j", taskId: "vm-half" }))
+      )
+      yield* c.client.forProject(f.projectId).request("compute", "DELETE", `/servers/${out.serverId}`)
+      yield* waitFor(
+        Effect.map(c.sim!.inventory, (i) => i.servers.length),
+        (n) => n === 0
+      )
+      // Nova leaves the ports we passed in: they are ours to delete
+      assert.strictEqual((yield* leftovers(c, "vm-half", "j", "vm-half", f.volumeId)).ports, 1)
+      yield* InstanceDelete.run({ projectId: f.projectId, serverId: out.serverId, portTag: out.portTag }).pipe(
+        Effect.provide(taskLayer(c, { jobId: "j", taskId: "vm-half-undo", phase: "clear" }))
+      )
+      assert.deepStrictEqual(yield* leftovers(c, "vm-half", "j", "vm-half", f.volumeId), {
+        servers: [],
+        ports: 0,
+        volume: "available"
+      })
     })
   )
 })
