@@ -813,11 +813,68 @@ export const validate = (plan: Plan): ReadonlyArray<Problem> => {
       }
     }
   }
+  addressClashes(idx, report)
   for (const cycle of instanceCycles(idx)) {
     const first = idx.instances.get(cycle[0]!)!
     report(`${first.path}.dependsOn`, `instance dependency cycle: ${[...cycle, cycle[0]].join(" -> ")}`)
   }
   return problems
+}
+
+/**
+ * Two things at one address of a subnet: the gateway, router interfaces (at the gateway unless
+ * given an address) and instances' fixed IPs. Neutron would refuse the second one at run time.
+ */
+const addressClashes = (idx: Index, report: (path: string, message: string) => void) => {
+  const used = new Map<string, Map<bigint, string>>()
+  const claim = (subnet: LocatedSubnet, address: Addresses.Address, path: string, what: string, gateway = false) => {
+    if (subnet.cidr === undefined || !Addresses.contains(subnet.cidr, address)) return
+    const taken = used.get(subnet.value.id) ?? new Map<bigint, string>()
+    used.set(subnet.value.id, taken)
+    const other = taken.get(address.value)
+    // a router interface without address sits at the gateway: once
+    if (other !== undefined && !(gateway && other.startsWith("the gateway"))) {
+      report(path, `${what} ${Addresses.formatAddress(address)} of subnet "${subnet.value.id}" is already ${other}`)
+    } else if (other === undefined) taken.set(address.value, gateway ? `the gateway (${path})` : `used at ${path}`)
+  }
+  for (const subnet of idx.subnets.values()) {
+    const { gatewayIp } = subnet.value
+    if (gatewayIp === null || subnet.cidr === undefined) continue
+    const address =
+      gatewayIp === undefined
+        ? { version: subnet.cidr.version, value: subnet.cidr.network + 1n }
+        : Addresses.parseAddress(gatewayIp)
+    if (address !== undefined) claim(subnet, address, `${subnet.path}.gatewayIp`, "gateway", true)
+  }
+  const atGateway = new Map<string, string>()
+  for (const { value: router, path } of idx.routers.values()) {
+    router.interfaces?.forEach((itf, i) => {
+      const subnet = idx.subnets.get(itf.subnet)
+      if (subnet === undefined) return
+      const ip = `${path}.interfaces[${i}]`
+      if (itf.ipAddress === undefined) {
+        const other = atGateway.get(itf.subnet)
+        if (other !== undefined)
+          report(`${ip}.subnet`, `the gateway of subnet "${itf.subnet}" is already taken by ${other}`)
+        else atGateway.set(itf.subnet, ip)
+        return
+      }
+      const address = Addresses.parseAddress(itf.ipAddress)
+      if (address !== undefined) claim(subnet, address, `${ip}.ipAddress`, "address")
+    })
+  }
+  for (const { value: instance, path } of idx.instances.values()) {
+    instance.nics?.forEach((nic, i) => {
+      const address = nic.fixedIp === undefined ? undefined : Addresses.parseAddress(nic.fixedIp)
+      if (address === undefined) return
+      const candidates =
+        nic.subnet !== undefined ? [nic.subnet] : (idx.networks.get(nic.network)?.value.subnets ?? []).map((s) => s.id)
+      for (const id of candidates) {
+        const subnet = idx.subnets.get(id)
+        if (subnet !== undefined) claim(subnet, address, `${path}.nics[${i}].fixedIp`, "fixed IP")
+      }
+    })
+  }
 }
 
 /** The routers of `project` with an interface on `subnet` and a gateway on the external network `external`. */

@@ -405,6 +405,31 @@ describe("Plan: references and values", () => {
     })
   )
 
+  it.effect("two things at one address: gateway, router interfaces, fixed IPs", () =>
+    Effect.gen(function* () {
+      const found = yield* problems(
+        withProject((p) => ({
+          ...p,
+          routers: [
+            ...p.routers,
+            { id: "r2", name: "r2", interfaces: [{ subnet: "sub-a" }, { subnet: "sub-b", ipAddress: "10.0.1.1" }] }
+          ],
+          instances: [
+            { ...p.instances[0]!, nics: [{ ...p.instances[0]!.nics[0]!, fixedIp: "10.0.0.1" }] },
+            { ...p.instances[1]!, nics: [{ network: "net-a", fixedIp: "10.0.1.7" }] },
+            { ...p.instances[2]!, nics: [{ network: "net-a", subnet: "sub-b", fixedIp: "10.0.1.7" }] }
+          ]
+        }))
+      )
+      assert.sameMembers(found, [
+        'projects[0].routers[1].interfaces[1].ipAddress: address 10.0.1.1 of subnet "sub-b" is already the gateway (projects[0].networks[0].subnets[1].gatewayIp)',
+        'projects[0].routers[1].interfaces[0].subnet: the gateway of subnet "sub-a" is already taken by projects[0].routers[0].interfaces[0]',
+        'projects[0].instances[0].nics[0].fixedIp: fixed IP 10.0.0.1 of subnet "sub-a" is already the gateway (projects[0].networks[0].subnets[0].gatewayIp)',
+        'projects[0].instances[2].nics[0].fixedIp: fixed IP 10.0.1.7 of subnet "sub-b" is already used at projects[0].instances[1].nics[0].fixedIp'
+      ])
+    })
+  )
+
   it.effect("unknown flavor, keypair, timeout kind", () =>
     Effect.gen(function* () {
       const doc = withProject((p) => ({

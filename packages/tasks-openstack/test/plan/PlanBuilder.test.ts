@@ -348,7 +348,7 @@ describe("PlanBuilder: options and variants", () => {
             ],
             routers: [
               { id: "r", sourceId: "src-r", name: "r", interfaces: [{ subnet: "s" }, { subnet: "own-s" }] },
-              { id: "r2", sourceId: "src-r2", name: "r2", interfaces: [{ subnet: "s" }] }
+              { id: "r2", sourceId: "src-r2", name: "r2", interfaces: [{ subnet: "s", ipAddress: "192.168.0.254" }] }
             ]
           }
         ]
