@@ -36,7 +36,7 @@ export const definition = TaskHandler.make("openstack/volume.delete-copy", {
   input: Input,
   output: Output,
   retry: { maxAttempts: 5 },
-  timeout: "15 minutes",
+  timeout: "25 minutes",
   description: "Deletes a volume copy and waits until it is gone; already gone is success"
 })
 

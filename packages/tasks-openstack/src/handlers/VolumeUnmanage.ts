@@ -36,7 +36,7 @@ export const definition = TaskHandler.make("openstack/volume.unmanage", {
   input: Input,
   output: Output,
   retry: { maxAttempts: 5 },
-  timeout: "15 minutes",
+  timeout: "25 minutes",
   description: "Unmanages an imported volume (the backend volume stays); already gone is success"
 })
 

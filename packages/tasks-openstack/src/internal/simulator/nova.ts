@@ -788,6 +788,26 @@ const fingerprint = (text: string) => {
   return bytes.join(":")
 }
 
+/**
+ * Whether `text` is an OpenSSH public key Nova can fingerprint: a known type,
+ * then base64 of a blob that starts with the same type as a length-prefixed
+ * string (Nova parses the key and refuses anything else).
+ */
+const isOpenSshKey = (text: string): boolean => {
+  const [type, data] = text.trim().split(/\s+/)
+  if (type === undefined || data === undefined) return false
+  if (!/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-\S+)$/.test(type) || !/^[A-Za-z0-9+/]+={0,2}$/.test(data)) return false
+  let blob: string
+  try {
+    blob = atob(data)
+  } catch {
+    return false
+  }
+  const length =
+    ((blob.charCodeAt(0) << 24) | (blob.charCodeAt(1) << 16) | (blob.charCodeAt(2) << 8) | blob.charCodeAt(3)) >>> 0
+  return blob.length > 4 + length && blob.slice(4, 4 + length) === type
+}
+
 const renderKeypair = (k: M.Keypair, full: boolean) => ({
   name: k.name,
   public_key: k.public_key,
@@ -824,7 +844,7 @@ const createKeypair = (state: State, req: SimRequest) => {
     const material = uuid(state).replace(/-/g, "")
     publicKey = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${material} Generated-by-Nova`
     privateKey = `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA${material}\n-----END OPENSSH PRIVATE KEY-----\n`
-  } else if (!/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-\S+) \S+/.test(publicKey) && type === "ssh") {
+  } else if (type === "ssh" && !isOpenSshKey(publicKey)) {
     throw badRequest("Keypair data is invalid: failed to generate fingerprint")
   }
   const keypair: M.Keypair = {
