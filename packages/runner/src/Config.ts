@@ -65,6 +65,9 @@ const Cluster = Schema.Struct({
   ),
   region: Schema.optionalKey(NonEmpty),
   interface: Schema.optionalKey(Schema.Literals(["public", "internal", "admin"])),
+  /** Default compute and volume API microversions, e.g. `2.79` and `3.59`. */
+  computeMicroversion: Schema.optionalKey(Schema.String.pipe(Schema.check(Schema.isPattern(/^\d+\.\d+$/)))),
+  volumeMicroversion: Schema.optionalKey(Schema.String.pipe(Schema.check(Schema.isPattern(/^\d+\.\d+$/)))),
   credentials: Schema.Union([PasswordCredentials, ApplicationCredentials])
 })
 
@@ -446,6 +449,8 @@ const resolveScope = (
         authUrl: c.authUrl,
         ...(c.region === undefined ? {} : { region: c.region }),
         ...(c.interface === undefined ? {} : { interface: c.interface }),
+        ...(c.computeMicroversion === undefined ? {} : { computeMicroversion: c.computeMicroversion }),
+        ...(c.volumeMicroversion === undefined ? {} : { volumeMicroversion: c.volumeMicroversion }),
         auth
       }
     }
