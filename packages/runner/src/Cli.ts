@@ -12,6 +12,7 @@ import { Command, Flag } from "effect/cli"
 import { badInput } from "./CliExit.ts"
 import * as RunnerConfig from "./Config.ts"
 import * as JobCommands from "./cli/JobCommands.ts"
+import * as PlanCommands from "./cli/PlanCommands.ts"
 import * as RunCommand from "./cli/RunCommand.ts"
 import * as Demo from "./Demo.ts"
 import * as StoreLayer from "./StoreLayer.ts"
@@ -50,6 +51,8 @@ const demo = Command.make("demo", {}, () => Demo.run).pipe(
   Command.withDescription("Run a sample job end to end on an in-memory store, with no set-up")
 )
 
-export const command = root.pipe(Command.withSubcommands([run, JobCommands.make(connect), demo]))
+export const command = root.pipe(
+  Command.withSubcommands([run, JobCommands.make(connect), PlanCommands.make(connect), demo])
+)
 
 export type { Layer, TaskRegistry }
