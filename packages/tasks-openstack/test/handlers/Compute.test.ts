@@ -82,6 +82,21 @@ describe("openstack/keypair.*", () => {
   )
 })
 
+describe("openstack/keypair.create with a bad key", () => {
+  it.live("a public key Nova cannot parse fails for good", () =>
+    Effect.gen(function* () {
+      const c = yield* cloud
+      const jobId = yield* uniqueJobId("kp")
+      const error = yield* KeypairCreate.run({
+        name: `${jobId}-bad`,
+        publicKey: "ssh-ed25519 bm90LWEta2V5 test@migrator"
+      }).pipe(Effect.provide(taskLayer(c, { jobId, taskId: "keypair" })), Effect.flip)
+      assert.strictEqual(error.code, "openstack.bad-request")
+      assert.isFalse(error.retryable)
+    })
+  )
+})
+
 const FlavorDetail = Schema.Struct({
   flavor: Schema.Struct({
     id: Schema.String,
