@@ -188,8 +188,8 @@ export const Volume = Schema.Struct({
   sourceId: Schema.optionalKey(SourceId),
   name: Name,
   description: Schema.optionalKey(Text),
-  /** GiB. */
-  size: PositiveInt,
+  /** GiB; a copy defaults to its source's size, an import takes the backend volume's. */
+  size: Schema.optionalKey(PositiveInt),
   volumeType: Schema.optionalKey(Name),
   bootable: Schema.optionalKey(Schema.Boolean),
   availabilityZone: Schema.optionalKey(Name),
@@ -250,7 +250,9 @@ export const Instance = Schema.Struct({
   consoleLog: Schema.optionalKey(ConsoleLog),
   metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   /** Base64 user data. */
-  userData: Schema.optionalKey(Schema.String)
+  userData: Schema.optionalKey(Schema.String),
+  /** Stop the instance once recovered; default: the plan's `options.leaveInstancesStopped`. */
+  leaveStopped: Schema.optionalKey(Schema.Boolean)
 })
 export type Instance = typeof Instance.Type
 

@@ -614,7 +614,8 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
         description: volume.description,
         volumeType: volume.volumeType,
         availabilityZone: volume.availabilityZone,
-        bootable: volume.bootable
+        bootable: volume.bootable,
+        metadata: volume.sourceId === undefined ? undefined : { "source-volume": volume.sourceId }
       }
       const copy = volume.source.copy
       const imported = volume.source.import
@@ -716,7 +717,7 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
         }),
         res("instance", instance.id, instance.name, ip)
       )
-      if (opts.leaveInstancesStopped === true) {
+      if (instance.leaveStopped ?? opts.leaveInstancesStopped === true) {
         add(
           "run",
           "instance.stop",

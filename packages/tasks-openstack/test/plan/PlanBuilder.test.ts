@@ -164,6 +164,14 @@ describe("PlanBuilder: the two-projects example", () => {
         portRangeMax: 5432,
         remoteGroupId: { $ref: "sg:sg-web#/securityGroupId" }
       })
+      const base = small()
+      const withSource = yield* PlanBuilder.build({
+        ...base,
+        projects: [{ ...base.projects[0]!, volumes: [{ ...base.projects[0]!.volumes![0]!, sourceId: "disk-7" }] }]
+      })
+      assert.deepStrictEqual((byId(withSource).get("volume:v")!.input as { metadata: unknown }).metadata, {
+        "source-volume": "disk-7"
+      })
       assert.deepStrictEqual(input("volume:vol-web"), {
         projectId: { $ref: "project:web#/projectId" },
         name: "web-boot",
@@ -311,6 +319,18 @@ describe("PlanBuilder: options and variants", () => {
       assert.strictEqual(doc.rtoMs, 900_000)
       assert.strictEqual(doc.labels?.drill, "yes")
       yield* JobBuilder.build(doc, { types: PlanHandlers.inputs })
+
+      // per instance: stopped without the plan option, or kept running despite it
+      const base = small()
+      const instance = base.projects[0]!.instances![0]!
+      const one = (leaveStopped: boolean, option: boolean) =>
+        PlanBuilder.build({
+          ...base,
+          options: { leaveInstancesStopped: option },
+          projects: [{ ...base.projects[0]!, instances: [{ ...instance, leaveStopped }] }]
+        }).pipe(Effect.map((d) => byId(d).has("stop:i")))
+      assert.isTrue(yield* one(true, false))
+      assert.isFalse(yield* one(false, true))
     })
   )
 

@@ -160,6 +160,11 @@ describe("PlanBuilder: a built plan runs on the simulator", () => {
         assert.deepStrictEqual(failures(cleared), [])
         assert.strictEqual(cleared.state.state, "cleared")
         const middle = yield* sim.inventory
+        const held = yield* (yield* Store.Store).range(keys.sharedPrefix)
+        assert.strictEqual(
+          held.kvs.length,
+          first.tasks.filter((t) => t.spec.shared !== undefined && t.spec.phase === "run").length
+        )
         assert.strictEqual(middle.networks.length, after.networks.length)
         assert.strictEqual(middle.servers.length, after.servers.length)
 
@@ -186,6 +191,12 @@ describe("PlanBuilder: a built plan runs on the simulator", () => {
             ).length
           assert.strictEqual(count(end), count(before), kind)
         }
+        // no shared record is left: subnets too were released
+        const shared = yield* (yield* Store.Store).range(keys.sharedPrefix)
+        assert.deepStrictEqual(
+          shared.kvs.map((kv) => kv.key),
+          []
+        )
         // only the source volumes made for the test remain
         assert.strictEqual(end.volumes.length, before.volumes.length)
       }).pipe(Effect.scoped, Effect.provide(Store.layerMemory)),
