@@ -234,8 +234,11 @@ describe("the client on the test cloud", () => {
         assert.strictEqual(volume.reason._tag, "NotFound")
         assert.strictEqual(volume.errorType, "itemNotFound")
 
+        // Glance answers with webob's page, as JSON because the client accepts JSON
         const image = failure(yield* Effect.exit(c.client.request("image", "GET", `/images/${missingId}`)))
         assert.strictEqual(image.reason._tag, "NotFound")
+        assert.strictEqual(image.errorType, "Not Found")
+        assert.include(image.reason.message, `No image found with ID ${missingId}`)
 
         const project = failure(yield* Effect.exit(c.client.request("identity", "GET", `/projects/${missingId}`)))
         assert.strictEqual(project.reason._tag, "NotFound")
@@ -249,7 +252,7 @@ describe("the client on the test cloud", () => {
   )
 
   it.live(
-    "no route: 404 everywhere; another method on a known path is 405 on Neutron and Glance, 404 on Nova and Cinder",
+    "no route: 404 everywhere; another method on a known path is 405 on Neutron and Glance, 404 on Nova and Cinder; unsupported microversions are 406",
     () =>
       Effect.gen(function* () {
         const c = yield* cloud
@@ -258,18 +261,26 @@ describe("the client on the test cloud", () => {
             const error = failure(exit)
             return [error.status, error.reason._tag, error.errorType]
           })
-        assert.deepStrictEqual(yield* status("compute", "GET", "/no-such-thing"), [404, "NotFound", undefined])
-        assert.deepStrictEqual(yield* status("volumev3", "GET", "/no-such-thing"), [404, "NotFound", undefined])
-        assert.deepStrictEqual(yield* status("image", "GET", "/no-such-thing"), [404, "NotFound", undefined])
-        assert.deepStrictEqual(yield* status("network", "GET", "/no-such-thing"), [404, "NotFound", "HTTPNotFound"])
-        assert.deepStrictEqual(yield* status("compute", "PUT", "/servers"), [404, "NotFound", undefined])
-        assert.deepStrictEqual(yield* status("volumev3", "PUT", "/volumes"), [404, "NotFound", undefined])
-        assert.deepStrictEqual(yield* status("image", "PUT", "/images"), [405, "BadRequest", undefined])
-        assert.deepStrictEqual(yield* status("network", "PATCH", "/networks"), [
-          405,
-          "BadRequest",
-          "HTTPMethodNotAllowed"
-        ])
+        const seen = {
+          compute: yield* status("compute", "GET", "/no-such-thing"),
+          volume: yield* status("volumev3", "GET", "/no-such-thing"),
+          image: yield* status("image", "GET", "/no-such-thing"),
+          network: yield* status("network", "GET", "/no-such-thing"),
+          computeMethod: yield* status("compute", "PUT", "/servers"),
+          volumeMethod: yield* status("volumev3", "PUT", "/volumes"),
+          imageMethod: yield* status("image", "PUT", "/images"),
+          networkMethod: yield* status("network", "PATCH", "/networks")
+        }
+        assert.deepStrictEqual(seen, {
+          compute: [404, "NotFound", "Not Found"],
+          volume: [404, "NotFound", "Not Found"],
+          image: [404, "NotFound", "Not Found"],
+          network: [404, "NotFound", "HTTPNotFound"],
+          computeMethod: [404, "NotFound", "Not Found"],
+          volumeMethod: [404, "NotFound", "Not Found"],
+          imageMethod: [405, "BadRequest", "Method Not Allowed"],
+          networkMethod: [405, "BadRequest", "HTTPMethodNotAllowed"]
+        })
         const volume = failure(
           yield* Effect.exit(c.client.request("volumev3", "GET", "/volumes", { microversion: "3.999" }))
         )

@@ -110,17 +110,33 @@ const errorBody = (
   service: M.ServiceName | "unknown",
   status: number,
   message: string,
-  type: string | undefined
+  type: string | undefined,
+  acceptsJson: boolean
 ): { readonly contentType: string; readonly body: string } => {
   const title = titles[status] ?? "Error"
-  const html = () => ({
-    contentType: "text/html; charset=UTF-8",
-    body: `<html>\n <head>\n  <title>${status} ${title}</title>\n </head>\n <body>\n  <h1>${status} ${title}</h1>\n  ${message}<br /><br />\n\n\n\n </body>\n</html>`
-  })
+  // webob's error page: JSON when the client accepts JSON (as the client
+  // does), else HTML; the message keeps webob's line breaks either way
+  const html = () =>
+    acceptsJson
+      ? {
+          contentType: "application/json",
+          body: JSON.stringify({ message: `${message}<br /><br />\n\n\n`, code: `${status} ${title}`, title })
+        }
+      : {
+          contentType: "text/html; charset=UTF-8",
+          body: `<html>\n <head>\n  <title>${status} ${title}</title>\n </head>\n <body>\n  <h1>${status} ${title}</h1>\n  ${message}<br /><br />\n\n\n\n </body>\n</html>`
+        }
   // no route for the path (or, for Nova and Cinder, the method): the routers
   // of every service but Neutron answer in HTML
   const routeMissing = (status === 404 && type === routeMissing404) || (status === 405 && type === routeMissing405)
-  if (routeMissing && service !== "network" && !(status === 405 && service === "identity")) return html()
+  if (routeMissing && service === "identity" && status === 404) {
+    // Keystone is a Flask app: Flask's own page, whatever the client accepts
+    return {
+      contentType: "text/html; charset=utf-8",
+      body: `<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.</p>\n`
+    }
+  }
+  if (routeMissing && service !== "network" && service !== "identity") return html()
   if (status === 401 || service === "identity") {
     // keystonemiddleware answers 401 for every service in Keystone's shape
     return {
@@ -262,8 +278,9 @@ export const handle = (state: State, incoming: Incoming, now: number): Outcome =
     })
     return { status, headers, body, abandon, delayMillis }
   }
+  const acceptsJson = /application\/json|\*\/\*/.test(incoming.headers.accept ?? "")
   const failWith = (status: number, message: string, type: string | undefined) => {
-    const rendered = errorBody(where.service, status, message, type)
+    const rendered = errorBody(where.service, status, message, type, acceptsJson)
     return respond(status, rendered.body, rendered.contentType)
   }
 
