@@ -299,19 +299,22 @@ export const run = (
           )
         )
 
-      const ports = yield* ensurePorts(client, input, portTag)
-      let serverId: string
+      // Before the server exists: a failure that a retry cannot mend removes the ports made so far.
       const adopted = yield* findServer(client, serverTag, owner)
-      if (Option.isSome(adopted)) {
-        serverId = adopted.value.id
-        yield* Effect.logInfo("adopting the server an earlier attempt made").pipe(Effect.annotateLogs({ serverId }))
-      } else {
+      const prepared = yield* Effect.gen(function* () {
+        const ports = yield* ensurePorts(client, input, portTag)
+        if (Option.isSome(adopted)) {
+          yield* Effect.logInfo("adopting the server an earlier attempt made").pipe(
+            Effect.annotateLogs({ serverId: adopted.value.id })
+          )
+          return { ports, serverId: adopted.value.id }
+        }
         const boot = yield* readVolume(client, bootVolumeId)
         if (Option.isNone(boot)) {
           return yield* TaskError.permanent("openstack.volume-not-found", `boot volume ${bootVolumeId} does not exist`)
         }
         yield* ensureBootable(client, boot.value, true)
-        const created = yield* client
+        const serverId = yield* client
           .request("compute", "POST", "/servers", {
             body: {
               server: {
@@ -335,17 +338,17 @@ export const run = (
             Effect.catch((e) =>
               // the outcome may be unknown: the server may exist after all
               Effect.flatMap(findServer(client, serverTag, owner), (found) =>
-                Option.isSome(found)
-                  ? Effect.succeed(found.value.id)
-                  : e.retryable
-                    ? Effect.fail(e)
-                    : // refused for good: the ports are ours to remove
-                      Effect.andThen(cleanup(undefined), Effect.fail(e))
+                Option.isSome(found) ? Effect.succeed(found.value.id) : Effect.fail(e)
               )
             )
           )
-        serverId = created
-      }
+        return { ports, serverId }
+      }).pipe(
+        Effect.tapError((e) =>
+          e.retryable ? Effect.void : cleanup(Option.isSome(adopted) ? adopted.value.id : undefined)
+        )
+      )
+      const { ports, serverId } = prepared
 
       const boot = Effect.gen(function* () {
         const attached: Array<typeof Port.Type> = []

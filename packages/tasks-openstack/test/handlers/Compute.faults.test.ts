@@ -128,6 +128,29 @@ describe("instance.create under faults", () => {
     })
   )
 
+  it.live("a port refused for good (its fixed IP is outside the subnet): the ports made so far are removed", () =>
+    Effect.gen(function* () {
+      const c = yield* simCloud
+      const f = yield* fixture(c)
+      const base = f.input("vm-ports")
+      const input = {
+        ...base,
+        interfaces: [...base.interfaces, { networkId: base.interfaces[0]!.networkId, fixedIp: "192.168.99.9" }]
+      }
+      const error = yield* InstanceCreate.run(input).pipe(
+        Effect.provide(taskLayer(c, { jobId: "j", taskId: "vm-ports" })),
+        Effect.flip
+      )
+      assert.strictEqual(error.code, "openstack.bad-request")
+      assert.isFalse(error.retryable)
+      assert.deepStrictEqual(yield* leftovers(c, "vm-ports", "j", "vm-ports", f.volumeId), {
+        servers: [],
+        ports: 0,
+        volume: "available"
+      })
+    })
+  )
+
   it.live("an invalid console pattern is refused before anything is made", () =>
     Effect.gen(function* () {
       const c = yield* simCloud
