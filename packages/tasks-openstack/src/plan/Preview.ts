@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Codec, type Keys, SharedResource, Store, type StoreError } from "@migrator/core"
+import { Effect, Option } from "effect"
 import type * as Plan from "./Plan.ts"
 import * as PlanBuilder from "./PlanBuilder.ts"
 
@@ -55,6 +56,27 @@ export interface PreviewOptions extends PlanBuilder.BuildOptions {
   /** Whether a shared resource already exists on the target (e.g. read from the store's shared records). */
   readonly existing?: ((sharedKey: string) => boolean) | undefined
 }
+
+/**
+ * Which shared resources exist (or are being made) in a store, for {@link PreviewOptions.existing}:
+ * the keys of its shared records that are `ready` or `creating`.
+ */
+export const existingIn = (
+  keys: Keys.Layout
+): Effect.Effect<(sharedKey: string) => boolean, StoreError.StoreError, Store.Store> =>
+  Effect.gen(function* () {
+    const store = yield* Store.Store
+    const { kvs } = yield* store.range(keys.sharedPrefix)
+    const decode = Codec.decode(SharedResource.SharedRecord)
+    const found = new Set<string>()
+    for (const kv of kvs) {
+      const record = yield* Effect.option(decode(kv.key, kv.value))
+      if (Option.isSome(record) && (record.value.state === "ready" || record.value.state === "creating")) {
+        found.add(decodeURIComponent(kv.key.slice(keys.sharedPrefix.length)))
+      }
+    }
+    return (key: string) => found.has(key)
+  })
 
 /** The preview of a plan (validating it first). */
 export const preview = (plan: Plan.Plan, options: PreviewOptions = {}): Effect.Effect<Preview, Plan.PlanError> =>

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import { Codec, Keys, SharedResource, Store } from "@migrator/core"
 import * as Plan from "@migrator/tasks-openstack/plan/Plan"
 import * as Preview from "@migrator/tasks-openstack/plan/Preview"
 import { Effect } from "effect"
@@ -63,6 +64,40 @@ describe("Preview", () => {
         ["stop:db-1", "stop:web-1", "stop:ops-1"]
       )
     })
+  )
+
+  it.effect("reads which shared resources exist from the store's shared records", () =>
+    Effect.gen(function* () {
+      const keys = Keys.make("preview/")
+      const store = yield* Store.Store
+      const record = (state: SharedResource.State) =>
+        Codec.encode(SharedResource.SharedRecord)(
+          new SharedResource.SharedRecord({
+            state,
+            job: "other",
+            task: "t",
+            phase: "run",
+            token: 1,
+            holders: ["other"],
+            updatedAt: 0
+          })
+        )
+      const root = "openstack:recovery-1/source:protected-1"
+      yield* store.txn({
+        compare: [],
+        success: [
+          { _tag: "put", key: keys.shared(`${root}/flavor:src-flavor-small`), value: record("ready") },
+          { _tag: "put", key: keys.shared(`${root}/keypair:src-kp-admin`), value: record("failed") },
+          { _tag: "put", key: keys.shared(`${root}/project:src-project-ops`), value: "not json" }
+        ]
+      })
+      const existing = yield* Preview.existingIn(keys)
+      const p = yield* Preview.preview(yield* twoProjects, { existing })
+      assert.deepStrictEqual(
+        p.reuse.map((i) => i.task),
+        ["flavor:small"]
+      )
+    }).pipe(Effect.provide(Store.layerMemory))
   )
 
   it.effect("renders one line per resource with its task, sharing noted", () =>
