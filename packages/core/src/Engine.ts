@@ -581,7 +581,11 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             }
             // claims go in batches: one transaction for many ready tasks
             const room = Math.max(0, (options.concurrency ?? 16) - running.size - claiming)
-            if (ready.length > room) starved.add(job.id)
+            if (ready.length > room) {
+              // what does not fit stays a candidate, so a freed slot looks at it alone, not at the whole job
+              starved.add(job.id)
+              for (const [id] of ready.slice(room)) job.candidates.add(`${phase}/${id}`)
+            }
             const take = ready.slice(0, room)
             for (let i = 0; i < take.length; i += CLAIM_BATCH) {
               const batch = take.slice(i, i + CLAIM_BATCH)
@@ -854,11 +858,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               Effect.ensuring(
                 Effect.sync(() => {
                   running.delete(key)
-                  for (const id of starved) {
-                    const slot = jobs.get(id)
-                    if (slot !== undefined) slot.scan = true
-                    dirty.add(id)
-                  }
+                  for (const id of starved) dirty.add(id)
                   starved.clear()
                 })
               ),
