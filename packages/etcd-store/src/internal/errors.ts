@@ -18,6 +18,15 @@ export const toStoreError =
     if (e instanceof Etcd.EtcdLeaseInvalidError || has(e, "requested lease not found")) {
       return StoreError.make(operation, new StoreError.LeaseExpired({ message, lease: "" }))
     }
+    // bad credentials or missing permissions are not transient: a retry cannot help
+    if (
+      e instanceof Etcd.EtcdAuthenticationFailedError ||
+      e instanceof Etcd.EtcdUserNotFoundError ||
+      e instanceof Etcd.EtcdPermissionDeniedError ||
+      e instanceof Etcd.GRPCUnauthenticatedError
+    ) {
+      return StoreError.invalid(operation, message)
+    }
     if (has(e, "too many operations") || has(e, "request is too large") || has(e, "message larger than max")) {
       return StoreError.invalid(operation, message)
     }

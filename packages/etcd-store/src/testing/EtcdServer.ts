@@ -1,9 +1,11 @@
 /**
  * A real etcd for tests: free 127.0.0.1 ports, a temporary data dir, stopped
- * by PID. Supports stop/restart on the same data dir and SIGSTOP freezes.
+ * by PID. Supports stop/restart on the same data dir and SIGSTOP freezes,
+ * and optionally TLS on the client port (with client certificates required).
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { request } from "node:https"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -20,12 +22,49 @@ export const freePort = (): Promise<number> =>
     })
   })
 
-const waitHealthy = async (url: string, ms = 20_000) => {
+/** TLS on the client port: PEM file paths. */
+export interface TlsOptions {
+  /** The CA that signed the server's and the clients' certificates. */
+  readonly ca: string
+  readonly cert: string
+  readonly key: string
+  /** Require client certificates signed by `ca` (etcd's --client-cert-auth). */
+  readonly clientCertAuth?: boolean | undefined
+  /** A client certificate and key for the health probe (needed with `clientCertAuth`). */
+  readonly probe?: { readonly cert: string; readonly key: string } | undefined
+}
+
+export interface EtcdOptions {
+  readonly tls?: TlsOptions | undefined
+}
+
+const httpsOk = (url: string, tls: TlsOptions) =>
+  new Promise<boolean>((resolve) => {
+    const req = request(
+      url,
+      {
+        ca: readFileSync(tls.ca),
+        ...(tls.probe === undefined ? {} : { cert: readFileSync(tls.probe.cert), key: readFileSync(tls.probe.key) }),
+        timeout: 1_000
+      },
+      (res) => {
+        res.resume()
+        resolve(res.statusCode === 200)
+      }
+    )
+    req.on("error", () => resolve(false))
+    req.on("timeout", () => req.destroy())
+    req.end()
+  })
+
+const waitHealthy = async (url: string, ms = 20_000, tls?: TlsOptions) => {
   const until = Date.now() + ms
   for (;;) {
     try {
-      const r = await fetch(`${url}/health`)
-      if (r.ok) return
+      if (tls === undefined) {
+        const r = await fetch(`${url}/health`)
+        if (r.ok) return
+      } else if (await httpsOk(`${url}/health`, tls)) return
     } catch {
       // not up yet
     }
@@ -44,11 +83,24 @@ export interface EtcdServer {
   readonly destroy: () => Promise<void>
 }
 
-export const startEtcd = async (name = "test"): Promise<EtcdServer> => {
+export const startEtcd = async (name = "test", options: EtcdOptions = {}): Promise<EtcdServer> => {
   const dir = mkdtempSync(join(tmpdir(), "migrator-etcd-"))
   const client = await freePort()
   const peer = await freePort()
-  const endpoint = `http://127.0.0.1:${client}`
+  const tls = options.tls
+  const endpoint = `${tls === undefined ? "http" : "https"}://127.0.0.1:${client}`
+  const tlsFlags =
+    tls === undefined
+      ? []
+      : [
+          "--cert-file",
+          tls.cert,
+          "--key-file",
+          tls.key,
+          "--trusted-ca-file",
+          tls.ca,
+          ...(tls.clientCertAuth === true ? ["--client-cert-auth"] : [])
+        ]
   let child: ChildProcess | undefined
   let first = true
   const start = async () => {
@@ -72,12 +124,13 @@ export const startEtcd = async (name = "test"): Promise<EtcdServer> => {
         "--initial-cluster",
         `${name}=http://127.0.0.1:${peer}`,
         "--initial-cluster-state",
-        first ? "new" : "existing"
+        first ? "new" : "existing",
+        ...tlsFlags
       ],
       { stdio: "ignore" }
     )
     first = false
-    await waitHealthy(endpoint)
+    await waitHealthy(endpoint, 20_000, tls)
   }
   const stop = async () => {
     const c = child
