@@ -412,6 +412,39 @@ describe("PlanBuilder: options and variants", () => {
     })
   )
 
+  it.effect("a long boot chain builds; closing it into a cycle is one problem", () =>
+    Effect.gen(function* () {
+      const base = small()
+      const n = 2000
+      const chain = (cycle: boolean): Plan.Plan => ({
+        ...base,
+        projects: [
+          {
+            ...base.projects[0]!,
+            volumes: Array.from({ length: n }, (_, i) => ({
+              id: `v${i}`,
+              name: `v${i}`,
+              source: { copy: { volumeId: `src-${i}` } }
+            })),
+            instances: Array.from({ length: n }, (_, i) => ({
+              id: `i${i}`,
+              name: `i${i}`,
+              flavor: "f",
+              volumes: [{ volume: `v${i}`, bootIndex: 0 }],
+              ...(i > 0 ? { dependsOn: [`i${i - 1}`] } : cycle ? { dependsOn: [`i${n - 1}`] } : {})
+            }))
+          }
+        ]
+      })
+      const doc = yield* PlanBuilder.build(chain(false), { jobId: "chain" })
+      assert.deepStrictEqual(edges(doc, "undo:instance:i0"), ["undo:instance:i1"])
+      yield* JobBuilder.build(doc, { types: PlanHandlers.inputs })
+      const error = yield* Effect.flip(PlanBuilder.build(chain(true)))
+      assert.strictEqual(error.problems.length, 1)
+      assert.include(error.problems[0]!.message, "instance dependency cycle: i0 -> i1999 -> i1998")
+    })
+  )
+
   it.effect("build refuses an invalid plan with the problems", () =>
     Effect.gen(function* () {
       const base = small()
