@@ -8,10 +8,11 @@
  *
  * @since 0.1.0
  */
-import { Job, JobBuilder, Jobs, Store, type Task } from "@migrator/core"
-import { Console, Effect, Option, Random, Stdio, Terminal } from "effect"
+import { Job, JobBuilder, Jobs, Store, type Task, TaskRegistry } from "@migrator/core"
+import { Console, Context, Effect, Layer, Option, Random, type Schema, Stdio, Terminal } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { badInput, CliExit, jobFailed } from "../CliExit.ts"
+import * as Plugins from "../Plugins.ts"
 import { type Connect, withStore } from "./Connection.ts"
 import * as Graph from "./Graph.ts"
 import * as Progress from "./Progress.ts"
@@ -29,9 +30,31 @@ export const readJson = (file: string) =>
 /** A fresh job id for documents that do not name one. */
 export const generateId = Effect.map(Random.nextIntBetween(0, 2 ** 31 - 1), (n) => `job-${n.toString(36)}`)
 
-/** Validates a job document (nothing is written when it is invalid). */
-export const buildDocument = (document: unknown) =>
-  JobBuilder.build(document, { generateId }).pipe(Effect.mapError((e) => badInput(e.message)))
+/**
+ * Validates a job document (nothing is written when it is invalid). With `types`, unknown task
+ * types and inputs that do not match their handler's Schema are refused too.
+ */
+export const buildDocument = (document: unknown, types?: ReadonlyMap<string, Schema.Codec<unknown, unknown>>) =>
+  JobBuilder.build(document, { generateId, types }).pipe(Effect.mapError((e) => badInput(e.message)))
+
+/** The task types (with their input Schemas) the named plugins register; none when no plugin is named. */
+export const pluginTypes = (names: ReadonlyArray<string>) =>
+  names.length === 0
+    ? Effect.succeed(undefined)
+    : Effect.flatMap(Plugins.layer(names), (layer) =>
+        Effect.scoped(
+          Effect.map(Layer.build(layer), (context) => {
+            const registry = Context.get(context, TaskRegistry.TaskRegistry)
+            const types = new Map<string, Schema.Codec<unknown, unknown>>()
+            for (const type of registry.types()) {
+              const handler = registry.get(type)
+              if (Option.isSome(handler))
+                types.set(type, handler.value.definition.input as Schema.Codec<unknown, unknown>)
+            }
+            return types as ReadonlyMap<string, Schema.Codec<unknown, unknown>>
+          })
+        )
+      )
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false))
 const jobId = Argument.String("id").pipe(Argument.withDescription("job id"))
@@ -86,10 +109,20 @@ export const make = <R>(connect: Connect<R>) => {
 
   const submit = Command.make(
     "submit",
-    { file: Argument.String("file").pipe(Argument.withDescription("job document (JSON)")) },
-    Effect.fn(function* ({ file }) {
+    {
+      file: Argument.String("file").pipe(Argument.withDescription("job document (JSON)")),
+      plugins: Flag.String("plugins").pipe(
+        Flag.withDescription("also check task types and inputs against these plugins' handlers, comma separated"),
+        Flag.withDefault("")
+      )
+    },
+    Effect.fn(function* ({ file, plugins }) {
       const document = yield* readJson(file)
-      const built = yield* buildDocument(document)
+      const names = plugins
+        .split(",")
+        .map((p) => p.trim())
+        .filter((p) => p !== "")
+      const built = yield* buildDocument(document, yield* pluginTypes(names))
       yield* store((keys) => Jobs.submit(keys, built))
       yield* Console.log(built.spec.id)
     })
