@@ -278,7 +278,8 @@ export const run = (
       }
       const client = (yield* Clouds.current).forProject(input.projectId)
       const tag = yield* ownerTag
-      const portTag = boundedTag(tag, 255)
+      // Neutron tags are at most 60 characters too; the port's description carries the same value
+      const portTag = boundedTag(tag, 60)
       const owner = boundedTag(tag, 255)
       // Nova server tags are at most 60 characters
       const serverTag = boundedTag(tag, 60)
@@ -288,9 +289,13 @@ export const run = (
 
       const cleanup = (serverId: string | undefined) =>
         Effect.gen(function* () {
+          yield* Effect.logInfo("removing what the failed attempt made").pipe(
+            Effect.annotateLogs({ serverId: serverId ?? "" })
+          )
           if (serverId !== undefined) yield* deleteServer(client, serverId, "10 minutes")
           yield* deletePorts(client, [], portTag)
-          yield* awaitVolumesDetached(client, volumeIds, "5 minutes")
+          // our server is gone; its volumes are released shortly after (no server of ours: not ours to await)
+          if (serverId !== undefined) yield* awaitVolumesDetached(client, volumeIds, "5 minutes")
         }).pipe(
           Effect.catch((e) =>
             Effect.logWarning("openstack/instance.create: cleanup after a failure failed").pipe(

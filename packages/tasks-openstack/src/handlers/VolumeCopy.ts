@@ -68,9 +68,9 @@ export const definition = TaskHandler.make("openstack/volume.copy", {
 // ---------------------------------------------------------------- shared volume helpers
 
 /**
- * The owner tag cut to fit a field of at most `max` characters (Nova server
- * tags: 60; metadata values and Neutron tags: 255): a prefix of the tag and a
- * hash of all of it, so distinct tags stay distinct.
+ * The owner tag cut to fit a field of at most `max` characters (Nova and
+ * Neutron tags: 60; metadata values: 255): a prefix of the tag and a hash of
+ * all of it, so distinct tags stay distinct.
  */
 export const boundedTag = (tag: string, max: number): string => {
   if (tag.length <= max) return tag

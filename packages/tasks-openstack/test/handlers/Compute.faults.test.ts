@@ -227,6 +227,40 @@ describe("instance.create under faults", () => {
   )
 })
 
+describe("long job and task ids", () => {
+  it.live("server tags (60 characters) and metadata (255) get a bounded owner tag; a second run still adopts", () =>
+    Effect.gen(function* () {
+      const c = yield* simCloud
+      const f = yield* fixture(c)
+      const jobId = `job-${"j".repeat(124)}`
+      const taskId = `instance.${"t".repeat(191)}`
+      const task = taskLayer(c, { jobId, taskId })
+      const first = yield* InstanceCreate.run(f.input("vm-long")).pipe(Effect.provide(task))
+      const second = yield* InstanceCreate.run(f.input("vm-long")).pipe(Effect.provide(task))
+      assert.strictEqual(second.serverId, first.serverId)
+      assert.deepStrictEqual(second.portIds, first.portIds)
+      const servers = (yield* c.sim!.inventory).servers.filter((s) => s.name === "vm-long")
+      assert.strictEqual(servers.length, 1)
+      assert.isTrue(servers[0]!.tags.every((t) => t.length <= 60))
+      assert.isTrue((servers[0]!.metadata.migrator_owner ?? "").length <= 255)
+      assert.isTrue(first.portTag.length <= 255)
+      // another task whose id differs only past the cut gets its own tag: its clean-up spares the first one's port
+      const other = taskLayer(c, { jobId, taskId: `${taskId.slice(0, -1)}u` })
+      const base = f.input("vm-long-2")
+      const input = { ...base, interfaces: [{ ...base.interfaces[0]!, fixedIp: "10.7.0.21" }] }
+      // refused for good: the boot volume is in use by the first server
+      const error = yield* InstanceCreate.run(input).pipe(Effect.provide(other), Effect.flip)
+      assert.strictEqual(error.code, "openstack.bad-request")
+      const inventory = yield* c.sim!.inventory
+      assert.strictEqual(inventory.servers.length, 1)
+      assert.deepStrictEqual(
+        inventory.ports.filter((p) => p.device_owner.startsWith("compute:")).map((p) => p.id),
+        first.portIds
+      )
+    })
+  )
+})
+
 describe("instance.delete after a partial undo", () => {
   it.live("the server is already gone (a crash after its delete): the ports are still removed", () =>
     Effect.gen(function* () {
