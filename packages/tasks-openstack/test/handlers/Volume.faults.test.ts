@@ -167,6 +167,21 @@ describe("volume handlers under faults", () => {
     })
   )
 
+  it.live("the longest job and task ids: the owner metadata is bounded to 255 characters and still adopts", () =>
+    Effect.gen(function* () {
+      const c = yield* simCloud
+      const f = yield* fixture(c)
+      const task = taskLayer(c, { jobId: `job-${"j".repeat(124)}`, taskId: `volume.${"t".repeat(193)}` })
+      const input = { projectId: f.projectId, name: "copy-long", sourceVolumeId: f.sourceId }
+      const first = yield* VolumeCopy.run(input).pipe(Effect.provide(task))
+      const second = yield* VolumeCopy.run(input).pipe(Effect.provide(task))
+      assert.strictEqual(second.volumeId, first.volumeId)
+      const volumes = yield* named(c, "copy-long")
+      assert.strictEqual(volumes.length, 1)
+      assert.isTrue((volumes[0]!.metadata.migrator_owner ?? "").length <= 255)
+    })
+  )
+
   it.live("503 bursts on volume reads are ridden out", () =>
     Effect.gen(function* () {
       const c = yield* simCloud
