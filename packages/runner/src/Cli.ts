@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Keys, type TaskRegistry } from "@migrator/core"
-import { Effect, type Layer, Option } from "effect"
+import { Effect, type Layer, Option, Stdio, Terminal } from "effect"
 import { Command, Flag } from "effect/cli"
 import { badInput } from "./CliExit.ts"
 import * as RunnerConfig from "./Config.ts"
@@ -47,8 +47,25 @@ const connect = Effect.gen(function* () {
 
 const run = RunCommand.make(root)
 
-const demo = Command.make("demo", {}, () => Demo.run).pipe(
-  Command.withDescription("Run a sample job end to end on an in-memory store, with no set-up")
+const demo = Command.make(
+  "demo",
+  {
+    http: Flag.String("http").pipe(
+      Flag.withDescription("dashboard address (default 127.0.0.1:7070; another free port when busy)"),
+      Flag.withDefault("127.0.0.1:7070")
+    )
+  },
+  Effect.fn(function* ({ http }) {
+    const match = /^(.+):(\d+)$/.exec(http)
+    if (match === null) return yield* badInput(`--http: expected host:port, got "${http}"`)
+    const tty = yield* (yield* Stdio.Stdio).stdoutIsTerminal
+    const columns = tty ? yield* (yield* Terminal.Terminal).columns : 0
+    return yield* Demo.run({ host: match[1]!, port: Number(match[2]), display: { tty, columns } })
+  })
+).pipe(
+  Command.withDescription(
+    "Run a sample recovery plan end to end (in-memory store, OpenStack simulator, two runners), then roll it back"
+  )
 )
 
 export const command = root.pipe(

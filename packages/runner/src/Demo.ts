@@ -1,106 +1,151 @@
 /**
- * `migrator demo`: runs a sample recovery-shaped job end to end with no
- * set-up — an in-memory store, two in-process runners and the test plugin —
- * shows its progress, then rolls it back.
+ * `migrator demo`: a recovery plan end to end with no set-up. It starts an
+ * in-memory store, the OpenStack simulator and two in-process runners with
+ * the OpenStack handlers, builds the sample two-projects plan, runs it while
+ * showing progress (and serving the dashboard), rolls it back and checks the
+ * simulated cloud is back to where it started.
  *
  * @since 0.1.0
  */
-import { Engine, Job, JobBuilder, Jobs, Keys, Store, TaskRegistry } from "@migrator/core"
-import { TestPlugin } from "@migrator/core/testing"
-import { Console, Effect, Layer, Option, Stream } from "effect"
+import { readFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { Engine, Jobs, Keys, Store, TaskRegistry } from "@migrator/core"
+import { Clouds, OpenStackClient } from "@migrator/tasks-openstack"
+import * as Plan from "@migrator/tasks-openstack/plan/Plan"
+import * as PlanBuilder from "@migrator/tasks-openstack/plan/PlanBuilder"
+import * as PlanHandlers from "@migrator/tasks-openstack/plan/PlanHandlers"
+import * as Preview from "@migrator/tasks-openstack/plan/Preview"
+import { OpenStackSimulator } from "@migrator/tasks-openstack/testing"
+import { Console, Effect, Layer, Schema } from "effect"
+import { FetchHttpClient } from "effect/http"
 import { jobFailed } from "./CliExit.ts"
+import * as Progress from "./cli/Progress.ts"
+import * as HttpApi from "./http/HttpApi.ts"
+import * as OpenStackPlugin from "./plugins/OpenStack.ts"
 
 const keys = Keys.make("demo/")
+const JOB_ID = "demo-recovery"
 
-const step = (id: string, dependencies: ReadonlyArray<string>, ms = 150) => ({
-  id,
-  type: "test/sleep",
-  dependencies,
-  input: { ms }
-})
-
-/** A small recovery plan: tenant → networks → router, keypair, volumes → instances. */
-export const sampleJob = {
-  id: "demo-recovery",
-  labels: { plan: "demo", cluster: "recovery-1" },
-  target: "recovery-1",
-  tasks: [
-    { id: "tenant", type: "test/echo", input: { project: "acme-dr", id: "p-1" } },
-    {
-      id: "net-web",
-      type: "test/echo",
-      dependencies: ["tenant"],
-      input: { project: { $ref: "tenant#/id" }, name: "web" }
-    },
-    {
-      id: "net-db",
-      type: "test/echo",
-      dependencies: ["tenant"],
-      input: { project: { $ref: "tenant#/id" }, name: "db" }
-    },
-    {
-      id: "router",
-      type: "test/echo",
-      dependencies: ["net-web", "net-db"],
-      input: { networks: [{ $ref: "net-web#/name" }, { $ref: "net-db#/name" }] }
-    },
-    step("keypair", ["tenant"]),
-    step("volume-1", ["tenant"], 400),
-    step("volume-2", ["tenant"], 300),
-    step("vm-db", ["net-db", "volume-2", "keypair"], 500),
-    step("vm-web", ["net-web", "volume-1", "keypair", "vm-db", "router"], 500)
-  ],
-  clearTasks: [
-    { id: "vm-web-del", type: "test/echo", undoes: "vm-web", input: {} },
-    { id: "vm-db-del", type: "test/echo", undoes: "vm-db", dependencies: ["vm-web-del"], input: {} },
-    { id: "volumes-del", type: "test/echo", undoes: "volume-1", dependencies: ["vm-web-del", "vm-db-del"], input: {} },
-    { id: "router-del", type: "test/echo", undoes: "router", dependencies: ["vm-web-del"], input: {} },
-    { id: "nets-del", type: "test/echo", undoes: "net-web", dependencies: ["router-del", "vm-db-del"], input: {} },
-    { id: "tenant-del", type: "test/echo", undoes: "tenant", dependencies: ["nets-del", "volumes-del"], input: {} }
-  ]
+export interface Options {
+  /** Where the dashboard listens; another free port is taken when this one is busy. */
+  readonly host: string
+  readonly port: number
+  /** Terminal the progress is drawn on, if any. */
+  readonly display: Progress.Display
 }
 
-const follow = (id: string, from: number, until: (s: Job.JobState) => boolean) =>
+const samplePlanText = () =>
+  readFileSync(
+    new URL(import.meta.resolve("@migrator/tasks-openstack/package.json")).pathname.replace(
+      /package\.json$/,
+      "examples/plans/two-projects.json"
+    ),
+    "utf8"
+  )
+
+const Created = Schema.Struct({ volume: Schema.Struct({ id: Schema.String }) })
+
+/** The sample plan on the simulator: the replicated source volumes it copies from, its external network. */
+const samplePlan = (sim: OpenStackSimulator.Simulator, client: OpenStackClient.Client) =>
   Effect.gen(function* () {
-    const store = yield* Store.Store
-    return yield* store.watch(keys.job(id), { fromRevision: from }).pipe(
-      Stream.map((e) => {
-        if (e._tag !== "put") return undefined
-        const parsed = keys.parse(e.kv.key)
-        if (parsed?._tag === "event") {
-          const ev = JSON.parse(e.kv.value) as { type: string; taskId?: string; message: string; runner?: string }
-          return { line: `  ${ev.type.padEnd(20)} ${(ev.taskId ?? "").padEnd(12)} ${ev.message}`, state: undefined }
-        }
-        if (parsed?._tag === "jobState") {
-          const state = JSON.parse(e.kv.value) as Job.JobState
-          return { line: `${id}: ${state.state}${state.outcome === undefined ? "" : ` (${state.outcome})`}`, state }
-        }
-        return undefined
-      }),
-      Stream.filter((x) => x !== undefined),
-      Stream.tap((x) => Console.log(x.line)),
-      Stream.filter((x) => x.state !== undefined && until(x.state)),
-      Stream.runHead,
-      Effect.map((x) => Option.getOrThrow(x).state!)
-    )
+    let text = samplePlanText()
+    for (const name of ["source-volume-web", "source-volume-db", "source-volume-ops"]) {
+      const { volume } = yield* client.request("volumev3", "POST", "/volumes", {
+        body: { volume: { size: 1, name } },
+        schema: Created
+      })
+      text = text.replaceAll(`"${name}"`, `"${volume.id}"`)
+    }
+    if (sim.externalNetworkId !== undefined) {
+      text = text.replaceAll('"network": "public"', `"network": "${sim.externalNetworkId}"`)
+    }
+    return yield* Plan.parse(text, "json")
   })
 
-export const run = Effect.gen(function* () {
-  yield* Console.log("migrator demo: in-memory store, two runners (demo-a, demo-b), the test plugin\n")
-  yield* Engine.run({ runnerId: "demo-a", prefix: keys.prefix, leaseTtl: "5 seconds" }).pipe(Effect.forkScoped)
-  yield* Engine.run({ runnerId: "demo-b", prefix: keys.prefix, leaseTtl: "5 seconds" }).pipe(Effect.forkScoped)
-  const built = yield* JobBuilder.build(sampleJob)
-  const store = yield* Store.Store
-  const start = yield* store.revision
-  yield* Jobs.submit(keys, built)
-  const done = yield* follow(built.spec.id, start + 1, (s) => Job.isTerminal(s.state))
-  if (done.outcome !== "succeeded") return yield* jobFailed(`demo job ended ${done.state} (${done.outcome})`)
-  yield* Console.log("\nrolling back")
-  const before = yield* store.revision
-  yield* Jobs.request(keys, built.spec.id, "rollback")
-  const cleared = yield* follow(built.spec.id, before + 1, (s) => s.state === "cleared" || s.state === "clear-failed")
-  yield* Console.log(`\ndemo finished: run ${done.outcome}, rollback ${cleared.state}`)
-}).pipe(
-  Effect.scoped,
-  Effect.provide(TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer), Layer.provideMerge(Store.layerMemory)))
-)
+/** The preferred port if it is free, else any free port (the demo must start on a busy machine too). */
+const freePort = (host: string, preferred: number) =>
+  Effect.callback<number>((resume) => {
+    const probe = (port: number) => {
+      const server = createServer()
+      server.once("error", () => probe(0))
+      server.listen(port, host, () => {
+        const address = server.address()
+        const chosen = typeof address === "object" && address !== null ? address.port : port
+        server.close(() => resume(Effect.succeed(chosen)))
+      })
+    }
+    probe(preferred)
+  })
+
+const count = (inventory: OpenStackSimulator.Inventory) =>
+  Object.fromEntries(
+    Object.entries(inventory).map(([kind, items]) => [kind, Array.isArray(items) ? items.length : 0] as const)
+  )
+
+export const run = (options: Options) =>
+  Effect.gen(function* () {
+    yield* Console.log("migrator demo: in-memory store, OpenStack simulator, two runners (demo-a, demo-b)\n")
+    const sim = yield* OpenStackSimulator.make({ stepDelay: "150 millis" })
+    const client = yield* OpenStackClient.make(sim.clientConfig()).pipe(Effect.provide(FetchHttpClient.layer))
+    const plan = yield* samplePlan(sim, client)
+    // Neutron makes the admin project's `default` group on first use: make it now, so it is part of the baseline
+    yield* client.list("network", "/security-groups", "security_groups")
+    const initial = count(yield* sim.inventory)
+
+    const handlers = OpenStackPlugin.handlers.pipe(
+      Layer.provide(Clouds.layerClients({ [plan.target]: client })),
+      Layer.provideMerge(TaskRegistry.layer)
+    )
+    const context = yield* Layer.build(handlers)
+    for (const runnerId of ["demo-a", "demo-b"]) {
+      yield* Engine.run({ runnerId, prefix: keys.prefix, leaseTtl: "5 seconds" }).pipe(
+        Effect.provide(context),
+        Effect.forkScoped
+      )
+    }
+    const port = yield* freePort(options.host, options.port)
+    yield* Layer.build(HttpApi.layer({ keys, runnerId: "demo-a", host: options.host, port })).pipe(
+      Effect.provide(context)
+    )
+
+    const preview = yield* Preview.preview(plan)
+    yield* Console.log(Preview.render(preview))
+    const built = yield* PlanBuilder.buildJob(plan, { jobId: JOB_ID, types: PlanHandlers.inputs })
+    yield* Console.log(
+      `\njob ${JOB_ID}: ${built.spec.runTasks} run tasks, ${built.spec.clearTasks} clear tasks on cluster "${plan.target}"`
+    )
+    yield* Console.log(`dashboard: http://${options.host}:${port}/jobs/${JOB_ID}  (live while the demo runs)\n`)
+
+    const store = yield* Store.Store
+    const followFrom = Effect.fn(function* (from: number) {
+      const view = yield* Jobs.read(keys, JOB_ID)
+      return yield* Progress.follow(keys, JOB_ID, view, from, options.display)
+    })
+    const submitted = yield* store.revision
+    yield* Jobs.submit(keys, built)
+    const done = yield* followFrom(submitted + 1)
+    if (done.state !== "completed" || done.outcome !== "succeeded") {
+      return yield* jobFailed(`demo job ended ${done.state} (${done.outcome ?? "no outcome"})`)
+    }
+    const recovered = count(yield* sim.inventory)
+    yield* Console.log(
+      `\nrecovered: ${recovered.servers! - initial.servers!} servers, ${recovered.volumes! - initial.volumes!} volumes, ${recovered.networks! - initial.networks!} networks, ${recovered.routers! - initial.routers!} routers`
+    )
+
+    yield* Console.log("\nrolling back")
+    const before = yield* store.revision
+    yield* Jobs.request(keys, JOB_ID, "rollback")
+    const cleared = yield* followFrom(before + 1)
+    const after = count(yield* sim.inventory)
+    const leftovers = Object.keys(initial).filter((kind) => after[kind] !== initial[kind])
+    yield* Console.log(
+      `\ndemo finished: run ${done.outcome}, rollback ${cleared.state}; the simulated cloud is ${
+        leftovers.length === 0
+          ? "back to its initial inventory"
+          : `NOT back to its initial inventory (${leftovers.join(", ")})`
+      }`
+    )
+    if (cleared.state !== "cleared" || leftovers.length > 0) {
+      return yield* jobFailed(`demo rollback ended ${cleared.state}`)
+    }
+  }).pipe(Effect.scoped, Effect.provide(Store.layerMemory))
