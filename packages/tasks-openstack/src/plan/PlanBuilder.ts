@@ -12,7 +12,9 @@
  * Clear DAG (each task `undoes` its run task): instances (dependants first),
  * then the volumes, floating IPs, keypairs and flavors they used, routers,
  * networks (with their subnets), security groups (with their rules), and
- * the tenant last.
+ * the tenant last. On confirm (the failover is kept) only the clear tasks of
+ * what no recovered instance depends on run (`runOnConfirm`), as the
+ * original did.
  *
  * Shared resources (SPEC §4.5): a tenant, security group (its rules are part
  * of it), network, subnet, router, keypair or flavor with a `sourceId`
@@ -755,7 +757,26 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
     )
   })
 
-  steps.push(...run, ...clear)
+  // Confirm keeps what the recovered instances use (everything their creation depended on, transitively);
+  // the clear tasks of the rest run on confirm too. A subnet's hold is released with its network's.
+  const runDeps = new Map(run.map((s) => [s.task.id, s.task.dependencies ?? []]))
+  const used = new Set<string>()
+  const pending = run.filter((s) => s.task.type === taskType("instance.create")).map((s) => s.task.id)
+  while (pending.length > 0) {
+    const id = pending.pop()!
+    if (used.has(id)) continue
+    used.add(id)
+    pending.push(...(runDeps.get(id) ?? []))
+  }
+  const networkOf = new Map(
+    [...idx.subnets.values()].map((s) => [taskIds.subnet(s.value.id), taskIds.network(s.network.id)])
+  )
+  const confirmed = clear.map((s): Step => {
+    const undone = s.action === "release" ? (networkOf.get(s.task.undoes!) ?? s.task.undoes!) : s.task.undoes!
+    return used.has(undone) ? s : { ...s, task: { ...s.task, runOnConfirm: true } }
+  })
+
+  steps.push(...run, ...confirmed)
   const toEntry = (s: Step) => s.task
   const document: JobBuilder.JobDocument = {
     ...(options.jobId === undefined ? {} : { id: options.jobId }),
@@ -770,7 +791,7 @@ const assemble = (plan: Plan.Plan, options: BuildOptions): Built => {
     ...(opts.autoRollbackAfterMs === undefined ? {} : { autoRollbackAfterMs: opts.autoRollbackAfterMs }),
     ...(opts.rtoMs === undefined ? {} : { rtoMs: opts.rtoMs }),
     tasks: run.map(toEntry),
-    clearTasks: clear.map((s) => s.task as JobBuilder.ClearEntry)
+    clearTasks: confirmed.map((s) => s.task as JobBuilder.ClearEntry)
   }
   return { document, steps }
 }

@@ -26,6 +26,8 @@ export interface Item {
   readonly shared?: string
   /** Why a shareable resource is the job's own. */
   readonly notShared?: string
+  /** Clear phase: deleted on confirm too (no recovered instance uses it), not only on rollback. */
+  readonly onConfirm?: true
 }
 
 export interface Preview {
@@ -90,7 +92,8 @@ const item = (step: PlanBuilder.Step): Item => ({
   name: step.resource.name,
   path: step.resource.path,
   ...(step.task.shared === undefined ? {} : { shared: step.task.shared }),
-  ...(step.notShared === undefined ? {} : { notShared: step.notShared })
+  ...(step.notShared === undefined ? {} : { notShared: step.notShared }),
+  ...(step.task.runOnConfirm === true ? { onConfirm: true as const } : {})
 })
 
 const fromSteps = (
@@ -173,7 +176,9 @@ export const render = (p: Preview): string => {
   section("Reuse", p.reuse, () => "shared: held by another job")
   section("Stop", p.stop, () => "")
   section("Delete on rollback", p.delete, (i) =>
-    i.shared === undefined ? "" : "shared: only when no other job holds it"
+    [i.onConfirm ? "also on confirm" : "", i.shared === undefined ? "" : "shared: only when no other job holds it"]
+      .filter((n) => n !== "")
+      .join("; ")
   )
   section("Release on rollback", p.release, () => "goes with its network")
   return lines.join("\n")

@@ -233,6 +233,9 @@ describe("PlanBuilder: the two-projects example", () => {
       })
       // volumes copied are deleted, imports unmanaged; no stop without leaveInstancesStopped
       assert.strictEqual(byId(doc).get("undo:volume:vol-web")!.type, "openstack/volume.delete-copy")
+      // on confirm, only what no recovered instance depends on is deleted
+      const onConfirm = clear.filter((t) => t.runOnConfirm === true).map((t) => t.id)
+      assert.sameMembers(onConfirm, ["undo:network:net-spare", "undo:router:router-internal"])
       // the clear order has no cycle and only clear-phase dependencies (JobBuilder checks both)
       yield* JobBuilder.build(doc, { generateId: Effect.succeed("j") })
     })

@@ -120,6 +120,10 @@ describe("Preview", () => {
         /project web +undo:project:web {2}shared: only when no other job holds it$/
       )
       assert.match(line("undo:subnet:sub-ops"), /goes with its network$/)
+      assert.match(
+        line("undo:network:net-spare"),
+        /undo:network:net-spare {2}also on confirm; shared: only when no other job holds it$/
+      )
       assert.notInclude(text, "Reuse")
     })
   )
