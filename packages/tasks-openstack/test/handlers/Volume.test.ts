@@ -142,6 +142,24 @@ describe("openstack/volume.copy and volume.delete-copy", () => {
     { timeout: 180_000 }
   )
 
+  it.live("metadata Cinder refuses (a value over 255 characters) fails for good and makes nothing", () =>
+    Effect.gen(function* () {
+      const c = yield* cloud
+      const jobId = yield* uniqueJobId("vc")
+      const { projectId, client: p } = yield* scratchProject(c, jobId)
+      const source = yield* replica(c, `${jobId}-replica`)
+      const error = yield* VolumeCopy.run({
+        projectId,
+        name: `${jobId}-long`,
+        sourceVolumeId: source.volumeId,
+        metadata: { note: "x".repeat(300) }
+      }).pipe(Effect.provide(taskLayer(c, { jobId, taskId: "copy" })), Effect.flip)
+      assert.strictEqual(error.code, "openstack.bad-request")
+      assert.isFalse(error.retryable)
+      assert.deepStrictEqual(yield* volumesWith(p, "migrator_owner", `migrator:${jobId}:copy`), [])
+    })
+  )
+
   it.live("needs exactly one source", () =>
     Effect.gen(function* () {
       const c = yield* cloud

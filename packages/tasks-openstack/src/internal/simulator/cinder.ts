@@ -39,6 +39,21 @@ const overLimit = (message: string) => new SimFailure(413, message, "overLimit")
 
 const deletable = ["available", "error", "error_restoring", "error_extending", "error_managing"]
 
+/** Volume (and snapshot) metadata: keys and values of at most 255 characters, as Cinder checks. */
+const metadataOf = (body: Record<string, unknown>): Record<string, string> | undefined => {
+  const metadata = stringMap(body, "metadata")
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (k.length === 0 || k.length > 255 || v.length > 255) {
+      throw badRequest(
+        k.length === 0
+          ? "Invalid metadata: Metadata property key blank."
+          : `Invalid metadata size: Metadata property ${k.length > 255 ? "key" : "value"} greater than 255 characters.`
+      )
+    }
+  }
+  return metadata
+}
+
 export const getVolume = (state: State, id: string): M.Volume => {
   const v = state.volumes.get(id)
   if (v === undefined) throw notFound(`Volume ${id} could not be found.`, "itemNotFound")
@@ -266,7 +281,7 @@ const createVolume = (state: State, req: SimRequest) => {
     imageId: imageRef ?? null,
     snapshotId: snapshotId ?? null,
     sourceVolid: sourceVolid ?? null,
-    metadata: stringMap(body, "metadata"),
+    metadata: metadataOf(body),
     volumeType: str(body, "volume_type"),
     availabilityZone: str(body, "availability_zone")
   })
@@ -298,7 +313,7 @@ const manage = (state: State, req: SimRequest) => {
     size,
     description: str(body, "description"),
     bootable: bool(body, "bootable") ?? false,
-    metadata: stringMap(body, "metadata"),
+    metadata: metadataOf(body),
     volumeType: str(body, "volume_type"),
     availabilityZone: str(body, "availability_zone"),
     host: backend
@@ -383,7 +398,7 @@ const routes = [
     const body = member(req, "volume")
     volume.name = str(body, "name") ?? volume.name
     volume.description = str(body, "description") ?? volume.description
-    const metadata = stringMap(body, "metadata")
+    const metadata = metadataOf(body)
     if (metadata !== undefined) volume.metadata = metadata
     volume.updated_at = stamp(state)
     return json(200, { volume: renderVolume(req, volume) })
@@ -406,7 +421,7 @@ const routes = [
   ),
   route("POST", "/volumes/:id/metadata", (state, req, { id }) => {
     const volume = getVolume(state, id!)
-    Object.assign(volume.metadata, isRecord(req.body) ? (stringMap(req.body, "metadata") ?? {}) : {})
+    Object.assign(volume.metadata, isRecord(req.body) ? (metadataOf(req.body) ?? {}) : {})
     return json(200, { metadata: { ...volume.metadata } })
   }),
 
@@ -435,7 +450,7 @@ const routes = [
       project_id: project,
       size: volume.size,
       status: "creating",
-      metadata: stringMap(body, "metadata") ?? {},
+      metadata: metadataOf(body) ?? {},
       created_at: stamp(state),
       updated_at: stamp(state),
       sim_seq: nextSeq(state)

@@ -49,6 +49,19 @@ const link = (req: SimRequest, kind: string, id: string) => [
   { rel: "bookmark", href: `${req.root.replace(/\/v2\.1$/, "")}/${kind}/${id}` }
 ]
 
+/** Server metadata: keys and values of at most 255 characters, as Nova's schema checks. */
+const serverMetadata = (body: Record<string, unknown>): Record<string, string> | undefined => {
+  const metadata = stringMap(body, "metadata")
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (k.length === 0 || k.length > 255 || v.length > 255) {
+      throw badRequest(
+        `Invalid input for field/attribute metadata. Value: ${k}. '${k}' does not match any of the regexes`
+      )
+    }
+  }
+  return metadata
+}
+
 export const getServer = (state: State, id: string): M.Server => {
   const s = state.servers.get(id)
   if (s === undefined) throw notFound(`Instance ${id} could not be found.`, "itemNotFound")
@@ -384,7 +397,7 @@ const createServer = (state: State, req: SimRequest) => {
   if (networks === undefined && atLeast(req, "2.37")) {
     throw badRequest("Invalid input for field/attribute server. Value: 'networks' is a required property")
   }
-  const metadata = stringMap(body, "metadata") ?? {}
+  const metadata = serverMetadata(body) ?? {}
   checkQuota(state, project, flavor)
 
   // validate the security groups before anything is created
@@ -894,12 +907,12 @@ const routes = [
   ),
   route("POST", "/servers/:id/metadata", (state, req, { id }) => {
     const server = getServer(state, id!)
-    Object.assign(server.metadata, isRecord(req.body) ? (stringMap(req.body, "metadata") ?? {}) : {})
+    Object.assign(server.metadata, isRecord(req.body) ? (serverMetadata(req.body) ?? {}) : {})
     return json(200, { metadata: { ...server.metadata } })
   }),
   route("PUT", "/servers/:id/metadata", (state, req, { id }) => {
     const server = getServer(state, id!)
-    server.metadata = isRecord(req.body) ? (stringMap(req.body, "metadata") ?? {}) : {}
+    server.metadata = isRecord(req.body) ? (serverMetadata(req.body) ?? {}) : {}
     return json(200, { metadata: { ...server.metadata } })
   }),
   route("GET", "/servers/:id/tags", (state, _req, { id }) => json(200, { tags: [...getServer(state, id!).tags] })),
