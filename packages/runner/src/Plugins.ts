@@ -8,7 +8,7 @@
  */
 import { TaskRegistry } from "@migrator/core"
 import { TestPlugin } from "@migrator/core/testing"
-import { Clouds, type OpenStackClient } from "@migrator/tasks-openstack"
+import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Effect, Layer } from "effect"
 import { badInput } from "./CliExit.ts"
 
@@ -18,9 +18,6 @@ export interface Options {
   /** OpenStack clusters by name, for the `openstack` plugin. */
   readonly clusters?: Readonly<Record<string, OpenStackClient.ClientConfig>> | undefined
 }
-
-/** The module of `@migrator/tasks-openstack` exporting every handler as one `layer` (needs `Clouds`). */
-export const OPENSTACK_PLUGIN = "@migrator/tasks-openstack/Plugin"
 
 const isLayer = (u: unknown): u is Layer.Layer<never, never, unknown> => Layer.isLayer(u)
 
@@ -40,14 +37,10 @@ const load = (name: string, options: Options) =>
   Effect.suspend(() => {
     if (name === "test") return Effect.succeed(TestPlugin.layer as PluginLayer)
     if (name === "openstack") {
-      return importModule(name, OPENSTACK_PLUGIN).pipe(
-        Effect.map(
-          (handlers) =>
-            (handlers as Layer.Layer<never, never, TaskRegistry.TaskRegistry | Clouds.Clouds>).pipe(
-              Layer.provide(Clouds.layer(options.clusters ?? {}))
-            ) as PluginLayer
-        )
-      )
+      return Effect.tryPromise({
+        try: () => import("./plugins/OpenStack.ts"),
+        catch: (e) => badInput(`plugin "openstack" failed to load: ${(e as Error).message}`)
+      }).pipe(Effect.map((m) => m.layer(options.clusters ?? {}) as PluginLayer))
     }
     const specifier =
       name.startsWith(".") || name.startsWith("/") ? new URL(name, `file://${process.cwd()}/`).href : name
