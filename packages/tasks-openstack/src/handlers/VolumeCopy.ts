@@ -131,7 +131,7 @@ export const findOwnedVolume = (client: Client, tag: string) =>
     )
   )
 
-/** Awaits `available` (or `in-use` when `inUse`); `error*` states fail with `onError`. */
+/** Awaits one of the `want` statuses; an `error*` status fails at once with `onError`. */
 export const awaitVolume = (
   client: Client,
   volumeId: string,
@@ -169,6 +169,10 @@ export const removeVolume = (client: Client, volumeId: string, how: "delete" | "
         if (Option.isNone(found)) return done("gone" as const)
         const v = found.value
         if (v.status === "deleting") return done("deleting" as const)
+        // Cinder takes no second delete of a volume whose deletion failed: an operator must look
+        if (v.status === "error_deleting") {
+          return failed(TaskError.permanent("openstack.volume-error", `volume ${volumeId} is in error_deleting`))
+        }
         if (removable.includes(v.status) && (v.attachments ?? []).length === 0) return done("ready" as const)
         return pending(v.status)
       }),
@@ -188,7 +192,7 @@ export const removeVolume = (client: Client, volumeId: string, how: "delete" | "
         if (Option.isNone(found)) return done(undefined)
         const v = found.value
         if (v.status === "error_deleting") {
-          return failed(TaskError.retryable("openstack.volume-error", `volume ${volumeId} went to error_deleting`))
+          return failed(TaskError.permanent("openstack.volume-error", `volume ${volumeId} went to error_deleting`))
         }
         return pending(v.status)
       }),
