@@ -580,6 +580,21 @@ export const validate = (plan: Plan): ReadonlyArray<Problem> => {
       address(r.nexthop, `${path}[${i}].nexthop`)
     })
 
+  // names the target cloud keeps unique: projects (per domain), flavors, keypairs (per user)
+  for (const [kind, map] of [
+    ["project", idx.projects],
+    ["flavor", idx.flavors],
+    ["keypair", idx.keypairs]
+  ] as const) {
+    const names = new Map<string, string>()
+    for (const { value, path } of (map as ReadonlyMap<string, Located<{ readonly name: string }>>).values()) {
+      const other = names.get(value.name)
+      if (other !== undefined)
+        report(`${path}.name`, `${kind} name "${value.name}" is also at ${other}: the target keeps it unique`)
+      else names.set(value.name, path)
+    }
+  }
+
   const kinds: ReadonlyArray<string> = TaskKind.literals
   for (const kind of Object.keys(plan.options?.timeoutsMs ?? {})) {
     if (!kinds.includes(kind))

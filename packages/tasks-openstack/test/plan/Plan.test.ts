@@ -430,6 +430,25 @@ describe("Plan: references and values", () => {
     })
   )
 
+  it.effect("names the target keeps unique: projects, flavors, keypairs", () =>
+    Effect.gen(function* () {
+      const doc = valid()
+      const p = doc.projects[0]!
+      const found = yield* problems({
+        ...doc,
+        projects: [
+          { ...p, flavors: [...p.flavors, { ...p.flavors[0]!, id: "f2" }] },
+          { id: "q", name: "p", keypairs: [{ ...p.keypairs[0]!, id: "k2" }] }
+        ]
+      })
+      assert.sameMembers(found, [
+        'projects[1].name: project name "p" is also at projects[0]: the target keeps it unique',
+        'projects[0].flavors[1].name: flavor name "f" is also at projects[0].flavors[0]: the target keeps it unique',
+        'projects[1].keypairs[0].name: keypair name "k" is also at projects[0].keypairs[0]: the target keeps it unique'
+      ])
+    })
+  )
+
   it.effect("unknown flavor, keypair, timeout kind", () =>
     Effect.gen(function* () {
       const doc = withProject((p) => ({
