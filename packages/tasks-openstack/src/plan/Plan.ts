@@ -90,7 +90,10 @@ export const RouterInterface = Schema.Struct({
 export type RouterInterface = typeof RouterInterface.Type
 
 export const ExternalGateway = Schema.Struct({
-  /** The external network on the target cluster (not a plan resource), by name or id, e.g. "public". */
+  /**
+   * The external network on the target cluster (not a plan resource). Its id: `router.create` and
+   * `floating-ip.create` do not resolve names, so a name such as "public" is to be replaced first.
+   */
   network: Name,
   enableSnat: Schema.optionalKey(Schema.Boolean)
 })
@@ -200,7 +203,7 @@ export type Volume = typeof Volume.Type
 
 export const FloatingIp = Schema.Struct({
   id: Id,
-  /** The external network on the target cluster, by name or id, e.g. "public". */
+  /** The external network on the target cluster: its id (see {@link ExternalGateway}). */
   network: Name,
   /** Address to request; absent: any free address. */
   address: Schema.optionalKey(Schema.String),
