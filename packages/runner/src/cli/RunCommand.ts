@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Engine, Keys, type Store, type TaskRegistry } from "@migrator/core"
-import { Effect, Layer, Logger, Option, Random, References } from "effect"
+import { Effect, Layer, Logger, Option, Random, References, Stdio } from "effect"
 import { Command, Flag } from "effect/cli"
 import { badInput } from "../CliExit.ts"
 import * as Config from "../Config.ts"
@@ -117,7 +117,7 @@ export const make = <E, R>(shared: Effect.Effect<SharedFlags, E, R>) =>
           logLevel: Option.getOrUndefined(f.logLevel),
           logFormat: Option.getOrUndefined(f.logFormat)
         },
-        { tty: process.stdout.isTTY === true }
+        { tty: yield* (yield* Stdio.Stdio).stdoutIsTerminal }
       ).pipe(Effect.mapError((e) => badInput(e.message)))
       const suffix = yield* Random.nextIntBetween(0, 2 ** 31 - 1)
       return yield* serve(config, config.runnerId ?? `runner-${suffix.toString(36)}`)
