@@ -396,7 +396,14 @@ export const parse = (text: string, format?: Format): Effect.Effect<Plan, PlanEr
           })
         )
       }
-      document = parsed.toJS({ maxAliasCount: 100 })
+      try {
+        document = parsed.toJS({ maxAliasCount: 100 })
+      } catch (e) {
+        // e.g. an alias expanding too far
+        return Effect.fail(
+          new PlanError({ problems: [new Problem({ path: "", message: `not YAML: ${(e as Error).message}` })] })
+        )
+      }
     }
     return decode(document)
   })

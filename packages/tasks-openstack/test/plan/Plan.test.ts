@@ -144,6 +144,16 @@ describe("Plan: decoding", () => {
       assert.include(badYaml.message, "not YAML")
       const duplicateKey = yield* Effect.flip(Plan.parse("target: a\ntarget: b\nprojects: []\n"))
       assert.include(duplicateKey.message, "not YAML")
+      // a "billion laughs" document is refused, not expanded
+      const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+      for (let i = 1; i < 9; i++)
+        bomb.push(
+          `${"b".repeat(i)}: &${"b".repeat(i)} [${Array(10)
+            .fill(`*${i === 1 ? "a" : "b".repeat(i - 1)}`)
+            .join(", ")}]`
+        )
+      const laughs = yield* Effect.flip(Plan.parse(`${bomb.join("\n")}\ntarget: t\nprojects: []\n`))
+      assert.include(laughs.message, "not YAML")
     })
   )
 })
