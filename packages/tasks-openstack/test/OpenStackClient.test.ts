@@ -128,6 +128,15 @@ describe("OpenStackClient: authentication", () => {
         body: { project: { name: "tenant-a", domain_id: "default" } },
         schema: Schema.Struct({ project: Schema.Struct({ id: Schema.String }) })
       })).project
+      // like Keystone, a project-scoped token needs a role on the project
+      const denied = failure(yield* Effect.exit(client.forProject(created.id).session))
+      assert.strictEqual(denied.reason._tag, "Unauthorized")
+      const admin = yield* client.session
+      const roles = (yield* client.request("identity", "GET", "/roles", {
+        query: { name: "admin" },
+        schema: Schema.Struct({ roles: Schema.Array(Schema.Struct({ id: Schema.String })) })
+      })).roles
+      yield* client.request("identity", "PUT", `/projects/${created.id}/users/${admin.userId}/roles/${roles[0]!.id}`)
       const scoped = client.forProject(created.id)
       assert.strictEqual((yield* scoped.session).projectId, created.id)
       yield* scoped.request("network", "POST", "/networks", { body: { network: { name: "in-tenant-a" } } })

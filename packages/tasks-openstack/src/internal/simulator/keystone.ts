@@ -1,7 +1,10 @@
 /**
  * Keystone v3 subset: tokens (password and application credential, project
  * and domain scope, a catalog pointing back at the simulator), projects with
- * tags, domains, roles and role assignment.
+ * tags, domains, roles and role assignments. As in Keystone, a password token
+ * scoped to a project needs a role on it (the user's default project counts as
+ * assigned, like the bootstrap admin's); deleting a project drops its
+ * assignments.
  */
 import {
   dispatch,
@@ -20,6 +23,33 @@ import type * as M from "./model.ts"
 import { badRequest, conflict, isoMicros, notFound, SimFailure, type State, tokenValue, uuid } from "./state.ts"
 
 const unauthorized = () => new SimFailure(401, "The request you have made requires authentication.", "Unauthorized")
+
+// Role assignments on projects, kept beside the state (`project user role`).
+const assignmentsByState = new WeakMap<State, Set<string>>()
+
+const assignments = (state: State): Set<string> => {
+  let set = assignmentsByState.get(state)
+  if (set === undefined) {
+    set = new Set()
+    assignmentsByState.set(state, set)
+  }
+  return set
+}
+
+const assignmentKey = (project: string, user: string, role: string) => `${project} ${user} ${role}`
+
+const parseAssignment = (key: string) => {
+  const [project, user, role] = key.split(" ") as [string, string, string]
+  return { project, user, role }
+}
+
+/** Whether `user` may scope a token to `project`: a role on it, or it is the user's default project. */
+export const hasRoleOn = (state: State, user: M.User, project: string): boolean =>
+  user.default_project_id === project ||
+  [...assignments(state)].some((k) => {
+    const a = parseAssignment(k)
+    return a.project === project && a.user === user.id
+  })
 
 /** Catalog endpoints: `public` of the first region at the root, the others under `/_/<region>/<interface>`. */
 export const catalog = (state: State, projectId: string | undefined) => {
@@ -149,7 +179,9 @@ const issueToken = (state: State, req: SimRequest) => {
           : [...state.projects.values()].find(
               (x) => x.name === p.name && x.domain_id === findDomain(state, p.domain)?.id
             )
-      if (project === undefined || !project.enabled) throw unauthorized()
+      if (project === undefined || !project.enabled || !hasRoleOn(state, user, project.id)) {
+        throw unauthorized()
+      }
       projectId = project.id
     } else if (isRecord(scope) && isRecord(scope.domain)) {
       const domain = findDomain(state, scope.domain)
@@ -243,6 +275,17 @@ export const addProject = (
   return project
 }
 
+const checkAssignment = (state: State, project: string, user: string, role: string) => {
+  getProject(state, project)
+  if (!state.users.has(user)) throw notFound(`Could not find user: ${user}.`)
+  if (!state.roles.has(role)) throw notFound(`Could not find role: ${role}.`)
+}
+
+const assignmentNotFound = (role: string, user: string, project: string) =>
+  notFound(
+    `Could not find role assignment with role: ${role}, user or group: ${user}, project, domain, or system: ${project}.`
+  )
+
 const routes = [
   route("POST", "/auth/tokens", (state, req) => issueToken(state, req)),
   route("GET", "/auth/tokens", (state, req) => json(200, renderToken(state, subjectToken(state, req)))),
@@ -311,6 +354,8 @@ const routes = [
   route("DELETE", "/projects/:id", (state, _req, { id }) => {
     getProject(state, id!)
     state.projects.delete(id!)
+    const set = assignments(state)
+    for (const k of [...set]) if (parseAssignment(k).project === id) set.delete(k)
     return empty(204)
   }),
   route("GET", "/projects/:id/tags", (state, _req, { id }) => json(200, { tags: [...getProject(state, id!).tags] })),
@@ -342,11 +387,62 @@ const routes = [
     project.tags = project.tags.filter((t) => t !== tag)
     return empty(204)
   }),
-  route("PUT", "/projects/:id/users/:user/roles/:role", (state, _req, { id, user, role }) => {
+  route("GET", "/projects/:id/users/:user/roles", (state, req, { id, user }) => {
     getProject(state, id!)
     if (!state.users.has(user!)) throw notFound(`Could not find user: ${user}.`)
-    if (!state.roles.has(role!)) throw notFound(`Could not find role: ${role}.`)
+    const roles = [...assignments(state)]
+      .map(parseAssignment)
+      .filter((a) => a.project === id && a.user === user)
+      .map((a) => state.roles.get(a.role))
+      .filter((r): r is M.Role => r !== undefined)
+    return json(200, {
+      roles: roles.map((r) => ({ ...r, links: { self: `${state.baseUrl}/identity/v3/roles/${r.id}` } })),
+      links: { self: `${req.root}${req.route}`, previous: null, next: null }
+    })
+  }),
+  route("PUT", "/projects/:id/users/:user/roles/:role", (state, _req, { id, user, role }) => {
+    checkAssignment(state, id!, user!, role!)
+    assignments(state).add(assignmentKey(id!, user!, role!))
     return empty(204)
+  }),
+  route("HEAD", "/projects/:id/users/:user/roles/:role", (state, _req, { id, user, role }) => {
+    checkAssignment(state, id!, user!, role!)
+    if (!assignments(state).has(assignmentKey(id!, user!, role!))) throw assignmentNotFound(role!, user!, id!)
+    return empty(204)
+  }),
+  route("GET", "/projects/:id/users/:user/roles/:role", (state, _req, { id, user, role }) => {
+    checkAssignment(state, id!, user!, role!)
+    if (!assignments(state).has(assignmentKey(id!, user!, role!))) throw assignmentNotFound(role!, user!, id!)
+    return empty(204)
+  }),
+  route("DELETE", "/projects/:id/users/:user/roles/:role", (state, _req, { id, user, role }) => {
+    checkAssignment(state, id!, user!, role!)
+    if (!assignments(state).delete(assignmentKey(id!, user!, role!))) throw assignmentNotFound(role!, user!, id!)
+    return empty(204)
+  }),
+  route("GET", "/role_assignments", (state, req) => {
+    const users = queryValues(req.query, "user.id")
+    const projects = queryValues(req.query, "scope.project.id")
+    const roles = queryValues(req.query, "role.id")
+    const found = [...assignments(state)]
+      .map(parseAssignment)
+      .filter(
+        (a) =>
+          (users.length === 0 || users.includes(a.user)) &&
+          (projects.length === 0 || projects.includes(a.project)) &&
+          (roles.length === 0 || roles.includes(a.role))
+      )
+    return json(200, {
+      role_assignments: found.map((a) => ({
+        role: { id: a.role },
+        user: { id: a.user },
+        scope: { project: { id: a.project } },
+        links: {
+          assignment: `${state.baseUrl}/identity/v3/projects/${a.project}/users/${a.user}/roles/${a.role}`
+        }
+      })),
+      links: { self: `${req.root}${req.route}`, previous: null, next: null }
+    })
   }),
 
   route("GET", "/domains", (state, req) => {
@@ -356,6 +452,13 @@ const routes = [
         .filter((d) => names.length === 0 || names.includes(d.name))
         .map((d) => ({ ...d, description: "", links: { self: `${state.baseUrl}/identity/v3/domains/${d.id}` } })),
       links: { self: `${state.baseUrl}/identity/v3/domains`, previous: null, next: null }
+    })
+  }),
+  route("GET", "/domains/:id", (state, _req, { id }) => {
+    const domain = state.domains.get(id!)
+    if (domain === undefined) throw notFound(`Could not find domain: ${id}.`)
+    return json(200, {
+      domain: { ...domain, description: "", links: { self: `${state.baseUrl}/identity/v3/domains/${domain.id}` } }
     })
   }),
   route("GET", "/roles", (state, req) => {

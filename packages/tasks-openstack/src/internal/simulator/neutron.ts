@@ -2,7 +2,8 @@
  * Neutron v2.0 subset: networks (incl. external flat ones), subnets with IP
  * allocation, ports, routers (gateway, interfaces, extra routes), floating IPs
  * with the real reachability rule (a router must join the port's subnet to
- * the floating network), security groups and rules, tags, quotas.
+ * the floating network), security groups and rules, tags (set after
+ * creation: Zed refuses `tags` in a POST), per-project quotas.
  */
 import {
   bool,
@@ -51,10 +52,61 @@ const stamp = (state: State) => isoSeconds(state.now)
 const ownerOf = (req: SimRequest, body: Record<string, unknown>): string =>
   str(body, "project_id") ?? str(body, "tenant_id") ?? projectOf(req)
 
-const quota = (state: State, kind: keyof M.Quotas, used: number, resource: string) => {
-  if (used >= state.settings.quotas[kind]) {
-    throw neutronConflict(`Quota exceeded for resources: ['${resource}'].`, "OverQuota")
+// ---------------------------------------------------------------- quotas
+
+const QUOTA_KEYS = [
+  "network",
+  "subnet",
+  "port",
+  "router",
+  "floatingip",
+  "security_group",
+  "security_group_rule",
+  "rbac_policy",
+  "subnetpool"
+] as const
+type QuotaKey = (typeof QUOTA_KEYS)[number]
+
+// Per-project limits set through `PUT /quotas/{project}`, kept beside the state.
+const projectQuotasByState = new WeakMap<State, Map<string, Partial<Record<QuotaKey, number>>>>()
+
+const projectQuotas = (state: State): Map<string, Partial<Record<QuotaKey, number>>> => {
+  let quotas = projectQuotasByState.get(state)
+  if (quotas === undefined) {
+    quotas = new Map()
+    projectQuotasByState.set(state, quotas)
   }
+  return quotas
+}
+
+/** The defaults: the simulator's settings where it has one, unlimited (-1) otherwise. */
+const defaultQuotas = (state: State): Record<QuotaKey, number> => ({
+  network: state.settings.quotas.networks,
+  subnet: -1,
+  port: state.settings.quotas.ports,
+  router: -1,
+  floatingip: state.settings.quotas.floatingips,
+  security_group: state.settings.quotas.security_groups,
+  security_group_rule: -1,
+  rbac_policy: -1,
+  subnetpool: -1
+})
+
+const quotasOf = (state: State, project: string): Record<QuotaKey, number> => ({
+  ...defaultQuotas(state),
+  ...projectQuotas(state).get(project)
+})
+
+const quota = (state: State, project: string, kind: QuotaKey, used: number) => {
+  const limit = quotasOf(state, project)[kind]
+  if (limit >= 0 && used >= limit) {
+    throw neutronConflict(`Quota exceeded for resources: ['${kind}'].`, "OverQuota")
+  }
+}
+
+/** Zed has no `tags` on create (that came with `tag-creation` in 2024.2): tags are set afterwards. */
+const noTagsOnCreate = (body: Record<string, unknown>) => {
+  if ("tags" in body) throw badRequest("Attribute 'tags' not allowed in POST", "HTTPBadRequest")
 }
 
 const touch = (state: State, r: { updated_at: string; revision_number: number }) => {
@@ -110,6 +162,24 @@ const usedIps = (state: State, subnetId: string): Set<string> => {
 }
 
 const cidrOf = (subnet: M.Subnet): Cidr => parseCidr(subnet.cidr)!
+
+const inPool = (pool: { start: string; end: string }, ip: string): boolean =>
+  !ip.includes(":") && ipToInt(pool.start) <= ipToInt(ip) && ipToInt(ip) <= ipToInt(pool.end)
+
+/** Neutron's default IPv4 pools: every host address but the gateway (which splits the range). */
+const defaultPools = (cidr: Cidr, size: number, gateway: string | null): Array<{ start: string; end: string }> => {
+  const first = size <= 2 ? cidr.network : cidr.network + 1
+  const last = size <= 2 ? cidr.network + size - 1 : cidr.network + size - 2
+  const gw = gateway === null ? undefined : ipToInt(gateway)
+  const ranges: Array<[number, number]> =
+    gw === undefined || gw < first || gw > last
+      ? [[first, last]]
+      : [
+          [first, gw - 1],
+          [gw + 1, last]
+        ]
+  return ranges.filter(([a, b]) => a <= b).map(([a, b]) => ({ start: intToIp(a), end: intToIp(b) }))
+}
 
 /** The first free address of the subnet's pools; `also` holds addresses picked earlier in the same request. */
 const allocate = (state: State, subnet: M.Subnet, network: M.Network, also: ReadonlyArray<string> = []): string => {
@@ -301,7 +371,7 @@ export interface PortFields {
 export const createPort = (state: State, fields: PortFields): M.Port => {
   const network = getNetwork(state, fields.networkId)
   const ports = [...state.ports.values()].filter((p) => p.project_id === fields.project)
-  if (!fields.deviceOwner?.startsWith("network:")) quota(state, "ports", ports.length, "port")
+  if (!fields.deviceOwner?.startsWith("network:")) quota(state, fields.project, "port", ports.length)
   const mac = fields.macAddress ?? macAddress(state)
   if ([...state.ports.values()].some((p) => p.network_id === network.id && p.mac_address === mac)) {
     throw neutronConflict(
@@ -606,7 +676,8 @@ const routes = [
   route("POST", "/networks", (state, req) => {
     const body = member(req, "network")
     const project = ownerOf(req, body)
-    quota(state, "networks", [...state.networks.values()].filter((n) => n.project_id === project).length, "network")
+    noTagsOnCreate(body)
+    quota(state, project, "network", [...state.networks.values()].filter((n) => n.project_id === project).length)
     const type = str(body, "provider:network_type") ?? "vxlan"
     const physnet = str(body, "provider:physical_network") ?? null
     if (type === "flat" || type === "vlan") {
@@ -641,7 +712,7 @@ const routes = [
       "provider:physical_network": type === "flat" || type === "vlan" ? physnet : null,
       "provider:segmentation_id":
         type === "flat" ? null : (num(body, "provider:segmentation_id") ?? 1000 + nextSeq(state)),
-      tags: tagsIn(body),
+      tags: [],
       created_at: stamp(state),
       updated_at: stamp(state),
       revision_number: 1
@@ -684,10 +755,13 @@ const routes = [
   ),
   route("POST", "/subnets", (state, req) => {
     const body = member(req, "subnet")
+    noTagsOnCreate(body)
     const networkId = str(body, "network_id")
     if (networkId === undefined)
       throw badRequest("Failed to parse request. Required attribute 'network_id' not specified")
     const network = getNetwork(state, networkId)
+    const owner = ownerOf(req, body)
+    quota(state, owner, "subnet", [...state.subnets.values()].filter((x) => x.project_id === owner).length)
     const version = num(body, "ip_version") ?? 4
     const cidrText = str(body, "cidr")
     if (cidrText === undefined) throw badRequest("Bad subnets request: a cidr is required without a subnetpool.")
@@ -736,16 +810,52 @@ const routes = [
               "InvalidInput"
             )
           }
+          if (cidr.version === 4 && ipToInt(p.start) > ipToInt(p.end)) {
+            throw badRequest(
+              `Invalid input for operation: allocation pool ${p.start}-${p.end} is not valid: start is after end.`,
+              "InvalidAllocationPool"
+            )
+          }
           return { start: p.start, end: p.end }
         })
       : cidr.version === 4
-        ? [
-            {
-              start: intToIp(cidr.network + (gateway === intToIp(cidr.network + 1) ? 2 : 1)),
-              end: intToIp(cidr.network + size - 2)
-            }
-          ]
+        ? defaultPools(cidr, size, gateway)
         : [{ start: `${cidrText.split("::")[0]}::2`, end: `${cidrText.split("::")[0]}::ffff` }]
+    if (cidr.version === 4) {
+      const sorted = [...pools].sort((a, b) => ipToInt(a.start) - ipToInt(b.start))
+      sorted.forEach((p, i) => {
+        const next = sorted[i + 1]
+        if (next !== undefined && ipToInt(next.start) <= ipToInt(p.end)) {
+          throw badRequest(
+            `Found overlapping allocation pools: ${p.start}-${p.end} and ${next.start}-${next.end} for subnet ${cidr.text}.`,
+            "OverlappingAllocationPools"
+          )
+        }
+      })
+      const clash = gateway === null ? undefined : pools.find((p) => inPool(p, gateway!))
+      if (clash !== undefined) {
+        throw neutronConflict(
+          `Gateway ip ${gateway} conflicts with allocation pool ${clash.start}-${clash.end}.`,
+          "GatewayConflictWithAllocationPools"
+        )
+      }
+    }
+    const hostRoutes = Array.isArray(body.host_routes) ? body.host_routes : body.host_routes == null ? [] : undefined
+    if (
+      hostRoutes === undefined ||
+      hostRoutes.some(
+        (r) =>
+          !isRecord(r) ||
+          typeof r.destination !== "string" ||
+          typeof r.nexthop !== "string" ||
+          parseCidr(r.destination) === undefined
+      )
+    ) {
+      throw badRequest(
+        `Invalid input for host_routes. Reason: Invalid data format for hostroute: ${JSON.stringify(body.host_routes)}.`,
+        "InvalidInput"
+      )
+    }
     const subnet: M.Subnet = {
       id: uuid(state),
       name: str(body, "name") ?? "",
@@ -758,11 +868,12 @@ const routes = [
       enable_dhcp: bool(body, "enable_dhcp") ?? true,
       allocation_pools: pools,
       dns_nameservers: strings(body, "dns_nameservers") ?? [],
-      host_routes: Array.isArray(body.host_routes)
-        ? (body.host_routes as Array<{ destination: string; nexthop: string }>)
-        : [],
+      host_routes: (hostRoutes as Array<{ destination: string; nexthop: string }>).map((r) => ({
+        destination: r.destination,
+        nexthop: r.nexthop
+      })),
       description: str(body, "description") ?? "",
-      tags: tagsIn(body),
+      tags: [],
       created_at: stamp(state),
       updated_at: stamp(state),
       revision_number: 0
@@ -807,6 +918,7 @@ const routes = [
   ),
   route("POST", "/ports", (state, req) => {
     const body = member(req, "port")
+    noTagsOnCreate(body)
     const networkId = str(body, "network_id")
     if (networkId === undefined)
       throw badRequest("Failed to parse request. Required attribute 'network_id' not specified")
@@ -820,7 +932,7 @@ const routes = [
       deviceOwner: str(body, "device_owner"),
       macAddress: str(body, "mac_address"),
       description: str(body, "description"),
-      tags: tagsIn(body)
+      tags: []
     })
     return json(201, { port: plain(port) })
   }),
@@ -859,7 +971,9 @@ const routes = [
   route("POST", "/routers", (state, req) => {
     const body = member(req, "router")
     if ("routes" in body) throw badRequest("Attribute 'routes' not allowed in POST", "HTTPBadRequest")
+    noTagsOnCreate(body)
     const project = ownerOf(req, body)
+    quota(state, project, "router", [...state.routers.values()].filter((r) => r.project_id === project).length)
     const router: M.Router = {
       id: uuid(state),
       name: str(body, "name") ?? "",
@@ -870,7 +984,7 @@ const routes = [
       external_gateway_info: null,
       routes: [],
       description: str(body, "description") ?? "",
-      tags: tagsIn(body),
+      tags: [],
       created_at: stamp(state),
       updated_at: stamp(state),
       revision_number: 1
@@ -1020,12 +1134,8 @@ const routes = [
       throw badRequest(`Bad floatingip request: Network ${network.id} is not a valid external network.`, "BadRequest")
     }
     const project = ownerOf(req, body)
-    quota(
-      state,
-      "floatingips",
-      [...state.floatingips.values()].filter((f) => f.project_id === project).length,
-      "floatingip"
-    )
+    noTagsOnCreate(body)
+    quota(state, project, "floatingip", [...state.floatingips.values()].filter((f) => f.project_id === project).length)
     const address = str(body, "floating_ip_address")
     const subnetId = str(body, "subnet_id")
     const fixed =
@@ -1053,7 +1163,7 @@ const routes = [
       router_id: null,
       status: "DOWN",
       description: str(body, "description") ?? "",
-      tags: tagsIn(body),
+      tags: [],
       created_at: stamp(state),
       updated_at: stamp(state),
       revision_number: 0
@@ -1094,7 +1204,9 @@ const routes = [
 
   // security groups
   route("GET", "/security-groups", (state, req) => {
-    if (req.token?.projectId !== undefined) ensureDefaultSecurityGroup(state, req.token.projectId)
+    // like Neutron: the project of the filter (else the token's) gets its default group first
+    const project = req.query.get("project_id") ?? req.query.get("tenant_id") ?? req.token?.projectId
+    if (project !== undefined && project !== null) ensureDefaultSecurityGroup(state, project)
     return listOf(state, req, "security_groups", state.securityGroups.values(), (g) => renderGroup(state, g))
   }),
   route("GET", "/security-groups/:id", (state, req, { id }) =>
@@ -1107,13 +1219,14 @@ const routes = [
     ensureDefaultSecurityGroup(state, project)
     if (name === "default")
       throw neutronConflict("Default security group already exists.", "SecurityGroupDefaultAlreadyExists")
+    noTagsOnCreate(body)
     quota(
       state,
-      "security_groups",
-      [...state.securityGroups.values()].filter((g) => g.project_id === project).length,
-      "security_group"
+      project,
+      "security_group",
+      [...state.securityGroups.values()].filter((g) => g.project_id === project).length
     )
-    const group = addGroup(state, project, name, str(body, "description") ?? "", tagsIn(body))
+    const group = addGroup(state, project, name, str(body, "description") ?? "", [])
     if (body.stateful === false) group.stateful = false
     return json(201, { security_group: renderGroup(state, group) })
   }),
@@ -1131,8 +1244,7 @@ const routes = [
   }),
   route("DELETE", "/security-groups/:id", (state, _req, { id }) => {
     const group = getSecurityGroup(state, id!)
-    if (group.name === "default")
-      throw neutronConflict("Removing default security group not allowed.", "SecurityGroupCannotRemoveDefault")
+    // Neutron refuses to remove a `default` group only for non-admins; every simulator user is an admin
     if ([...state.ports.values()].some((p) => p.security_groups.includes(group.id))) {
       throw neutronConflict(`Security Group ${group.id} in use.`, "SecurityGroupInUse")
     }
@@ -1230,6 +1342,12 @@ const routes = [
         "SecurityGroupRuleExists"
       )
     }
+    quota(
+      state,
+      group.project_id,
+      "security_group_rule",
+      [...state.securityGroupRules.values()].filter((r) => r.project_id === group.project_id).length
+    )
     const rule = addRule(state, group, {
       direction,
       ethertype,
@@ -1246,6 +1364,40 @@ const routes = [
     if (!state.securityGroupRules.delete(id!)) {
       throw notFound(`Security group rule ${id} does not exist`, "SecurityGroupRuleNotFound")
     }
+    return empty(204)
+  }),
+
+  // quotas (admin)
+  route("GET", "/quotas", (state, req) =>
+    json(200, {
+      quotas: [...projectQuotas(state).keys()]
+        .filter((project) => fieldFilter(req.query)({ project_id: project, tenant_id: project }))
+        .map((project) => ({ project_id: project, tenant_id: project, ...quotasOf(state, project) }))
+    })
+  ),
+  route("GET", "/quotas/:project/default", (state) => json(200, { quota: defaultQuotas(state) })),
+  route("GET", "/quotas/:project", (state, _req, { project }) => json(200, { quota: quotasOf(state, project!) })),
+  route("PUT", "/quotas/:project", (state, req, { project }) => {
+    const body = member(req, "quota")
+    const unknown = Object.keys(body).filter((k) => !(QUOTA_KEYS as ReadonlyArray<string>).includes(k))
+    if (unknown.length > 0) throw badRequest(`Unrecognized attribute(s) '${unknown.join(", ")}'`, "HTTPBadRequest")
+    const changes: Partial<Record<QuotaKey, number>> = {}
+    for (const key of QUOTA_KEYS) {
+      const value = num(body, key)
+      if (value === undefined) continue
+      if (!Number.isInteger(value) || value < -1 || value > 2147483647) {
+        throw badRequest(
+          `Invalid input for ${key}. Reason: '${String(body[key])}' is not in range -1 through 2147483647.`,
+          "InvalidInput"
+        )
+      }
+      changes[key] = value
+    }
+    projectQuotas(state).set(project!, { ...projectQuotas(state).get(project!), ...changes })
+    return json(200, { quota: quotasOf(state, project!) })
+  }),
+  route("DELETE", "/quotas/:project", (state, _req, { project }) => {
+    projectQuotas(state).delete(project!)
     return empty(204)
   }),
 
