@@ -10,6 +10,25 @@
  * a resource shareable between jobs (SPEC §4.5): without it the resource
  * belongs to the job alone.
  *
+ * ```yaml
+ * target: recovery-1
+ * projects:
+ *   - id: web
+ *     sourceId: 5f0c…          # the protected project
+ *     name: web
+ *     networks:
+ *       - { id: net, sourceId: 81aa…, name: front, subnets: [{ id: sub, cidr: 10.0.0.0/24 }] }
+ *     flavors: [{ id: small, name: small, vcpus: 1, ramMb: 512, diskGb: 1 }]
+ *     volumes:
+ *       - { id: boot, name: web-boot, bootable: true, source: { copy: { volumeId: 3c9e… } } }
+ *     instances:
+ *       - id: web-1
+ *         name: web-1
+ *         flavor: small
+ *         nics: [{ network: net, subnet: sub, fixedIp: 10.0.0.10 }]
+ *         volumes: [{ volume: boot, bootIndex: 0 }]
+ * ```
+ *
  * @since 0.1.0
  */
 import { Effect, Schema, SchemaIssue } from "effect"
