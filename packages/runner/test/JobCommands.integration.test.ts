@@ -327,9 +327,13 @@ describe("migrator job commands against a real etcd", () => {
         assert.include(d, "subgraph cluster_run {")
         assert.include(d, "subgraph cluster_clear {")
         assert.include(d, 'label="vm@1\\ntest/fail\\nfailed"')
+        const dotNode = (task: string) => new RegExp(`^    (\\w+) \\[label="${task}\\\\n`, "m").exec(d)?.[1]
+        assert.include(d, `  ${dotNode("vm@1")} -> ${dotNode("vm-del")} [style=dashed, dir=back, label="undoes"];`)
+        assert.include(d, `  ${dotNode("net.web")} -> ${dotNode("vm@1")};`)
         const graphviz = spawnSync("dot", ["-Tsvg"], { input: d, encoding: "utf8" })
         if (graphviz.error === undefined) {
           assert.strictEqual(graphviz.status, 0, graphviz.stderr)
+          assert.strictEqual(graphviz.stderr, "", "no Graphviz warnings")
           assert.include(graphviz.stdout, "<svg")
           assert.include(graphviz.stdout, "tenant")
         } else {

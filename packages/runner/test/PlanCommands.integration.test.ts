@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process"
+import { type ChildProcess, spawnSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -56,6 +56,13 @@ const variant = (name: string, change: (plan: PlanDocument) => void) => {
   writeFileSync(path, JSON.stringify(plan))
   return path
 }
+
+/** Dependency edges of a job document. */
+const dependencies = (document: { tasks: Array<unknown>; clearTasks: Array<unknown> }) =>
+  [...document.tasks, ...document.clearTasks].reduce<number>(
+    (n, t) => n + ((t as { dependencies?: Array<string> }).dependencies?.length ?? 0),
+    0
+  )
 
 interface Item {
   task: string
@@ -247,6 +254,18 @@ describe("migrator plan commands against a real etcd", () => {
         assert.strictEqual(view.state, "pending")
         assert.strictEqual(view.tasks.length, 49)
         assert.strictEqual(taken.code, 2, "a job id already taken")
+
+        // the plan's DAG as Graphviz draws it
+        const graph = ok(await cli("job", "graph", id, "--format", "dot"))
+        const graphviz = spawnSync("dot", ["-Tsvg"], { input: graph, encoding: "utf8" })
+        if (graphviz.error === undefined) {
+          assert.strictEqual(graphviz.status, 0, graphviz.stderr)
+          assert.strictEqual(graphviz.stderr, "", "no Graphviz warnings")
+        }
+        assert.strictEqual(
+          graph.match(/ -> /g)?.length,
+          graph.match(/label="undoes"/g)!.length + dependencies(document)
+        )
       }),
     LONG
   )

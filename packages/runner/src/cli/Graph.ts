@@ -141,7 +141,8 @@ export const dot = (jobId: string, nodes: ReadonlyArray<Node>): string => {
   phase("clear", g.clear)
   for (const e of edges(g)) {
     lines.push(
-      e.undoes ? `  ${e.from} -> ${e.to} [style=dashed, label="undoes", constraint=false];` : `  ${e.from} -> ${e.to};`
+      // an undoes edge is laid out from the run task down to its clear task, the arrow pointing back up
+      e.undoes ? `  ${e.to} -> ${e.from} [style=dashed, dir=back, label="undoes"];` : `  ${e.from} -> ${e.to};`
     )
   }
   lines.push("}")
