@@ -111,13 +111,18 @@ describe.skipIf(!hasDeno)("migrator under Deno 2 against a real etcd", () => {
         const log = JSON.parse(events.stdout) as Array<{ type: string; runner: string | null }>
         assert.isTrue(log.filter((e) => e.type === "task.succeeded").every((e) => e.runner === "deno-runner"))
 
-        // exit codes are the same as on Node
-        const [missing, unreachable] = await Promise.all([
+        // exit codes are the same as on Node; recovery plans (YAML) too
+        const [missing, unreachable, plan, badPlan] = await Promise.all([
           denoCli(["job", "watch", "nope", ...flags]),
-          denoCli(["job", "list", "--etcd", "http://127.0.0.1:1"])
+          denoCli(["job", "list", "--etcd", "http://127.0.0.1:1"]),
+          denoCli(["plan", "validate", "packages/tasks-openstack/examples/plans/two-projects.yaml"]),
+          denoCli(["plan", "validate", document])
         ])
         assert.strictEqual(missing.code, 2)
         assert.strictEqual(unreachable.code, 3)
+        assert.strictEqual(plan.code, 0, plan.stderr)
+        assert.include(plan.stdout, "valid (25 run tasks, 24 clear tasks)")
+        assert.strictEqual(badPlan.code, 2)
 
         // SIGTERM: a clean exit
         service.kill("SIGTERM")
