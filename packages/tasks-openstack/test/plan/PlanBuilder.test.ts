@@ -41,6 +41,19 @@ const placeholder = (_taskId: string, tokens: ReadonlyArray<string>) => {
   return field === "portIds" || field === "volumeIds" ? ["placeholder"] : `placeholder-${field}`
 }
 
+/** Checks every task's input against its handler's Input Schema, references replaced by placeholders. */
+const decodesEverywhere = (doc: JobBuilder.JobDocument) =>
+  Effect.gen(function* () {
+    for (const task of allTasks(doc)) {
+      const input = replaceRefs(task.input, placeholder)
+      const decoded = yield* Effect.result(Schema.decodeUnknownEffect(definition(task.type).input)(input))
+      assert.isTrue(
+        decoded._tag === "Success",
+        `${task.id}: ${decoded._tag === "Failure" ? decoded.failure.message : ""}`
+      )
+    }
+  })
+
 const edges = (doc: JobBuilder.JobDocument, task: string) => byId(doc).get(task)?.dependencies ?? []
 const hasEdge = (doc: JobBuilder.JobDocument, task: string, dependency: string) =>
   assert.include(edges(doc, task), dependency, `${task} depends on ${dependency}`)
@@ -68,15 +81,7 @@ describe("PlanBuilder: the two-projects example", () => {
 
   it.effect("every task input decodes with its handler's Input once references are resolved", () =>
     Effect.gen(function* () {
-      const doc = yield* PlanBuilder.build(yield* twoProjects)
-      for (const task of allTasks(doc)) {
-        const input = replaceRefs(task.input, placeholder)
-        const decoded = yield* Effect.result(Schema.decodeUnknownEffect(definition(task.type).input)(input))
-        assert.isTrue(
-          decoded._tag === "Success",
-          `${task.id}: ${decoded._tag === "Failure" ? decoded.failure.message : ""}`
-        )
-      }
+      yield* decodesEverywhere(yield* PlanBuilder.build(yield* twoProjects))
     })
   )
 
@@ -334,6 +339,162 @@ describe("PlanBuilder: options and variants", () => {
         }).pipe(Effect.map((d) => byId(d).has("stop:i")))
       assert.isTrue(yield* one(true, false))
       assert.isFalse(yield* one(false, true))
+    })
+  )
+
+  it.effect("every optional feature of a plan reaches its handler in a shape its Input accepts", () =>
+    Effect.gen(function* () {
+      const rich: Plan.Plan = {
+        name: "rich",
+        target: "recovery-1",
+        labels: { team: "dr" },
+        options: { leaveInstancesStopped: true, requirePortsActive: true, bootTimeoutSeconds: 600 },
+        projects: [
+          {
+            id: "p",
+            sourceId: "src-p",
+            name: "p",
+            description: "everything",
+            quotas: { compute: { instances: 10 }, network: { port: -1 }, volume: { gigabytes: 100 } },
+            networks: [
+              {
+                id: "n",
+                sourceId: "src-n",
+                name: "n",
+                description: "d",
+                mtu: 1400,
+                adminStateUp: true,
+                portSecurityEnabled: true,
+                subnets: [
+                  {
+                    id: "s4",
+                    sourceId: "src-s4",
+                    name: "s4",
+                    description: "v4",
+                    cidr: "10.0.0.0/24",
+                    gatewayIp: "10.0.0.1",
+                    enableDhcp: true,
+                    allocationPools: [{ start: "10.0.0.10", end: "10.0.0.99" }],
+                    dnsNameservers: ["10.0.0.2"],
+                    hostRoutes: [{ destination: "10.8.0.0/16", nexthop: "10.0.0.254" }]
+                  },
+                  { id: "s6", cidr: "fd00:1::/64", gatewayIp: null, enableDhcp: false }
+                ]
+              }
+            ],
+            routers: [
+              {
+                id: "r",
+                sourceId: "src-r",
+                name: "r",
+                description: "edge",
+                externalGateway: { network: "ext-net-id", enableSnat: false },
+                interfaces: [{ subnet: "s4" }, { subnet: "s6", ipAddress: "fd00:1::1" }],
+                routes: [{ destination: "10.9.0.0/16", nexthop: "10.0.0.253" }]
+              }
+            ],
+            securityGroups: [
+              {
+                id: "g",
+                sourceId: "src-g",
+                name: "g",
+                description: "all kinds",
+                rules: [
+                  {
+                    direction: "ingress",
+                    protocol: "icmp",
+                    portRangeMin: 8,
+                    portRangeMax: 0,
+                    remoteIpPrefix: "0.0.0.0/0"
+                  },
+                  { direction: "ingress", ethertype: "IPv6", protocol: 58 },
+                  { direction: "egress", protocol: "udp", portRangeMin: 53, portRangeMax: 53, description: "dns" },
+                  { direction: "ingress", remoteGroup: "g" },
+                  { direction: "ingress", protocol: "tcp", portRangeMin: 1, portRangeMax: 65535, remoteGroup: "h" }
+                ]
+              },
+              { id: "h", name: "h" }
+            ],
+            keypairs: [{ id: "k", name: "k", publicKey: "ssh-ed25519 AAAA", type: "ssh" }],
+            flavors: [
+              {
+                id: "f",
+                sourceId: "src-f",
+                name: "f",
+                description: "private",
+                vcpus: 2,
+                ramMb: 1024,
+                diskGb: 0,
+                ephemeralGb: 1,
+                swapMb: 512,
+                isPublic: false,
+                extraSpecs: { "hw:cpu_policy": "dedicated" }
+              }
+            ],
+            floatingIps: [{ id: "fip", network: "ext-net-id", address: "172.24.4.77", description: "web" }],
+            volumes: [
+              {
+                id: "boot",
+                sourceId: "src-boot",
+                name: "boot",
+                description: "b",
+                size: 2,
+                volumeType: "__DEFAULT__",
+                bootable: true,
+                availabilityZone: "nova",
+                source: { copy: { snapshotId: "snap-1" } }
+              },
+              { id: "data", name: "data", source: { import: { host: "cinder@ceph#rbd", sourceId: "rbd-7" } } }
+            ],
+            instances: [
+              {
+                id: "i",
+                name: "i",
+                description: "all options",
+                flavor: "f",
+                keypair: "k",
+                availabilityZone: "nova",
+                hypervisor: "compute-1",
+                nics: [
+                  { network: "n", subnet: "s4", fixedIp: "10.0.0.20", securityGroups: ["g", "h"], floatingIp: "fip" },
+                  { network: "n", subnet: "s6", securityGroups: ["h", "g"] }
+                ],
+                volumes: [
+                  { volume: "boot", bootIndex: 0, deviceName: "/dev/vda" },
+                  { volume: "data", deviceName: "/dev/vdb" }
+                ],
+                consoleLog: { pattern: "login:", timeoutSeconds: 120 },
+                metadata: { role: "web" },
+                userData: "I2Nsb3VkLWNvbmZpZw=="
+              }
+            ]
+          }
+        ]
+      }
+      const doc = yield* PlanBuilder.build(rich, { jobId: "rich" })
+      yield* decodesEverywhere(doc)
+      yield* JobBuilder.build(doc, { types: PlanHandlers.inputs })
+      const instance = byId(doc).get("instance:i")!.input as Record<string, unknown>
+      assert.deepStrictEqual(instance.diagnosis, {
+        requirePortsActive: true,
+        consoleLogPattern: "login:",
+        timeoutSeconds: 120
+      })
+      assert.strictEqual(instance.bootTimeoutSeconds, 600)
+      assert.deepStrictEqual(instance.securityGroupIds, [
+        { $ref: "sg:g#/securityGroupId" },
+        { $ref: "sg:h#/securityGroupId" }
+      ])
+      assert.strictEqual((byId(doc).get("subnet:s6")!.input as { ipVersion: number }).ipVersion, 6)
+      assert.deepStrictEqual((byId(doc).get("volume:data")!.input as { reference: unknown }).reference, {
+        "source-id": "rbd-7"
+      })
+      // the rule to another group waits for it; the rule to its own group is part of the group
+      assert.sameMembers([...edges(doc, "rule:g:4")], ["sg:g", "sg:h"])
+      assert.deepStrictEqual((byId(doc).get("sg:g")!.input as { rules: ReadonlyArray<unknown> }).rules.at(-1), {
+        direction: "ingress",
+        remoteGroup: "self"
+      })
     })
   )
 
