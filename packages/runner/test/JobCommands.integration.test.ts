@@ -4,9 +4,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
+import { Job, Keys, type Store } from "@migrator/core"
 import { type EtcdServer, startEtcd } from "@migrator/etcd-store/testing"
 import { Effect } from "effect"
 import { afterAll, beforeAll } from "vitest"
+import * as Graph from "../src/cli/Graph.ts"
+import * as Progress from "../src/cli/Progress.ts"
 import { migrator, type Run, runner, stop } from "./utils/cli.ts"
 
 const bin = fileURLToPath(new URL("../bin/migrator.js", import.meta.url))
@@ -457,4 +460,137 @@ describe("migrator job commands against a real etcd", () => {
       }),
     LONG
   )
+})
+
+describe("job watch and graph rendering", () => {
+  const keys = Keys.make("t/")
+  const put = (key: string, value: unknown): Store.WatchEvent => ({
+    _tag: "put",
+    kv: { key, value: JSON.stringify(value), createRevision: 1, modRevision: 1, version: 1, lease: undefined },
+    revision: 1
+  })
+  const task = (id: string, phase: "run" | "clear" = "run") => ({
+    id,
+    phase,
+    type: "test/echo",
+    status: "waiting" as const,
+    attempt: 0,
+    runner: undefined,
+    startedAt: undefined,
+    result: undefined,
+    reason: undefined
+  })
+  const model: Progress.Model = {
+    id: "j",
+    state: new Job.JobState({ state: "running", updatedAt: 0, startedAt: 1_000 }),
+    tasks: new Map([
+      ["run/a", task("a")],
+      ["run/b", task("b")],
+      ["clear/a-del", task("a-del", "clear")]
+    ])
+  }
+
+  it("a task's changes become lines; a done status waits for its result; repeats are quiet", () => {
+    const running = put(keys.task("j", "run", "a", "status"), {
+      status: "running",
+      attempt: 1,
+      runner: "r1",
+      updatedAt: 2_000,
+      startedAt: 2_000
+    })
+    const s1 = Progress.apply(keys, model, running)
+    assert.deepStrictEqual(s1.lines, ["run a running (attempt 1 on r1)"])
+    assert.deepStrictEqual(Progress.apply(keys, s1.model, running).lines, [])
+    const done = Progress.apply(
+      keys,
+      s1.model,
+      put(keys.task("j", "run", "a", "status"), { status: "done", attempt: 1, updatedAt: 3_000 })
+    )
+    assert.deepStrictEqual(done.lines, [])
+    const failed = Progress.apply(
+      keys,
+      done.model,
+      put(keys.task("j", "run", "a", "result"), {
+        result: "failed",
+        reason: { code: "x.y", message: "broke" },
+        attempt: 1,
+        finishedAt: 3_000
+      })
+    )
+    assert.deepStrictEqual(failed.lines, ["run a failed (x.y: broke)"])
+    assert.deepStrictEqual(Progress.counts(failed.model), {
+      total: 2,
+      done: 1,
+      running: 0,
+      waiting: 1,
+      results: { success: 0, failed: 1, ignored: 0, canceled: 0, skipped: 0 }
+    })
+    // other jobs' keys, unknown tasks and undecodable values change nothing
+    for (const e of [
+      put(keys.task("other", "run", "a", "status"), { status: "running", attempt: 1, updatedAt: 0 }),
+      put(keys.task("j", "run", "zz", "status"), { status: "running", attempt: 1, updatedAt: 0 }),
+      put(keys.task("j", "run", "b", "status"), { status: "bogus" })
+    ]) {
+      const r = Progress.apply(keys, failed.model, e)
+      assert.strictEqual(r.model, failed.model)
+      assert.deepStrictEqual(r.lines, [])
+    }
+    const completed = Progress.apply(
+      keys,
+      failed.model,
+      put(keys.jobState("j"), {
+        state: "completed",
+        outcome: "failed",
+        updatedAt: 9_000,
+        startedAt: 1_000,
+        completedAt: 9_000,
+        elapsedMs: 8_000
+      })
+    )
+    assert.deepStrictEqual(completed.lines, ["job j: completed (failed)"])
+    assert.strictEqual(
+      Progress.summary(completed.model, 99_999),
+      "job j completed (failed): run phase 1/2 done (1 failed), elapsed 00:08"
+    )
+  })
+
+  it("the live display: header, bar, counts, running tasks; lines cut to the terminal width", () => {
+    const withRunning: Progress.Model = {
+      ...model,
+      tasks: new Map([
+        ["run/a", { ...task("a"), status: "done" as const, result: "success" as const }],
+        ["run/b", { ...task("b"), status: "running" as const, attempt: 2, startedAt: 60_000 }]
+      ])
+    }
+    const lines = Progress.frame(withRunning, 125_000)
+    assert.deepStrictEqual(lines, [
+      "job j  running  run phase  elapsed 02:04",
+      `[${"█".repeat(15)}${"░".repeat(15)}] 1/2`,
+      "success 1  failed 0  ignored 0  canceled 0  skipped 0  running 1  waiting 0",
+      "running: b (test/echo, attempt 2, 01:05)"
+    ])
+    const fit = Progress.fitTo(20)
+    assert.strictEqual(fit(lines[2]!), "success 1  failed …")
+    assert.strictEqual(fit("short"), "short")
+    assert.strictEqual(Progress.fitTo(0)(lines[2]!), lines[2])
+    assert.strictEqual(Progress.formatDuration(3_725_000), "1:02:05")
+  })
+
+  it("Mermaid and DOT escape labels and name nodes safely", () => {
+    const nodes: ReadonlyArray<Graph.Node> = [
+      { id: "a:1@x", type: "t/x", phase: "run", dependencies: [], undoes: undefined, status: "success" },
+      { id: "b", type: "t/x", phase: "run", dependencies: ["a:1@x", "gone"], undoes: undefined, status: "running" },
+      { id: "b-del", type: "t/y", phase: "clear", dependencies: [], undoes: "b", status: "waiting" }
+    ]
+    const m = Graph.mermaid(nodes)
+    assert.include(m, '    r0["a:1@x<br/>t/x<br/>success"]')
+    assert.include(m, "  r0 --> r1")
+    assert.notInclude(m, "gone")
+    assert.include(m, "  c0 -.->|undoes| r1")
+    assert.include(m, "  class r1 running")
+    const d = Graph.dot('we"ird', nodes)
+    assert.match(d, /^digraph "we\\"ird" \{/)
+    assert.include(d, '  r1 -> c0 [style=dashed, dir=back, label="undoes"];')
+    assert.notInclude(Graph.mermaid(nodes.slice(0, 2)), "clear_phase")
+  })
 })

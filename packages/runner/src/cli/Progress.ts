@@ -202,6 +202,13 @@ export const summary = (model: Model, now: number): string => {
 export const succeeded = (s: Job.JobState) =>
   (s.state === "completed" && s.outcome === "succeeded") || s.state === "cleared"
 
+/**
+ * Cuts a line to fit a terminal of `columns` (0: unknown): lines must not wrap, or moving the
+ * cursor up by the line count would not reach the top of the previous frame.
+ */
+export const fitTo = (columns: number) => (line: string) =>
+  columns > 1 && line.length >= columns ? `${line.slice(0, columns - 2)}…` : line
+
 /** How the progress is shown: a live display on a terminal of `columns` (0: unknown), or plain lines. */
 export interface Display {
   readonly tty: boolean
@@ -215,9 +222,7 @@ export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRe
     const tty = display.tty
     let model = fromView(id, view)
     let drawn = 0
-    // lines never wrap, or moving the cursor up by the line count would not reach the frame's top
-    const fit = (line: string) =>
-      display.columns > 1 && line.length >= display.columns ? `${line.slice(0, display.columns - 2)}…` : line
+    const fit = fitTo(display.columns)
     const draw = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const lines = frame(model, now).map(fit)
