@@ -252,6 +252,87 @@ describe("migrator run --http against a real etcd", () => {
     })
   )
 
+  it.live("event streams: a job's snapshot then its changes, and the job list's changes (SSE)", () =>
+    Effect.promise(async () => {
+      const created = await api("POST", "/api/jobs", {
+        id: "sse-1",
+        tasks: [
+          { id: "a", type: "test/sleep", input: { ms: 300 } },
+          { id: "b", type: "test/echo", dependencies: ["a"], input: { n: 2 } }
+        ]
+      })
+      assert.strictEqual(created.status, 201)
+      // biome-ignore lint/suspicious/noExplicitAny: event payloads are checked field by field
+      type Sse = { event: string; data: any }
+      /** Opens an event stream; `until` reads events until the predicate holds on all read so far. */
+      const open = async (path: string) => {
+        const controller = new AbortController()
+        const r = await fetch(`${service.base}${path}`, { signal: controller.signal })
+        assert.strictEqual(r.headers.get("content-type"), "text/event-stream")
+        const reader = r.body!.getReader()
+        const decoder = new TextDecoder()
+        const events: Array<Sse> = []
+        let buffer = ""
+        const until = async (done: (events: Array<Sse>) => boolean) => {
+          while (!done(events)) {
+            const chunk = await reader.read()
+            if (chunk.done) throw new Error(`stream ${path} ended`)
+            buffer += decoder.decode(chunk.value, { stream: true })
+            for (let i = buffer.indexOf("\n\n"); i >= 0; i = buffer.indexOf("\n\n")) {
+              const block = buffer.slice(0, i)
+              buffer = buffer.slice(i + 2)
+              const event = /^event: (.*)$/m.exec(block)?.[1]
+              const data = /^data: (.*)$/m.exec(block)?.[1]
+              if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data) })
+            }
+          }
+          return events
+        }
+        return { until, close: () => controller.abort() }
+      }
+      const read = async (path: string, done: (events: Array<Sse>) => boolean) => {
+        const stream = await open(path)
+        try {
+          return await stream.until(done)
+        } finally {
+          stream.close()
+        }
+      }
+      const events = await read(
+        "/api/jobs/sse-1/stream",
+        (es) =>
+          es.some((e) => e.event === "state" && e.data.state === "completed") ||
+          (es[0]?.event === "snapshot" && es[0].data.state === "completed")
+      )
+      assert.strictEqual(events[0]?.event, "snapshot")
+      assert.strictEqual(events[0]?.data.id, "sse-1")
+      assert.strictEqual(events[0]?.data.tasks.length, 2)
+      if (events[0]?.data.state !== "completed") {
+        assert.isTrue(
+          events.some(
+            (e) =>
+              e.event === "task" && e.data.id === "b" && e.data.record === "result" && e.data.value.result === "success"
+          )
+        )
+        assert.isTrue(events.some((e) => e.event === "log" && e.data.type === "job.completed"))
+      }
+      const list = await open("/api/stream")
+      try {
+        const hello = await list.until((es) => es.length > 0)
+        assert.strictEqual(hello[0]?.event, "hello")
+        // the stream watches from before "hello": this submission is surely seen
+        assert.strictEqual(
+          (await api("POST", "/api/jobs", { id: "sse-2", tasks: [{ id: "x", type: "test/echo" }] })).status,
+          201
+        )
+        const listed = await list.until((es) => es.some((e) => e.event === "job" && e.data.id === "sse-2"))
+        assert.strictEqual(listed.find((e) => e.data.id === "sse-2")?.data.state.state, "pending")
+      } finally {
+        list.close()
+      }
+    })
+  )
+
   it.live("the dashboard draws a job's DAG and follows a task's state live (headless Chromium)", () =>
     Effect.promise(async () => {
       const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })
