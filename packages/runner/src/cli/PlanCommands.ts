@@ -15,7 +15,7 @@ import * as PlanHandlers from "@migrator/tasks-openstack/plan/PlanHandlers"
 import * as Preview from "@migrator/tasks-openstack/plan/Preview"
 import { Console, Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { badInput, CliExit } from "../CliExit.ts"
+import { badInput, type CliExit } from "../CliExit.ts"
 import { type Connect, withStore } from "./Connection.ts"
 import { generateId } from "./JobCommands.ts"
 
@@ -177,7 +177,7 @@ export const make = <R>(connect: Connect<R>) => {
           const { writeFile } = await import("node:fs/promises")
           await writeFile(output.value, text, "utf8")
         },
-        catch: (e) => new CliExit({ code: 1, message: `${output.value}: ${(e as Error).message}` })
+        catch: (e) => badInput(`${output.value}: ${(e as Error).message}`)
       })
     })
   ).pipe(Command.withDescription("Print the job document of a recovery plan (what `job submit` accepts)"))
