@@ -385,6 +385,12 @@ export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
 
 const standard = SchemaIssue.makeFormatterStandardSchemaV1()
 
+/** Schema messages said the way a plan's author thinks of them. */
+const plainer: Record<string, string> = {
+  "Expected no excess property": "unknown field (misspelt, or not in a plan document)",
+  "Missing key": "required field is missing"
+}
+
 // ---------------------------------------------------------------------------
 // Parsing and validation
 
@@ -437,7 +443,7 @@ export const decode = (document: unknown): Effect.Effect<Plan, PlanError> =>
             (i) =>
               new Problem({
                 path: formatPath((i.path ?? []).map((p) => (typeof p === "object" ? p.key : p))),
-                message: i.message
+                message: plainer[i.message] ?? i.message
               })
           )
         })

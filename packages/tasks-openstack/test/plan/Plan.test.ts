@@ -118,8 +118,8 @@ describe("Plan: decoding", () => {
           found.some((p) => p.startsWith(text)),
           `${text} in ${found.join("\n")}`
         )
-      has("target: ")
-      has("options.leaveInstanceStopped: ")
+      has("target: required field is missing")
+      has("options.leaveInstanceStopped: unknown field")
       has("projects[0].flavors[0].vcpus: ")
     })
   )
