@@ -82,6 +82,9 @@ const edges = (g: Indexed) => {
   return out
 }
 
+/** Mermaid's default `maxEdges`: larger flowcharts are refused unless it is raised. */
+export const MERMAID_MAX_EDGES = 500
+
 const mermaidText = (s: string) => s.replace(/"/g, "#quot;").replace(/</g, "#lt;").replace(/>/g, "#gt;")
 
 /** A Mermaid `flowchart`. */

@@ -285,7 +285,15 @@ export const make = <R>(connect: Connect<R>) => {
     Effect.fn(function* ({ id, format }) {
       const view = yield* store((keys) => Jobs.read(keys, id))
       const nodes = Graph.nodesOf(view.tasks)
-      yield* Console.log(format === "dot" ? Graph.dot(id, nodes) : Graph.mermaid(nodes))
+      if (format === "dot") return yield* Console.log(Graph.dot(id, nodes))
+      const text = Graph.mermaid(nodes)
+      yield* Console.log(text)
+      const edges = text.split("\n").filter((l) => l.includes(" --> ") || l.includes(" -.->")).length
+      if (edges > Graph.MERMAID_MAX_EDGES) {
+        yield* Console.error(
+          `note: ${edges} edges; Mermaid draws at most ${Graph.MERMAID_MAX_EDGES} unless its maxEdges setting is raised (or use --format dot)`
+        )
+      }
     })
   ).pipe(Command.withDescription("Print a job's DAG (both phases, with task status) as Mermaid or DOT"))
 
