@@ -94,37 +94,51 @@ const failures = (view: Jobs.JobView) =>
     .filter((t) => t.result !== undefined && t.result.result !== "success" && t.result.result !== "skipped")
     .map((t) => `${t.spec.id}: ${t.result?.result} ${t.result?.reason?.message ?? ""}`)
 
+/** A simulator with the example's sources, a runner on it, and a way to run a plan's job to its end. */
+const setUp = Effect.gen(function* () {
+  const sim = yield* OpenStackSimulator.make({ stepDelay: "5 millis" })
+  const client = yield* OpenStackClient.make(
+    sim.clientConfig({ retry: { baseDelay: "5 millis", maxDelay: "100 millis" } })
+  ).pipe(Effect.provide(FetchHttpClient.layer))
+  const plan = yield* examplePlan(sim, client)
+  // Neutron makes the admin project's default group when the runner first lists groups: make it now
+  yield* client.list("network", "/security-groups", "security_groups")
+  const before = yield* sim.inventory
+  yield* Engine.run({ runnerId: "r1", prefix: keys.prefix, leaseTtl: "5 seconds" }).pipe(
+    Effect.provide(
+      handlers.pipe(
+        Layer.provide(Clouds.layerClients({ [plan.target]: client })),
+        Layer.provideMerge(TaskRegistry.layer)
+      )
+    ),
+    Effect.forkScoped
+  )
+  const submit = (id: string, document: Plan.Plan) =>
+    Effect.gen(function* () {
+      const built = yield* PlanBuilder.buildJob(document, { jobId: id, types: PlanHandlers.inputs })
+      yield* Jobs.submit(keys, built)
+      const view = yield* awaitState(id, Job.isTerminal)
+      assert.deepStrictEqual(failures(view), [])
+      assert.strictEqual(view.state.outcome, "succeeded")
+      return view
+    })
+  const clear = (id: string, operation: "rollback" | "confirm") =>
+    Effect.gen(function* () {
+      yield* Jobs.request(keys, id, operation)
+      const view = yield* awaitState(id, (s) => s === "cleared" || s === "clear-failed")
+      assert.deepStrictEqual(failures(view), [])
+      assert.strictEqual(view.state.state, "cleared")
+      return view
+    })
+  return { sim, client, plan, before, submit, clear }
+})
+
 describe("PlanBuilder: a built plan runs on the simulator", () => {
   it.live(
     "two jobs of the two-projects plan: run, share, roll back, nothing left",
     () =>
       Effect.gen(function* () {
-        const sim = yield* OpenStackSimulator.make({ stepDelay: "5 millis" })
-        const client = yield* OpenStackClient.make(
-          sim.clientConfig({ retry: { baseDelay: "5 millis", maxDelay: "100 millis" } })
-        ).pipe(Effect.provide(FetchHttpClient.layer))
-        const plan = yield* examplePlan(sim, client)
-        const before = yield* sim.inventory
-
-        yield* Engine.run({ runnerId: "r1", prefix: keys.prefix, leaseTtl: "5 seconds" }).pipe(
-          Effect.provide(
-            handlers.pipe(
-              Layer.provide(Clouds.layerClients({ [plan.target]: client })),
-              Layer.provideMerge(TaskRegistry.layer)
-            )
-          ),
-          Effect.forkScoped
-        )
-        const submit = (id: string, document: Plan.Plan) =>
-          Effect.gen(function* () {
-            const built = yield* PlanBuilder.buildJob(document, { jobId: id, types: PlanHandlers.inputs })
-            yield* Jobs.submit(keys, built)
-            const view = yield* awaitState(id, Job.isTerminal)
-            assert.deepStrictEqual(failures(view), [])
-            assert.strictEqual(view.state.outcome, "succeeded")
-            return view
-          })
-
+        const { sim, plan, before, submit, clear } = yield* setUp
         const first = yield* submit("first", plan)
         const after = yield* sim.inventory
         assert.strictEqual(after.servers.length - before.servers.length, 3)
@@ -155,10 +169,7 @@ describe("PlanBuilder: a built plan runs on the simulator", () => {
         assert.strictEqual(both.servers.length - after.servers.length, 3)
 
         // rolling the first back keeps what the second holds; rolling the second back removes the rest
-        yield* Jobs.request(keys, "first", "rollback")
-        const cleared = yield* awaitState("first", (s) => s === "cleared" || s === "clear-failed")
-        assert.deepStrictEqual(failures(cleared), [])
-        assert.strictEqual(cleared.state.state, "cleared")
+        yield* clear("first", "rollback")
         const middle = yield* sim.inventory
         const held = yield* (yield* Store.Store).range(keys.sharedPrefix)
         assert.strictEqual(
@@ -168,11 +179,8 @@ describe("PlanBuilder: a built plan runs on the simulator", () => {
         assert.strictEqual(middle.networks.length, after.networks.length)
         assert.strictEqual(middle.servers.length, after.servers.length)
 
-        yield* Jobs.request(keys, "second", "rollback")
-        const all = yield* awaitState("second", (s) => s === "cleared" || s === "clear-failed")
-        assert.deepStrictEqual(failures(all), [])
+        yield* clear("second", "rollback")
         const end = yield* sim.inventory
-        // (Neutron makes the admin project's default group when the runner first lists groups)
         for (const kind of [
           "projects",
           "networks",
@@ -185,11 +193,7 @@ describe("PlanBuilder: a built plan runs on the simulator", () => {
           "flavors",
           "keypairs"
         ] as const) {
-          const count = (i: OpenStackSimulator.Inventory) =>
-            (i[kind] as ReadonlyArray<{ readonly project_id?: string }>).filter(
-              (r) => kind !== "securityGroups" || r.project_id !== sim.admin.projectId
-            ).length
-          assert.strictEqual(count(end), count(before), kind)
+          assert.strictEqual(end[kind].length, before[kind].length, kind)
         }
         // no shared record is left: subnets too were released
         const shared = yield* (yield* Store.Store).range(keys.sharedPrefix)
@@ -199,6 +203,32 @@ describe("PlanBuilder: a built plan runs on the simulator", () => {
         )
         // only the source volumes made for the test remain
         assert.strictEqual(end.volumes.length, before.volumes.length)
+      }).pipe(Effect.scoped, Effect.provide(Store.layerMemory)),
+    120_000
+  )
+
+  it.live(
+    "confirm keeps what the recovered instances use and deletes the rest",
+    () =>
+      Effect.gen(function* () {
+        const { sim, plan, submit, clear } = yield* setUp
+        const run = yield* submit("kept", plan)
+        const output = (id: string) =>
+          run.tasks.find((t) => t.spec.id === id)?.result?.output as Record<string, string> | undefined
+        const made = yield* sim.inventory
+        const cleared = yield* clear("kept", "confirm")
+        const ran = cleared.tasks.filter((t) => t.spec.phase === "clear" && t.result?.result === "success")
+        assert.sameMembers(
+          ran.map((t) => t.spec.id),
+          ["undo:network:net-spare", "undo:router:router-internal"]
+        )
+        const end = yield* sim.inventory
+        assert.isFalse(end.networks.some((n) => n.id === output("network:net-spare")?.networkId))
+        assert.isFalse(end.routers.some((r) => r.id === output("router:router-internal")?.routerId))
+        assert.strictEqual(end.servers.length, made.servers.length)
+        assert.strictEqual(end.volumes.length, made.volumes.length)
+        assert.strictEqual(end.projects.length, made.projects.length)
+        assert.strictEqual(end.networks.length, made.networks.length - 1)
       }).pipe(Effect.scoped, Effect.provide(Store.layerMemory)),
     120_000
   )
