@@ -227,6 +227,54 @@ describe("instance.create under faults", () => {
   )
 })
 
+describe("boot order", () => {
+  it.live("the volume marked 0 boots, the other candidates follow in their order, data disks get none", () =>
+    Effect.gen(function* () {
+      const c = yield* simCloud
+      const f = yield* fixture(c)
+      const p = c.client.forProject(f.projectId)
+      const volume = (name: string) =>
+        Effect.gen(function* () {
+          const v = (yield* p.request("volumev3", "POST", "/volumes", {
+            body: { volume: { size: 1, name } },
+            schema: Schema.Struct({ volume: Id })
+          })).volume
+          yield* waitFor(volumeStatus(c, v.id), (s) => s === "available")
+          return v.id
+        })
+      const [a, b, d] = [yield* volume("a"), yield* volume("b"), yield* volume("d")]
+      const input = {
+        ...f.input("vm-order"),
+        volumes: [
+          { volumeId: a, bootIndex: 2 },
+          { volumeId: b, bootIndex: 0 },
+          { volumeId: f.volumeId },
+          { volumeId: d, bootIndex: 1 }
+        ]
+      }
+      const out = yield* InstanceCreate.run(input).pipe(
+        Effect.provide(taskLayer(c, { jobId: "j", taskId: "vm-order" }))
+      )
+      const inventory = yield* c.sim!.inventory
+      const server = inventory.servers.find((s) => s.id === out.serverId)
+      assert.deepStrictEqual(
+        server?.volumes.map((v) => [v.volume_id, v.boot_index]),
+        [
+          [b, 0],
+          [a, 2],
+          [f.volumeId, null],
+          [d, 1]
+        ]
+      )
+      // the boot volume was made bootable; the others were left as they were
+      assert.deepStrictEqual(
+        [b, a, d].map((id) => inventory.volumes.find((v) => v.id === id)?.bootable),
+        [true, false, false]
+      )
+    })
+  )
+})
+
 describe("long job and task ids", () => {
   it.live("server tags (60 characters) and metadata (255) get a bounded owner tag; a second run still adopts", () =>
     Effect.gen(function* () {
