@@ -654,15 +654,27 @@ export const validate = (plan: Plan): ReadonlyArray<Problem> => {
         if (subnet.gatewayIp !== undefined && subnet.gatewayIp !== null) {
           inside(c, subnet.gatewayIp, `${sp}.gatewayIp`, "gateway")
         }
+        const gateway =
+          typeof subnet.gatewayIp === "string" ? Addresses.parseAddress(subnet.gatewayIp)?.value : undefined
+        const pools: Array<{ start: bigint; end: bigint; i: number }> = []
         subnet.allocationPools?.forEach((pool, i) => {
-          const start = inside(c, pool.start, `${sp}.allocationPools[${i}].start`, "pool start")
-          const end = inside(c, pool.end, `${sp}.allocationPools[${i}].end`, "pool end")
-          if (start !== undefined && end !== undefined && start.value > end.value) {
-            report(`${sp}.allocationPools[${i}]`, `pool start "${pool.start}" is after its end "${pool.end}"`)
+          const pp = `${sp}.allocationPools[${i}]`
+          const start = inside(c, pool.start, `${pp}.start`, "pool start")
+          const end = inside(c, pool.end, `${pp}.end`, "pool end")
+          if (start === undefined || end === undefined) return
+          if (start.value > end.value) report(pp, `pool start "${pool.start}" is after its end "${pool.end}"`)
+          else if (gateway !== undefined && gateway >= start.value && gateway <= end.value) {
+            report(pp, `the pool holds the gateway "${subnet.gatewayIp}"`)
           }
+          const clash = pools.find((o) => start.value <= o.end && o.start <= end.value)
+          if (clash !== undefined) report(pp, `overlaps allocationPools[${clash.i}]`)
+          pools.push({ start: start.value, end: end.value, i })
         })
+        const servers = new Set<string>()
         subnet.dnsNameservers?.forEach((ns, i) => {
           address(ns, `${sp}.dnsNameservers[${i}]`)
+          if (servers.has(ns)) report(`${sp}.dnsNameservers[${i}]`, `"${ns}" is listed twice`)
+          servers.add(ns)
         })
         routes(subnet.hostRoutes, `${sp}.hostRoutes`)
       })

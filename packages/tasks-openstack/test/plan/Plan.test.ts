@@ -257,7 +257,17 @@ describe("Plan: references and values", () => {
                   hostRoutes: [{ destination: "10.5.0.1/16", nexthop: "10.0.0.1" }]
                 },
                 { id: "sub-b", cidr: "10.0.0.128/25" },
-                { id: "sub-x", cidr: "10.0.9.1/24" }
+                { id: "sub-x", cidr: "10.0.9.1/24" },
+                {
+                  id: "sub-p",
+                  cidr: "10.0.3.0/24",
+                  gatewayIp: "10.0.3.50",
+                  allocationPools: [
+                    { start: "10.0.3.10", end: "10.0.3.60" },
+                    { start: "10.0.3.60", end: "10.0.3.70" }
+                  ],
+                  dnsNameservers: ["10.0.3.2", "10.0.3.2"]
+                }
               ]
             },
             p.networks[1]!
@@ -275,6 +285,9 @@ describe("Plan: references and values", () => {
         'projects[0].networks[0].subnets[1].cidr: overlaps subnet "sub-a" (projects[0].networks[0].subnets[0]) of the same network'
       )
       has('projects[0].networks[0].subnets[2].cidr: "10.0.9.1/24" has host bits set; did you mean "10.0.9.0/24"?')
+      has('projects[0].networks[0].subnets[3].allocationPools[0]: the pool holds the gateway "10.0.3.50"')
+      has("projects[0].networks[0].subnets[3].allocationPools[1]: overlaps allocationPools[0]")
+      has('projects[0].networks[0].subnets[3].dnsNameservers[1]: "10.0.3.2" is listed twice')
     })
   )
 
