@@ -78,8 +78,36 @@ const taskIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$/
 const jobIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 
 /** Validates a job document and returns the records to write. */
+/** Deepest nesting of objects and arrays accepted in a job document, task inputs included. */
+export const MAX_DEPTH = 100
+
+/** The JSON pointer of the first value nested deeper than `MAX_DEPTH` (iterative: must not overflow the stack). */
+const tooDeep = (document: unknown): string | undefined => {
+  const stack: Array<{ readonly value: unknown; readonly path: string; readonly depth: number }> = [
+    { value: document, path: "", depth: 0 }
+  ]
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!
+    if (typeof value !== "object" || value === null) continue
+    if (depth >= MAX_DEPTH) return path
+    for (const [k, v] of Object.entries(value)) {
+      stack.push({ value: v, path: `${path}/${k.replaceAll("~", "~0").replaceAll("/", "~1")}`, depth: depth + 1 })
+    }
+  }
+  return undefined
+}
+
 export const build = (document: unknown, options: BuildOptions = {}): Effect.Effect<BuiltJob, JobValidationError> =>
   Effect.gen(function* () {
+    // decoding recurses through the document: refuse absurd nesting before it overflows the stack
+    const deep = tooDeep(document)
+    if (deep !== undefined) {
+      return yield* new JobValidationError({
+        problems: [
+          new Problem({ ...taskOf(document, deep), field: deep, message: `nested deeper than ${MAX_DEPTH} levels` })
+        ]
+      })
+    }
     const doc = yield* Schema.decodeUnknownEffect(JobDocument)(document, { errors: "all" }).pipe(
       Effect.mapError(
         (e) =>
