@@ -153,8 +153,7 @@ describe("openstack/tenant.*", () => {
     timeout
   )
 
-  // The simulator has no Nova or Cinder `os-quota-sets` yet.
-  it.live.skipIf(!realCloud)(
+  it.live(
     "compute and volume quotas are set on the project",
     () =>
       Effect.gen(function* () {

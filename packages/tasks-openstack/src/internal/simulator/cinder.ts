@@ -21,6 +21,7 @@ import {
   stringMap
 } from "./http.ts"
 import type * as M from "./model.ts"
+import * as quotaSets from "./quotaSets.ts"
 import {
   badRequest,
   isoSeconds,
@@ -389,6 +390,7 @@ const volumeAction = (state: State, req: SimRequest, id: string) => {
 }
 
 const routes = [
+  ...quotaSets.routes("volume"),
   route("GET", "/volumes", (state, req) => listVolumes(state, req, false)),
   route("GET", "/volumes/detail", (state, req) => listVolumes(state, req, true)),
   route("POST", "/volumes", createVolume),

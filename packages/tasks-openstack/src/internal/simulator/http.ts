@@ -31,7 +31,7 @@ export interface SimResponse {
 export type Params = Readonly<Record<string, string>>
 export type Handler = (state: State, req: SimRequest, params: Params) => SimResponse
 
-interface Route {
+export interface Route {
   readonly method: string
   readonly pattern: RegExp
   readonly keys: ReadonlyArray<string>

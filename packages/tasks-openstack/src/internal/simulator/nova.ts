@@ -27,6 +27,7 @@ import {
 } from "./http.ts"
 import type * as M from "./model.ts"
 import * as neutron from "./neutron.ts"
+import * as quotaSets from "./quotaSets.ts"
 import {
   badRequest,
   conflict,
@@ -881,6 +882,7 @@ const createKeypair = (state: State, req: SimRequest) => {
 // ---------------------------------------------------------------- routes
 
 const routes = [
+  ...quotaSets.routes("compute"),
   route("GET", "/servers", (state, req) => listServers(state, req, false)),
   route("GET", "/servers/detail", (state, req) => listServers(state, req, true)),
   route("POST", "/servers", createServer),
