@@ -90,7 +90,8 @@ const bootFromVolume = (f: Fixture, name: string, volumeId: string, extra: Recor
 describe("OpenStackSimulator: servers", () => {
   it.live("boot from volume: BUILD → ACTIVE, volume in-use, port ACTIVE; stop, start, delete", () =>
     Effect.gen(function* () {
-      const f = yield* setup()
+      // steps long enough that the in-between states are seen on a loaded machine
+      const f = yield* setup({ stepDelay: "1 second" })
       const v = yield* bootableVolume(f, "boot")
       const s = yield* bootFromVolume(f, "vm-1", v.id, { metadata: { job: "j1" }, tags: ["migrator:j1"] })
       assert.strictEqual((yield* server(f, s.id)).server.status, "BUILD")
@@ -310,7 +311,8 @@ describe("OpenStackSimulator: time", () => {
 describe("OpenStackSimulator: volumes", () => {
   it.live("creating → available (or error), copy from a volume, snapshots, delete → gone", () =>
     Effect.gen(function* () {
-      const f = yield* setup()
+      // steps long enough that the in-between states are seen on a loaded machine
+      const f = yield* setup({ stepDelay: "1 second" })
       const v = yield* bootableVolume(f, "src")
       const copy = (yield* f.client.request("volumev3", "POST", "/volumes", {
         body: { volume: { source_volid: v.id, name: "copy" } },
@@ -345,7 +347,8 @@ describe("OpenStackSimulator: volumes", () => {
 
   it.live("manage existing → available; unmanage → gone; a second manage of the same ref → error_managing", () =>
     Effect.gen(function* () {
-      const f = yield* setup()
+      // steps long enough that the in-between states are seen on a loaded machine
+      const f = yield* setup({ stepDelay: "1 second" })
       const manage = (name: string) =>
         f.client.request("volumev3", "POST", "/manageable_volumes", {
           body: { volume: { host: f.sim.volumeBackend, ref: { "source-name": "volume-legacy" }, name } },
