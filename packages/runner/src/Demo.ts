@@ -44,6 +44,7 @@ const samplePlanText = () =>
   )
 
 const Created = Schema.Struct({ volume: Schema.Struct({ id: Schema.String }) })
+const Status = Schema.Struct({ volume: Schema.Struct({ status: Schema.String }) })
 
 /** The sample plan on the simulator: the replicated source volumes it copies from, its external network. */
 const samplePlan = (sim: OpenStackSimulator.Simulator, client: OpenStackClient.Client) =>
@@ -55,6 +56,13 @@ const samplePlan = (sim: OpenStackSimulator.Simulator, client: OpenStackClient.C
         schema: Created
       })
       text = text.replaceAll(`"${name}"`, `"${volume.id}"`)
+      // a copy needs its source available: wait for the simulator to finish creating it
+      // (a fast runtime, e.g. Deno without a transpiler, otherwise starts the copies too early)
+      for (let i = 0; i < 1500; i++) {
+        const current = yield* client.request("volumev3", "GET", `/volumes/${volume.id}`, { schema: Status })
+        if (current.volume.status === "available") break
+        yield* Effect.sleep("20 millis")
+      }
     }
     if (sim.externalNetworkId !== undefined) {
       text = text.replaceAll('"network": "public"', `"network": "${sim.externalNetworkId}"`)
