@@ -124,6 +124,11 @@ describe.skipIf(!hasDeno)("migrator under Deno 2 against a real etcd", () => {
         assert.include(plan.stdout, "valid (25 run tasks, 24 clear tasks)")
         assert.strictEqual(badPlan.code, 2)
 
+        // the demo (a recovery plan on the OpenStack simulator, then its rollback)
+        const demo = await denoCli(["demo"])
+        assert.strictEqual(demo.code, 0, demo.stdout + demo.stderr)
+        assert.include(demo.stdout, "demo finished: run succeeded, rollback cleared")
+
         // SIGTERM: a clean exit
         service.kill("SIGTERM")
         assert.strictEqual(await exited(service), 0, serviceLog)
