@@ -912,6 +912,21 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               )
               const written = yield* finish(job.id, phase, spec.id, token, attempt, outcome)
               if (written.status === "conflict") continue
+              if (outcome._tag === "failure" && written.status === "written") {
+                // one structured line with job, task and the reason (which names the field)
+                yield* Effect.logWarning(
+                  `attempt ${attempt} of task ${spec.id} of job ${job.id} failed: ${outcome.error.code}: ${outcome.error.message}`
+                ).pipe(
+                  Effect.annotateLogs({
+                    runner: runnerId,
+                    job: job.id,
+                    phase,
+                    task: spec.id,
+                    attempt,
+                    code: outcome.error.code
+                  })
+                )
+              }
               const result =
                 outcome._tag === "success" ? "success" : outcome._tag === "failure" ? "failed" : outcome._tag
               yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksFinished, { ...type, result }), 1)

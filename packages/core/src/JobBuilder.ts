@@ -108,12 +108,23 @@ export const build = (document: unknown, options: BuildOptions = {}): Effect.Eff
         ]
       })
     }
-    const doc = yield* Schema.decodeUnknownEffect(JobDocument)(document, { errors: "all" }).pipe(
+    // unknown fields are errors: a misspelled "dependencies" must not silently drop the ordering
+    const doc = yield* Schema.decodeUnknownEffect(JobDocument)(document, {
+      errors: "all",
+      onExcessProperty: "error"
+    }).pipe(
       Effect.mapError(
         (e) =>
           new JobValidationError({
             problems: describeIssues(e.issue).map(
-              ({ field, detail }) => new Problem({ ...taskOf(document, field), field, message: detail })
+              ({ field, detail }) =>
+                new Problem({
+                  ...taskOf(document, field),
+                  field,
+                  message: detail.includes("excess property")
+                    ? `unknown field "${(field.split("/").pop() ?? "").replaceAll("~1", "/").replaceAll("~0", "~")}"`
+                    : detail
+                })
             )
           })
       )

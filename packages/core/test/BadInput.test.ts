@@ -66,6 +66,20 @@ describe("bad job documents", () => {
     })
   )
 
+  it.effect("unknown (misspelled) fields are refused, naming task and field", () =>
+    Effect.gen(function* () {
+      const found = yield* problems({
+        id: "j",
+        lables: { a: "b" },
+        tasks: [echo("a"), echo("b", { dependecies: ["a"] })],
+        clearTasks: [echo("u", { undoes: "a", runOnConfrim: true })]
+      })
+      has(found, undefined, "/lables", 'unknown field "lables"')
+      has(found, "b", "/tasks/1/dependecies", 'unknown field "dependecies"')
+      has(found, "u", "/clearTasks/0/runOnConfrim", 'unknown field "runOnConfrim"')
+    })
+  )
+
   it.effect("ids that would break the key layout", () =>
     Effect.gen(function* () {
       for (const id of ["a/b", "", "../up", "a b", "x".repeat(300)]) {
