@@ -46,8 +46,8 @@ const samplePlanText = () =>
 const Created = Schema.Struct({ volume: Schema.Struct({ id: Schema.String }) })
 const Status = Schema.Struct({ volume: Schema.Struct({ status: Schema.String }) })
 
-/** The sample plan on the simulator: the replicated source volumes it copies from, its external network. */
-const samplePlan = (sim: OpenStackSimulator.Simulator, client: OpenStackClient.Client) =>
+/** The sample plan on the simulator, with the replicated source volumes it copies from. */
+const samplePlan = (client: OpenStackClient.Client) =>
   Effect.gen(function* () {
     let text = samplePlanText()
     for (const name of ["source-volume-web", "source-volume-db", "source-volume-ops"]) {
@@ -63,9 +63,6 @@ const samplePlan = (sim: OpenStackSimulator.Simulator, client: OpenStackClient.C
         if (current.volume.status === "available") break
         yield* Effect.sleep("20 millis")
       }
-    }
-    if (sim.externalNetworkId !== undefined) {
-      text = text.replaceAll('"network": "public"', `"network": "${sim.externalNetworkId}"`)
     }
     return yield* Plan.parse(text, "json")
   })
@@ -95,7 +92,7 @@ export const run = (options: Options) =>
     yield* Console.log("migrator demo: in-memory store, OpenStack simulator, two runners (demo-a, demo-b)\n")
     const sim = yield* OpenStackSimulator.make({ stepDelay: "150 millis" })
     const client = yield* OpenStackClient.make(sim.clientConfig()).pipe(Effect.provide(FetchHttpClient.layer))
-    const plan = yield* samplePlan(sim, client)
+    const plan = yield* samplePlan(client)
     // Neutron makes the admin project's `default` group on first use: make it now, so it is part of the baseline
     yield* client.list("network", "/security-groups", "security_groups")
     const initial = count(yield* sim.inventory)

@@ -17,6 +17,7 @@ import { Effect, Schema } from "effect"
 import * as Clouds from "../Clouds.ts"
 import { mapErrors } from "../internal/handler.ts"
 import {
+  externalNetworkId,
   findOrCreate,
   isMarked,
   listAs,
@@ -34,7 +35,7 @@ import {
 export const Input = Schema.Struct({
   /** The project (the output of `tenant.create`); default: the project of the cloud's credentials. */
   projectId: Schema.optional(Schema.String),
-  /** The external network (`router:external`) of the recovery cloud. */
+  /** The external network (`router:external`) of the recovery cloud: its id, or its name. */
   networkId: Schema.NonEmptyString,
   /** The address to take (admin); default: any free one. */
   floatingIpAddress: Schema.optional(Schema.NonEmptyString),
@@ -77,11 +78,12 @@ const FloatingIpView = Schema.Struct({
  * @since 0.1.0
  */
 export const run = (
-  input: typeof Input.Type
+  given: typeof Input.Type
 ): Effect.Effect<typeof Output.Type, TaskError.TaskError, Clouds.Clouds | TaskContext.TaskContext> =>
   mapErrors(
     Effect.gen(function* () {
       const client = yield* Clouds.current
+      const input = { ...given, networkId: yield* externalNetworkId(client, given.networkId) }
       const marker = yield* ownerMarker
       const projectId = yield* projectOf(client, input.projectId)
       const find = listAs(client, "network", "/floatingips", "floatingips", FloatingIpView, {

@@ -18,6 +18,7 @@ import { Effect, Schema } from "effect"
 import * as Clouds from "../Clouds.ts"
 import { mapErrors } from "../internal/handler.ts"
 import {
+  externalNetworkId,
   findOrCreate,
   isMarked,
   listAs,
@@ -45,7 +46,7 @@ export const Input = Schema.Struct({
   adminStateUp: Schema.optional(Schema.Boolean),
   externalGateway: Schema.optional(
     Schema.Struct({
-      /** An external network (`router:external`). */
+      /** An external network (`router:external`): its id, or its name on the recovery cloud. */
       networkId: Schema.NonEmptyString,
       /** Default: Neutron's (true). */
       enableSnat: Schema.optional(Schema.Boolean),
@@ -268,11 +269,21 @@ const portAt = (client: Client, subnet: typeof SubnetView.Type, projectId: strin
  * @since 0.1.0
  */
 export const run = (
-  input: typeof Input.Type
+  given: typeof Input.Type
 ): Effect.Effect<typeof Output.Type, TaskError.TaskError, Clouds.Clouds | TaskContext.TaskContext> =>
   mapErrors(
     Effect.gen(function* () {
       const client = yield* Clouds.current
+      const input =
+        given.externalGateway === undefined
+          ? given
+          : {
+              ...given,
+              externalGateway: {
+                ...given.externalGateway,
+                networkId: yield* externalNetworkId(client, given.externalGateway.networkId)
+              }
+            }
       const marker = yield* ownerMarker
       const projectId = yield* projectOf(client, input.projectId)
       const find = listAs(client, "network", "/routers", "routers", RouterView, {

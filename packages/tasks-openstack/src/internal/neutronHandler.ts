@@ -240,3 +240,34 @@ export const idsToDelete = (
 
 /** The output of every delete handler: the ids it removed (empty when all was gone already). */
 export const DeleteOutput = Schema.Struct({ deleted: Schema.Array(Schema.String) })
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * The id of an external network given by id or by name, so a plan can say
+ * `public` rather than the recovery cloud's id. No match, or several, fails
+ * for good: no retry makes the name unique.
+ */
+export const externalNetworkId = (
+  client: Client,
+  nameOrId: string
+): Effect.Effect<string, OpenStackError.OpenStackError | TaskError.TaskError> =>
+  UUID.test(nameOrId)
+    ? Effect.succeed(nameOrId)
+    : listAs(client, "network", "/networks", "networks", Schema.Struct({ id: Schema.String }), {
+        name: nameOrId,
+        "router:external": "true"
+      }).pipe(
+        Effect.flatMap((found) =>
+          found.length === 1
+            ? Effect.succeed(found[0]!.id)
+            : Effect.fail(
+                TaskError.permanent(
+                  "openstack.external-network",
+                  found.length === 0
+                    ? `no external network named "${nameOrId}"`
+                    : `${found.length} external networks are named "${nameOrId}": give its id`
+                )
+              )
+        )
+      )

@@ -437,6 +437,17 @@ describe("openstack/floating-ip.*", () => {
         assert.strictEqual(taken.code, "openstack.address-in-use")
         assert.isFalse(taken.retryable)
 
+        // a plan names the external network; the handler finds its id (the same IP is adopted)
+        assert.deepStrictEqual(
+          yield* as("f1", FloatingIpCreate.run({ projectId, networkId: env.c.externalNetwork.name })),
+          any
+        )
+        const unknown = failure(
+          yield* Effect.exit(as("f4", FloatingIpCreate.run({ projectId, networkId: "no-such-external-network" })))
+        )
+        assert.strictEqual(unknown.code, "openstack.external-network")
+        assert.isFalse(unknown.retryable)
+
         const fips = yield* env.list("floatingips")
         assert.sameMembers(
           fips.map((f) => f.id),
