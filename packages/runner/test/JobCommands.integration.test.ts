@@ -450,6 +450,9 @@ describe("migrator job commands against a real etcd", () => {
         assert.strictEqual(r.code, 0, r.stdout + r.stderr)
         // redrawn in place: cursor up over the previous frame, then clear
         assert.include(r.stdout, "\x1b[4A\x1b[0J")
+        // the cursor is hidden while live and shown again with the summary
+        assert.isBelow(r.stdout.indexOf("\x1b[?25l"), r.stdout.indexOf("\x1b[?25hjob tty completed"))
+        assert.isAtLeast(r.stdout.indexOf("\x1b[?25l"), 0)
         assert.match(r.stdout, /\[█{30}\] 3\/3/)
         assert.match(r.stdout, /\[░{30}\] 0\/3/)
         assert.match(r.stdout, /running: (one|two) \(test\/sleep/)

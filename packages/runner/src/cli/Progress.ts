@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Job, type Jobs, type Keys, Store, Task } from "@migrator/core"
-import { Clock, Console, Effect, Fiber, Option, Schedule, Schema, Stream } from "effect"
+import { Clock, Console, Effect, Exit, Fiber, Option, Schedule, Schema, Stream } from "effect"
 
 export interface TaskProgress {
   readonly id: string
@@ -202,6 +202,9 @@ export const summary = (model: Model, now: number): string => {
 export const succeeded = (s: Job.JobState) =>
   (s.state === "completed" && s.outcome === "succeeded") || s.state === "cleared"
 
+const HIDE_CURSOR = "\x1b[?25l"
+const SHOW_CURSOR = "\x1b[?25h"
+
 /**
  * Cuts a line to fit a terminal of `columns` (0: unknown): lines must not wrap, or moving the
  * cursor up by the line count would not reach the top of the previous frame.
@@ -226,7 +229,8 @@ export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRe
     const draw = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const lines = frame(model, now).map(fit)
-      const up = drawn === 0 ? "" : `\x1b[${drawn}A\x1b[0J`
+      // the cursor is hidden while the display is live, and moved back up over the previous frame
+      const up = drawn === 0 ? HIDE_CURSOR : `\x1b[${drawn}A\x1b[0J`
       drawn = lines.length
       yield* Console.log(`${up}${lines.join("\n")}`)
     })
@@ -249,6 +253,6 @@ export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRe
     }
     const now = yield* Clock.currentTimeMillis
     if (tty) yield* draw
-    yield* Console.log(summary(model, now))
+    yield* Console.log(`${tty ? SHOW_CURSOR : ""}${summary(model, now)}`)
     return model.state
-  })
+  }).pipe(Effect.onExit((exit) => (display.tty && Exit.isFailure(exit) ? Console.log(SHOW_CURSOR) : Effect.void)))
