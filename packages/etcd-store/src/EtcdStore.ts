@@ -228,13 +228,35 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
       Effect.asVoid
     )
 
-  const revision = read("revision", (o) => client.kv.range({ key: key("\0"), limit: 1 }, o)).pipe(
-    Effect.map((r) => Number(r.header.revision))
+  /**
+   * A one-key read that only serves for its header (the revision) or to learn whether `at` was
+   * compacted. It reads inside the keys the caller works on, so a user whose role only grants
+   * a prefix is allowed to make it.
+   */
+  const probe = (operation: string, within: string, at?: number) =>
+    read(operation, (o) =>
+      client.kv.range(
+        { key: key(within === "" ? "\0" : within), limit: 1, ...(at === undefined ? {} : { revision: at }) },
+        o
+      )
+    )
+
+  const denied = (e: StoreError.StoreError) =>
+    e.reason._tag === "InvalidRequest" && /permission denied/i.test(e.message)
+
+  // a role limited to a prefix may not read "\0": the member's status carries the revision too
+  const revision = probe("revision", "").pipe(
+    Effect.map((r) => Number(r.header.revision)),
+    Effect.catch((e) =>
+      denied(e)
+        ? read("revision", (o) => client.maintenance.status(o)).pipe(Effect.map((r) => Number(r.header.revision)))
+        : Effect.fail(e)
+    )
   )
 
-  /** Why a watch from `from` failed: compaction, or something else. */
-  const diagnose = (from: number, error: unknown) =>
-    read("watch", (o) => client.kv.range({ key: key("\0"), limit: 1, revision: from }, o)).pipe(
+  /** Why a watch of `prefix` from `from` failed: compaction, or something else. */
+  const diagnose = (prefix: string, from: number, error: unknown) =>
+    probe("watch", prefix, from).pipe(
       Effect.match({
         onFailure: (e) => (e.reason._tag === "Compacted" ? StoreError.compacted("watch", from, 0) : e),
         onSuccess: () => toStoreError("watch")(error)
@@ -245,12 +267,12 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
   const watch = (prefix: string, opts?: Store.WatchOptions): Stream.Stream<Store.WatchEvent, StoreError.StoreError> =>
     Stream.unwrap(
       Effect.gen(function* () {
-        const from = opts?.fromRevision ?? (yield* revision) + 1
+        const current = Number((yield* probe("watch", prefix)).header.revision)
+        const from = opts?.fromRevision ?? current + 1
         // etcd3 mishandles a watch created on a compacted revision (it throws inside its
         // stream handler), so find out first with a one-key read at that revision
-        const current = yield* revision
         if (from <= current) {
-          yield* read("watch", (o) => client.kv.range({ key: key("\0"), limit: 1, revision: from }, o)).pipe(
+          yield* probe("watch", prefix, from).pipe(
             Effect.mapError((e) => (e.reason._tag === "Compacted" ? StoreError.compacted("watch", from, 0) : e))
           )
         }
@@ -277,7 +299,7 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
             }
             const onError = (error: unknown) => {
               Effect.runFork(
-                diagnose(lastRevision + 1, error).pipe(
+                diagnose(prefix, lastRevision + 1, error).pipe(
                   Effect.catch((e) => Effect.sync(() => Queue.failCauseUnsafe(queue, Cause.fail(e))))
                 )
               )

@@ -15,7 +15,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type { Store, StoreError } from "@migrator/core"
 import { EtcdStore } from "@migrator/etcd-store"
 import { type EtcdServer, startEtcd } from "@migrator/etcd-store/testing"
-import { Cause, Effect, Exit, Option, type Scope } from "effect"
+import { Cause, Effect, Exit, Option, type Scope, Stream } from "effect"
 import { afterAll, beforeAll } from "vitest"
 
 const ROOT_PASSWORD = "r00t-Secret-9f3a1c"
@@ -243,6 +243,18 @@ describe("etcd with TLS and authentication", () => {
         range.kvs.map((kv) => kv.key),
         ["k"]
       )
+      // without a namespace, as the runner uses it: the revision and a watch of its prefix work
+      const bare = yield* EtcdStore.make({
+        endpoints: [authEtcd.endpoint],
+        auth: { username: "app", password: APP_PASSWORD }
+      })
+      const revision = yield* bare.revision
+      assert.isAbove(revision, 0)
+      yield* app.txn({ compare: [], success: [{ _tag: "put", key: "w/1", value: "x" }] })
+      const seen = yield* bare
+        .watch("app/w/", { fromRevision: revision + 1 })
+        .pipe(Stream.take(1), Stream.runCollect, Effect.timeout("10 seconds"))
+      assert.strictEqual(seen.length, 1)
       // outside its prefix: permission denied, typed, not retryable, no secret in it
       const outside = yield* EtcdStore.make({
         endpoints: [authEtcd.endpoint],

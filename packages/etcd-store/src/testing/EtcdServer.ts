@@ -3,8 +3,8 @@
  * by PID. Supports stop/restart on the same data dir and SIGSTOP freezes,
  * and optionally TLS on the client port (with client certificates required).
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { request } from "node:https"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -154,5 +154,62 @@ export const startEtcd = async (name = "test", options: EtcdOptions = {}): Promi
       await stop()
       rmSync(dir, { recursive: true, force: true })
     }
+  }
+}
+
+export interface TestCertificates {
+  /** PEM file paths: the CA, a server certificate for 127.0.0.1 and a client certificate it signed. */
+  readonly ca: string
+  readonly serverCert: string
+  readonly serverKey: string
+  readonly clientCert: string
+  readonly clientKey: string
+}
+
+/** Generates a throw-away CA, server and client certificates in `dir` with the openssl CLI. */
+export const createTestCertificates = (dir: string, name = "ca"): TestCertificates => {
+  const openssl = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" })
+  const newKey = ["-newkey", "rsa:2048", "-nodes", "-days", "2"]
+  openssl("req", "-x509", ...newKey, "-keyout", `${name}.key`, "-out", `${name}.pem`, "-subj", `/CN=${name}`)
+  const sign = (cert: string, cn: string, ext: string) => {
+    writeFileSync(join(dir, `${cert}.ext`), `${ext}\n`)
+    openssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      `${cert}.key`,
+      "-out",
+      `${cert}.csr`,
+      "-subj",
+      `/CN=${cn}`
+    )
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${cert}.csr`,
+      "-CA",
+      `${name}.pem`,
+      "-CAkey",
+      `${name}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${cert}.pem`,
+      "-days",
+      "2",
+      "-extfile",
+      `${cert}.ext`
+    )
+  }
+  sign(`${name}-server`, "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth")
+  sign(`${name}-client`, `${name}-client`, "extendedKeyUsage=clientAuth")
+  return {
+    ca: join(dir, `${name}.pem`),
+    serverCert: join(dir, `${name}-server.pem`),
+    serverKey: join(dir, `${name}-server.key`),
+    clientCert: join(dir, `${name}-client.pem`),
+    clientKey: join(dir, `${name}-client.key`)
   }
 }
