@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Engine, Keys, type Store, type TaskRegistry } from "@migrator/core"
-import { Effect, Layer, Logger, Option, Random, References, Stdio } from "effect"
+import { Effect, Fiber, Layer, Logger, Option, Random, Ref, References, Stdio } from "effect"
 import { Command, Flag } from "effect/cli"
 import { badInput } from "../CliExit.ts"
 import * as Config from "../Config.ts"
@@ -61,11 +61,13 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
   Effect.gen(function* () {
     const plugins = yield* Plugins.layer(config.plugins, { clusters: config.clusters })
     const program = Effect.gen(function* () {
+      // set when shutdown begins: readiness fails while tasks finish within the grace period
+      const draining = yield* Ref.make(false)
       if (config.http.listen !== undefined) {
         const { host, port } = config.http.listen
-        yield* Layer.build(HttpApi.layer({ keys: keysOf(config), runnerId, host, port })).pipe(
-          Effect.mapError((e) => badInput(`http.listen: cannot listen on ${host}:${port}: ${e.message}`))
-        )
+        yield* Layer.build(
+          HttpApi.layer({ keys: keysOf(config), runnerId, host, port, draining: Ref.get(draining) })
+        ).pipe(Effect.mapError((e) => badInput(`http.listen: cannot listen on ${host}:${port}: ${e.message}`)))
         yield* Effect.logInfo(`http listening on ${host}:${port}`)
       }
       yield* Effect.logInfo(
@@ -76,14 +78,21 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
         ...config,
         etcd: { ...config.etcd, tls: config.etcd.tls !== undefined }
       })
-      return yield* Engine.run({
-        runnerId,
-        prefix: config.etcd.prefix,
-        leaseTtl: config.leaseTtl,
-        concurrency: config.concurrency.perRunner,
-        shutdownGrace: config.shutdownGrace,
-        ...(config.concurrency.perTarget === undefined ? {} : { targetConcurrency: config.concurrency.perTarget })
-      })
+      // the engine runs in a child fiber: on interruption the flag is set first, then the engine is
+      // interrupted (its graceful shutdown), and only then the scope closes the HTTP server
+      const engine = yield* Effect.forkChild(
+        Engine.run({
+          runnerId,
+          prefix: config.etcd.prefix,
+          leaseTtl: config.leaseTtl,
+          concurrency: config.concurrency.perRunner,
+          shutdownGrace: config.shutdownGrace,
+          ...(config.concurrency.perTarget === undefined ? {} : { targetConcurrency: config.concurrency.perTarget })
+        })
+      )
+      return yield* Fiber.join(engine).pipe(
+        Effect.onInterrupt(() => Ref.set(draining, true).pipe(Effect.andThen(Fiber.interrupt(engine))))
+      )
     }).pipe(Effect.scoped)
     return yield* (
       program as Effect.Effect<never, ReturnType<typeof badInput>, Store.Store | TaskRegistry.TaskRegistry>

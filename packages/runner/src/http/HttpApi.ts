@@ -31,6 +31,8 @@ export interface Options {
   readonly runnerId: string
   readonly host: string
   readonly port: number
+  /** True once the runner is shutting down: readiness then fails (default: never). */
+  readonly draining?: Effect.Effect<boolean> | undefined
   /** Interval of SSE keep-alive comments (default 15 s). */
   readonly heartbeat?: Duration.Input | undefined
 }
@@ -127,8 +129,12 @@ export const routes = (options: Options) => {
         )
       )
       const leaseHeld = Option.isSome(registration.kv) && registration.kv.value.lease !== undefined
-      const ready = registration.store === "reachable" && leaseHeld
-      return json({ ready, store: registration.store, lease: leaseHeld }, ready ? 200 : 503)
+      const draining = options.draining === undefined ? false : yield* options.draining
+      const ready = registration.store === "reachable" && leaseHeld && !draining
+      return json(
+        { ready, store: registration.store, lease: leaseHeld, ...(draining ? { draining } : {}) },
+        ready ? 200 : 503
+      )
     })
   )
 

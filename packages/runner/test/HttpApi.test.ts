@@ -1,0 +1,42 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Keys, Store, TaskRegistry } from "@migrator/core"
+import { freePort } from "@migrator/etcd-store/testing"
+import { Duration, Effect, Layer, Ref } from "effect"
+import * as HttpApi from "../src/http/HttpApi.ts"
+
+// readiness rules of the HTTP service, over real HTTP on the in-memory store
+
+describe("HttpApi readiness", () => {
+  it.live("ready only with this runner's registration on a lease, and not while draining", () =>
+    Effect.gen(function* () {
+      const keys = Keys.make("ready/")
+      const port = yield* Effect.promise(() => freePort())
+      const draining = yield* Ref.make(false)
+      yield* Layer.build(HttpApi.layer({ keys, runnerId: "r1", host: "127.0.0.1", port, draining: Ref.get(draining) }))
+      const readyz = Effect.promise(async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/readyz`)
+        return { status: r.status, body: (await r.json()) as Record<string, unknown> }
+      })
+
+      const before = yield* readyz
+      assert.strictEqual(before.status, 503)
+      assert.deepStrictEqual(before.body, { ready: false, store: "reachable", lease: false })
+
+      // a registration without a lease is not enough
+      yield* Store.put(keys.runner("r1"), "{}")
+      assert.strictEqual((yield* readyz).status, 503)
+
+      const store = yield* Store.Store
+      const lease = yield* store.lease(Duration.seconds(10))
+      yield* Store.put(keys.runner("r1"), "{}", { lease: lease.id })
+      const ready = yield* readyz
+      assert.strictEqual(ready.status, 200)
+      assert.deepStrictEqual(ready.body, { ready: true, store: "reachable", lease: true })
+
+      yield* Ref.set(draining, true)
+      const drain = yield* readyz
+      assert.strictEqual(drain.status, 503)
+      assert.deepStrictEqual(drain.body, { ready: false, store: "reachable", lease: true, draining: true })
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(Store.layerMemory, TaskRegistry.layer)))
+  )
+})
