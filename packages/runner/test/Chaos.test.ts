@@ -109,7 +109,7 @@ describe("chaos", () => {
             // keys shared by every job, and keys shared by consecutive pairs only (deleted when both roll back)
             const pair = Math.floor(n / 2)
             const pool = [...SHARED_POOL, ...[0, 1, 2].map((i) => `c1/port/p${pair}-${i}`)]
-            const job = makeJob(jobRng, `job-${n++}`, { sharedPool: pool, minTasks: 20, maxTasks: 45 })
+            const job = makeJob(jobRng, `job-${n++}`, { sharedPool: pool, minTasks: 25, maxTasks: 50 })
             const built = yield* JobBuilder.build(job.document)
             let tries = 0
             yield* withStore(
@@ -128,7 +128,7 @@ describe("chaos", () => {
             counts.jobs++
             counts.runTasks += job.runTasks
             if (job.rollback) counts.clearTasks += job.clearTasks
-            yield* pause(jobRng.int(1500, 4500))
+            yield* pause(jobRng.int(1000, 3000))
           }
         })
 

@@ -3,7 +3,8 @@
  * revision of the prefix, etcd keeps them until compaction) and its final
  * contents:
  *
- * - every task result is written once (a result put twice means two effective executors);
+ * - every task result is written once (a result put twice means two effective executors), and
+ *   every successful one in the same transaction that released the claim it was fenced on;
  * - every job changes to completed (and to cleared) exactly once;
  * - at every revision that touches a shared record, its holders are exactly the jobs whose
  *   run task for it succeeded and whose clear task has not released it yet; in particular a
@@ -37,6 +38,9 @@ export const checkHistory = (
   const resultPuts = new Map<string, Array<number>>()
   const succeededEvents = new Map<string, number>()
   const stateEvents = new Map<string, Array<string>>()
+  // a result of an execution commits with the release of the claim it was fenced on
+  const claimReleases = new Set<string>()
+  const executed: Array<string> = []
   const states = new Map<string, Array<string>>()
   let takeovers = 0
   let attemptFailures = 0
@@ -69,6 +73,9 @@ export const checkHistory = (
       continue
     }
     const parsed = keys.parse(key)
+    if (parsed?._tag === "task" && parsed.record === "claim" && e._tag === "delete") {
+      claimReleases.add(`${parsed.job}/${parsed.phase}/${parsed.task}@${e.revision}`)
+    }
     if (parsed === undefined || e._tag !== "put") continue
     if (parsed._tag === "event") {
       events++
@@ -95,6 +102,7 @@ export const checkHistory = (
     const job = byId.get(parsed.job)
     if (job === undefined) continue
     const result = (JSON.parse(e.kv.value) as { result: string }).result
+    if (result === "success") executed.push(`${k}@${e.revision}`)
     for (const [shared, task] of job.shared) {
       if (parsed.phase === "run" && parsed.task === task && result === "success") {
         const m = acquired.get(shared) ?? new Map<string, number>()
@@ -113,6 +121,9 @@ export const checkHistory = (
     }
   }
 
+  for (const at of executed) {
+    if (!claimReleases.has(at)) violations.push(`result ${at} was not written with the release of its claim`)
+  }
   for (const [k, revisions] of resultPuts) {
     if (revisions.length > 1)
       violations.push(`result of ${k} written ${revisions.length} times (revisions ${revisions})`)

@@ -49,8 +49,8 @@ export const makeJob = (
     }
     const dependencies = [...deps]
     const key = keys[k] // the first tasks of the job are the shared creators
-    if (key === undefined && rng.chance(0.35)) {
-      tasks.push({ id, type: "test/sleep", dependencies, input: { ms: rng.int(20, 400) }, retry })
+    if (key === undefined && rng.chance(0.5)) {
+      tasks.push({ id, type: "test/sleep", dependencies, input: { ms: rng.int(100, 1500) }, retry })
     } else {
       const up = dependencies.map((d) => {
         const t = tasks.find((x) => x.id === d)!
