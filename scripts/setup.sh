@@ -26,3 +26,5 @@ fi
 
 pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -vE '^(Progress|\+|$)' || true
 test -d node_modules/effect
+# the migrator binary runs from a bundle (plain JavaScript) while no source is newer
+pnpm --filter @migrator/runner run bundle >/dev/null

@@ -21,9 +21,25 @@ export interface Options {
 
 const isLayer = (u: unknown): u is Layer.Layer<never, never, unknown> => Layer.isLayer(u)
 
+/**
+ * Imports a plugin module. The bundled binary runs on plain Node, which
+ * cannot load TypeScript: a `.ts` plugin is loaded through tsx, registered
+ * the first time one is needed (Deno and the tsx-run sources load it as is).
+ */
+const importPlugin = async (specifier: string): Promise<Record<string, unknown>> => {
+  try {
+    return (await import(specifier)) as Record<string, unknown>
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ERR_UNKNOWN_FILE_EXTENSION") throw error
+    const tsx = (await import("tsx/esm/api")) as { register: () => unknown }
+    tsx.register()
+    return (await import(specifier)) as Record<string, unknown>
+  }
+}
+
 const importModule = (name: string, specifier: string) =>
   Effect.tryPromise({
-    try: () => import(specifier) as Promise<Record<string, unknown>>,
+    try: () => importPlugin(specifier),
     catch: (e) => badInput(`plugin "${name}" failed to load: ${(e as Error).message}`)
   }).pipe(
     Effect.flatMap((module) =>
