@@ -30,6 +30,7 @@ import {
   Ref,
   Schedule,
   Schema,
+  Scope,
   Semaphore,
   Stream
 } from "effect"
@@ -495,6 +496,9 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
           })
 
         const sessionScope = yield* Effect.scope
+        // tasks live in a scope made before the shutdown finalizer, so on shutdown that finalizer
+        // (which gives them the grace period) runs before the scope that interrupts them closes
+        const taskScope = yield* Scope.fork(sessionScope)
 
         // ---- deciding -------------------------------------------------------
 
@@ -865,7 +869,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               Effect.andThen(markDirty(job.id)),
               Effect.asVoid
             )
-            const fiber = yield* Effect.forkIn(body, sessionScope)
+            const fiber = yield* Effect.forkIn(body, taskScope)
             running.set(key, { fiber, token, attempt, target })
           })
 

@@ -65,7 +65,8 @@ describe("engine with several runners", () => {
       const claimed = yield* inStore(awaitTask(id, "slow", (s) => s.status === "running"))
       assert.strictEqual(claimed.runner, "a")
       yield* a.crash
-      yield* Fiber.interrupt(a.fiber)
+      // (a dead process: its store calls fail; its fiber is left to notice the lease loss)
+      yield* Effect.forkChild(Fiber.interrupt(a.fiber))
       yield* start("b")
       // before the TTL the claim is still held by the dead runner
       yield* TestClock.adjust("1 second")
@@ -100,6 +101,28 @@ describe("engine with several runners", () => {
       assert.strictEqual(taken.attempt, 2)
       yield* probe.open("h")
       yield* inStore(awaitState(id, terminal))
+    })
+  )
+
+  it.effect("a task that finishes within the shutdown grace period keeps its result", () =>
+    Effect.gen(function* () {
+      const { probe, start, inStore } = yield* setup
+      const a = yield* start("a")
+      const id = yield* inStore(
+        submit({ id: "graceful", tasks: [{ id: "slow", type: "probe/work", input: { gate: "g" } }] })
+      )
+      yield* inStore(awaitTask(id, "slow", (s) => s.status === "running"))
+      const stopping = yield* Effect.forkChild(Fiber.interrupt(a.fiber))
+      yield* TestClock.adjust("1 second")
+      // still within the grace period: the task may finish and its result is written
+      yield* probe.open("g")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(stopping)
+      assert.deepStrictEqual(probe.interrupted, [])
+      const view = yield* inStore(show(id))
+      const slow = view.tasks.find((t) => t.spec.id === "slow")
+      assert.strictEqual(slow?.result?.result, "success")
+      assert.strictEqual(slow?.result?.attempt, 1)
     })
   )
 
