@@ -2,9 +2,9 @@
  * Chaos (SPEC §8): three `migrator run` processes on a 3-member etcd cluster
  * on loopback. A seeded controller kills runners (SIGKILL and SIGTERM) and
  * etcd members (the leader among them, never more than one member down)
- * while jobs with shared resources run and are rolled back. Then everything
- * heals, every job must reach its expected end, and the invariants are
- * checked from the store's full history.
+ * while jobs with shared resources run, are paused and resumed, and are
+ * rolled back. Then everything heals, every job must reach its expected end,
+ * and the invariants are checked from the store's full history.
  *
  * Reproduce a run with CHAOS_SEED=<seed>; CHAOS_SECONDS sets the chaos phase.
  */
@@ -39,6 +39,7 @@ interface Counts {
   runTasks: number
   clearTasks: number
   rollbacks: number
+  pauses: number
 }
 
 /** Retries a store operation through the chaos (members down, leader elections). */
@@ -91,7 +92,8 @@ describe("chaos", () => {
           jobs: 0,
           runTasks: 0,
           clearTasks: 0,
-          rollbacks: 0
+          rollbacks: 0,
+          pauses: 0
         }
         const violations: Array<string> = []
         const jobs: Array<ChaosJob> = []
@@ -214,7 +216,41 @@ describe("chaos", () => {
           }
         })
 
-        yield* Effect.all([submitJobs, runnerChaos, etcdChaos, rollbacks], { concurrency: "unbounded" })
+        // ---- an operator pausing running jobs and resuming them a little later ----------
+        const operatorRng = makeRng(SEED + 3)
+        const paused = new Set<string>()
+        const resume = (id: string) =>
+          withStore(
+            persist(Jobs.request(keys, id, "resume")).pipe(
+              // a retried request whose first try committed finds the job running already
+              Effect.catchTag("JobError", (e) => (e.reason === "InvalidOperation" ? Effect.void : Effect.fail(e)))
+            )
+          ).pipe(Effect.andThen(Effect.sync(() => paused.delete(id))))
+        const operator = Effect.gen(function* () {
+          while (inChaos()) {
+            yield* pause(operatorRng.int(1000, 4000))
+            const running = (yield* withStore(persist(Jobs.list(keys)))).filter((j) => j.state.state === "running")
+            if (running.length === 0) continue
+            const id = operatorRng.pick(running).id
+            const done = yield* withStore(
+              persist(Jobs.request(keys, id, "pause")).pipe(
+                Effect.as(true),
+                // it completed meanwhile: nothing to pause
+                Effect.catchTag("JobError", (e) =>
+                  e.reason === "InvalidOperation" ? Effect.succeed(false) : Effect.fail(e)
+                )
+              )
+            )
+            if (!done) continue
+            paused.add(id)
+            counts.pauses++
+            yield* pause(operatorRng.int(300, 3000))
+            yield* resume(id)
+          }
+        })
+
+        yield* Effect.all([submitJobs, runnerChaos, etcdChaos, rollbacks, operator], { concurrency: "unbounded" })
+        for (const id of [...paused]) yield* resume(id)
         const chaosMs = Date.now() - began
 
         // ---- heal: every member and runner up, wait for every job's expected end ----------
@@ -313,7 +349,7 @@ describe("chaos", () => {
             `chaos seed ${SEED}: ${Math.round(chaosMs / 1000)} s chaos, ${Math.round(totalMs / 1000)} s in all`,
             `  runner kills: ${counts.runnerSigkills} SIGKILL, ${counts.runnerSigterms} SIGTERM; restarts ${counts.runnerRestarts}`,
             `  etcd kills: ${counts.etcdKills} (${counts.etcdLeaderKills} of the leader); restarts ${counts.etcdRestarts}`,
-            `  jobs ${counts.jobs} (rolled back ${counts.rollbacks}); tasks: ${counts.runTasks} run, ${counts.clearTasks} clear`,
+            `  jobs ${counts.jobs} (rolled back ${counts.rollbacks}, paused and resumed ${counts.pauses}); tasks: ${counts.runTasks} run, ${counts.clearTasks} clear`,
             `  result writes ${findings.resultWrites}; takeovers/retries ${findings.takeovers}; failed attempts ${findings.attemptFailures}`,
             `  shared record updates ${findings.sharedUpdates}, deletes ${findings.sharedDeletes}; events ${findings.events}`,
             `  lease losses logged ${leaseLosses}; ERROR log lines ${engineErrors}`,
