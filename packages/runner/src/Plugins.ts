@@ -33,7 +33,9 @@ const importPlugin = async (specifier: string): Promise<Record<string, unknown>>
     if ((error as { code?: string }).code !== "ERR_UNKNOWN_FILE_EXTENSION") throw error
     const tsx = (await import("tsx/esm/api")) as { register: () => unknown }
     tsx.register()
-    return (await import(specifier)) as Record<string, unknown>
+    // the failed load stays in the module cache under its URL: ask for it under another one
+    const again = specifier.startsWith("file:") ? `${specifier}${specifier.includes("?") ? "&" : "?"}tsx` : specifier
+    return (await import(again)) as Record<string, unknown>
   }
 }
 
