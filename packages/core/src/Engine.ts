@@ -82,6 +82,11 @@ interface TaskSlot {
   status?: Entry<TaskStatus>
   result?: Entry<TaskResult>
   claim?: Entry<string>
+  /**
+   * Its status or result record exists but cannot be decoded (reported by key): the task is
+   * left alone until the record is rewritten, instead of failing a claim on every change.
+   */
+  unreadable?: { status?: true; result?: true }
 }
 
 interface JobSlot {
@@ -276,7 +281,9 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                   else {
                     const v = yield* Effect.option(Effect.tapError(decodeStatus(key, kv.value), report))
                     if (Option.isSome(v)) t.status = entry(kv, v.value)
+                    else t.unreadable = { ...t.unreadable, status: true }
                   }
+                  if (kv === undefined || t.status?.mod === kv.modRevision) delete t.unreadable?.status
                   break
                 }
                 case "result": {
@@ -285,7 +292,9 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
                   else {
                     const v = yield* Effect.option(Effect.tapError(decodeResult(key, kv.value), report))
                     if (Option.isSome(v)) t.result = entry(kv, v.value)
+                    else t.unreadable = { ...t.unreadable, result: true }
                   }
+                  if (kv === undefined || t.result?.mod === kv.modRevision) delete t.unreadable?.result
                   job.finished[parsed.phase] += (t.result !== undefined ? 1 : 0) - (had ? 1 : 0)
                   for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) {
                     job.candidates.add(`${parsed.phase}/${d}`)
@@ -618,6 +627,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             const spec = t.spec!
             const state = job.state!.value
             if (t.claim !== undefined) return // someone holds it (maybe us)
+            if (t.unreadable?.status === true || t.unreadable?.result === true) return // reported when read
             const key = `${job.id}/${phase}/${id}`
             const deps = spec.dependencies.map((d) => ({
               id: d,
@@ -707,6 +717,7 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             for (const [id, t] of job.tasks[phase]) {
               if (t.spec === undefined || t.result !== undefined) continue
               open++
+              if (t.unreadable?.status === true || t.unreadable?.result === true) continue // left alone, see considerTask
               const key = `${job.id}/${phase}/${id}`
               const mine = running.get(key)
               if (mine !== undefined) {
@@ -1250,14 +1261,22 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
             const taken = yield* Queue.takeBetween(finishing, 1, FINISH_BATCH)
             let group: Array<Finishing> = []
             let bytes = 0
+            const written = new Set<string>()
             for (const f of taken) {
-              if (group.length > 0 && bytes + f.bytes > FINISH_BATCH_BYTES) {
+              const keys = f.request.success.flatMap((op) =>
+                op._tag === "put" || op._tag === "delete" ? [op.key] : []
+              )
+              // two writes for one task (its result, then a cancel's) go one after the other, in order:
+              // the second then meets the first's fence
+              if (group.length > 0 && (bytes + f.bytes > FINISH_BATCH_BYTES || keys.some((k) => written.has(k)))) {
                 yield* commitGroup(group)
                 group = []
                 bytes = 0
+                written.clear()
               }
               group.push(f)
               bytes += f.bytes
+              for (const k of keys) written.add(k)
             }
             yield* commitGroup(group)
           }

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { TestClock } from "effect/testing"
 import { simulate } from "./utils/simulation.ts"
 
 // `SIM_SEEDS` and `SIM_FROM` size the run; `pnpm sim` runs a longer soak with the same harness.
@@ -18,7 +19,8 @@ describe("deterministic simulation", () => {
         let tasks = 0
         let simulated = 0
         for (let seed = from; seed < from + seeds; seed++) {
-          const report = yield* simulate(seed, env.SIM_DEBUG !== undefined)
+          // every seed on a fresh clock, so a failing seed re-runs alone exactly as it ran here
+          const report = yield* simulate(seed, env.SIM_DEBUG !== undefined).pipe(Effect.provide(TestClock.layer()))
           if (env.SIM_VERBOSE !== undefined) {
             yield* Effect.sync(() =>
               console.log(

@@ -251,6 +251,17 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
         if (requestSize(request) > MAX_REQUEST_BYTES) {
           return Effect.fail(StoreError.invalid("txn", "request is too large"))
         }
+        // like etcd: one key written twice in a branch makes the whole request invalid
+        for (const branch of [request.success, request.failure ?? []]) {
+          const written = new Set<string>()
+          for (const op of branch) {
+            if (op._tag !== "put" && op._tag !== "delete") continue
+            if (written.has(op.key)) {
+              return Effect.fail(StoreError.invalid("txn", "duplicate key given in txn request"))
+            }
+            written.add(op.key)
+          }
+        }
         const succeeded = request.compare.every(compare)
         const ops = succeeded ? request.success : (request.failure ?? [])
         for (const op of ops) {

@@ -184,6 +184,34 @@ export const storeConformance = (
         })
       )
 
+      run("a transaction that writes one key twice is refused as invalid, writing nothing", (k) =>
+        Effect.gen(function* () {
+          const store = yield* S
+          const refused = yield* Effect.flip(
+            store.txn({
+              compare: [],
+              success: [
+                { _tag: "put", key: k("twice"), value: "1" },
+                { _tag: "put", key: k("other"), value: "x" },
+                { _tag: "put", key: k("twice"), value: "2" }
+              ]
+            })
+          )
+          assert.strictEqual(refused.reason._tag, "InvalidRequest")
+          assert.isTrue(Option.isNone(yield* store.get(k("other"))))
+          const mixed = yield* Effect.flip(
+            store.txn({
+              compare: [],
+              success: [
+                { _tag: "put", key: k("twice"), value: "1" },
+                { _tag: "delete", key: k("twice") }
+              ]
+            })
+          )
+          assert.strictEqual(mixed.reason._tag, "InvalidRequest")
+        })
+      )
+
       run("delete and deletePrefix report what they removed", (k) =>
         Effect.gen(function* () {
           const store = yield* S

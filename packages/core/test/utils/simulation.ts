@@ -371,7 +371,17 @@ export const simulate = (seed: number, debug = false, only?: ReadonlyArray<strin
       if (parsed?._tag !== "task" || parsed.record !== "result") continue
       if (e._tag === "delete") present.delete(key)
       else {
-        if (present.has(key)) violations.push(`result ${key} overwritten at revision ${e.revision}`)
+        if (present.has(key)) {
+          violations.push(`result ${key} overwritten at revision ${e.revision}`)
+          if (debug) {
+            const prefix = key.slice(0, key.lastIndexOf("/"))
+            for (const h of history) {
+              const k = h._tag === "put" ? h.kv.key : h.key
+              if (k.startsWith(prefix) || k.includes("/state") || k.includes("/events/"))
+                console.log(`  ${h.revision} ${h._tag} ${k} ${h._tag === "put" ? h.kv.value.slice(0, 200) : ""}`)
+            }
+          }
+        }
         present.add(key)
       }
     }
