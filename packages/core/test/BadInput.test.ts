@@ -285,6 +285,52 @@ describe("corrupted records: logged with their key, the engine keeps serving", (
   }
 })
 
+describe("an unreadable task record", () => {
+  for (const record of ["status", "result"] as const) {
+    it.effect(`an unreadable ${record} is not claimed again on every change in the store`, () => {
+      const messages: Array<string> = []
+      let claims = 0
+      const claimKey = keys.task("victim", "run", "a", "claim")
+      const counting = Layer.effect(
+        Store.Store,
+        Effect.map(Store.makeMemory, ({ store }) =>
+          Store.Store.of({
+            ...store,
+            txn: (request) =>
+              Effect.suspend(() => {
+                if (request.success.some((op) => op._tag === "put" && op.key === claimKey)) claims++
+                return store.txn(request)
+              })
+          })
+        )
+      )
+      return Effect.scoped(
+        Effect.gen(function* () {
+          yield* runner("r1")
+          yield* writeJob("victim", { [`jobs/victim/tasks/run/a/${record}`]: "{unreadable" })
+          // plenty of changes elsewhere: each one used to bring a failing claim of "a" along
+          for (let i = 0; i < 5; i++) {
+            yield* submit({ id: `busy-${i}`, tasks: [echo("x", { input: i }), echo("y", { input: i })] })
+            yield* awaitState(`busy-${i}`, terminal)
+          }
+          assert.isAtMost(claims, 1, `claims of the unreadable task: ${claims}`)
+          // its sibling ran
+          const b = (yield* show("victim")).tasks.find((t) => t.spec.id === "b")
+          assert.strictEqual(b?.result?.result, "success")
+        }).pipe(
+          Effect.provide(
+            TestPlugin.layer.pipe(
+              Layer.provideMerge(TaskRegistry.layer),
+              Layer.provideMerge(counting),
+              Layer.provideMerge(captured(messages))
+            )
+          )
+        )
+      )
+    })
+  }
+})
+
 describe("references resolving to the wrong type", () => {
   it.effect("fail their task with input.invalid naming the field; the job's other tasks go on", () => {
     const messages: Array<string> = []
