@@ -1,6 +1,7 @@
 /**
  * Chaos (SPEC §8): three `migrator run` processes on a 3-member etcd cluster
- * on loopback. A seeded controller kills runners (SIGKILL and SIGTERM) and
+ * on loopback. A seeded controller kills runners (SIGKILL and SIGTERM),
+ * freezes them past their lease (SIGSTOP, then SIGCONT), and kills
  * etcd members (the leader among them, never more than one member down)
  * while jobs with shared resources run, are paused and resumed, and are
  * rolled back. Then everything heals, every job must reach its expected end,
@@ -31,6 +32,7 @@ const SHARED_POOL = Array.from({ length: 4 }, (_, i) => `c1/net/n${i}`)
 interface Counts {
   runnerSigkills: number
   runnerSigterms: number
+  runnerFreezes: number
   runnerRestarts: number
   etcdKills: number
   etcdLeaderKills: number
@@ -85,6 +87,7 @@ describe("chaos", () => {
         const counts: Counts = {
           runnerSigkills: 0,
           runnerSigterms: 0,
+          runnerFreezes: 0,
           runnerRestarts: 0,
           etcdKills: 0,
           etcdLeaderKills: 0,
@@ -160,6 +163,18 @@ describe("chaos", () => {
             const victims = runnerRng.chance(0.2)
               ? [0, 1, 2].filter(() => runnerRng.chance(0.6))
               : [runnerRng.int(0, 2)]
+            // a freeze longer than the lease TTL: the others take over, and when it thaws its
+            // writes for the tasks it held must be fenced out
+            if (runnerRng.chance(0.2)) {
+              const i = runnerRng.int(0, 2)
+              if (runners.running(i)) {
+                runners.signal(i, "SIGSTOP")
+                counts.runnerFreezes++
+                yield* pause(runnerRng.int(3000, 6000))
+                runners.signal(i, "SIGCONT")
+              }
+              continue
+            }
             const graceful = runnerRng.chance(0.4)
             yield* Effect.forEach(
               victims,
@@ -347,7 +362,7 @@ describe("chaos", () => {
         console.log(
           [
             `chaos seed ${SEED}: ${Math.round(chaosMs / 1000)} s chaos, ${Math.round(totalMs / 1000)} s in all`,
-            `  runner kills: ${counts.runnerSigkills} SIGKILL, ${counts.runnerSigterms} SIGTERM; restarts ${counts.runnerRestarts}`,
+            `  runner kills: ${counts.runnerSigkills} SIGKILL, ${counts.runnerSigterms} SIGTERM; restarts ${counts.runnerRestarts}; freezes ${counts.runnerFreezes}`,
             `  etcd kills: ${counts.etcdKills} (${counts.etcdLeaderKills} of the leader); restarts ${counts.etcdRestarts}`,
             `  jobs ${counts.jobs} (rolled back ${counts.rollbacks}, paused and resumed ${counts.pauses}); tasks: ${counts.runTasks} run, ${counts.clearTasks} clear`,
             `  result writes ${findings.resultWrites}; takeovers/retries ${findings.takeovers}; failed attempts ${findings.attemptFailures}`,

@@ -70,10 +70,17 @@ export const makeRunners = (options: {
       child.kill(signal)
     })
 
+  /** Sends a signal without waiting (SIGSTOP/SIGCONT freeze and thaw a process). */
+  const signal = (i: number, sig: NodeJS.Signals) => {
+    const child = slots[i]!.child
+    if (alive(child)) child.kill(sig)
+  }
+
   return {
     slots,
     start,
     stop,
+    signal,
     running: (i: number) => alive(slots[i]!.child),
     /** Whether the current process has logged its start (its signal handlers are installed by then). */
     ready: (i: number) => {
