@@ -203,7 +203,7 @@ export const createTestCertificates = (dir: string, name = "ca"): TestCertificat
       `${cert}.ext`
     )
   }
-  sign(`${name}-server`, "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth")
+  sign(`${name}-server`, "127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth")
   sign(`${name}-client`, `${name}-client`, "extendedKeyUsage=clientAuth")
   return {
     ca: join(dir, `${name}.pem`),
