@@ -581,24 +581,28 @@ export const run = (options: Options): Effect.Effect<never, never, Store | TaskR
               rescans.delete(job.id)
               job.scan = true
             }
-            const ids = job.scan
-              ? [...tasks.keys()]
-              : [...job.candidates].filter((c) => c.startsWith(`${phase}/`)).map((c) => c.slice(phase.length + 1))
-            job.scan = false
-            job.candidates.clear()
+            if (job.scan) {
+              job.scan = false
+              job.candidates.clear()
+              for (const id of tasks.keys()) job.candidates.add(`${phase}/${id}`)
+            }
+            // candidates are looked at only while there is room for what they may start: the rest
+            // wait for a freed slot, so a job with thousands of ready tasks costs little per change
+            const room = Math.max(0, (options.concurrency ?? 16) - running.size - claiming)
             const ready: Array<readonly [string, TaskSlot]> = []
-            for (const id of ids) {
+            for (const candidate of job.candidates) {
+              if (ready.length >= room) {
+                starved.add(job.id)
+                break
+              }
+              job.candidates.delete(candidate)
+              if (!candidate.startsWith(`${phase}/`)) continue
+              const id = candidate.slice(phase.length + 1)
               const t = tasks.get(id)
               if (t?.spec === undefined || t.result !== undefined) continue
               yield* considerTask(job, phase, id, t, at, ready)
             }
             // claims go in batches: one transaction for many ready tasks
-            const room = Math.max(0, (options.concurrency ?? 16) - running.size - claiming)
-            if (ready.length > room) {
-              // what does not fit stays a candidate, so a freed slot looks at it alone, not at the whole job
-              starved.add(job.id)
-              for (const [id] of ready.slice(room)) job.candidates.add(`${phase}/${id}`)
-            }
             const take = ready.slice(0, room)
             for (let i = 0; i < take.length; i += CLAIM_BATCH) {
               const batch = take.slice(i, i + CLAIM_BATCH)
