@@ -60,6 +60,17 @@ export type Service = "compute" | "network" | "volumev3" | "identity" | "image"
 export type Method = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE"
 
 /**
+ * Microversions sent when the configuration names none: without them a
+ * cloud answers as compute 2.1 and volume 3.0, which lack what the handlers
+ * use (server tags, host placement, volume metadata filters).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const DEFAULT_COMPUTE_MICROVERSION = "2.79"
+export const DEFAULT_VOLUME_MICROVERSION = "3.59"
+
+/**
  * Endpoint interface of the service catalog.
  *
  * @category models
@@ -145,9 +156,9 @@ export interface ClientConfig {
   /** Catalog interface (default `public`). */
   readonly interface?: Interface | undefined
   readonly auth: Auth
-  /** Default compute microversion, e.g. `2.79`. */
+  /** Default compute microversion (default `2.79`, what the task handlers are written for). */
   readonly computeMicroversion?: string | undefined
-  /** Default volume microversion, e.g. `3.59`. */
+  /** Default volume microversion (default `3.59`, what the task handlers are written for). */
   readonly volumeMicroversion?: string | undefined
   /** Time allowed for one HTTP exchange, body included (default 60 seconds). */
   readonly requestTimeout?: Duration.Input | undefined
@@ -661,9 +672,9 @@ export const make = Effect.fnUntraced(function* (config: ClientConfig) {
     const microversion =
       options.microversion ??
       (service === "compute"
-        ? config.computeMicroversion
+        ? (config.computeMicroversion ?? DEFAULT_COMPUTE_MICROVERSION)
         : service === "volumev3"
-          ? config.volumeMicroversion
+          ? (config.volumeMicroversion ?? DEFAULT_VOLUME_MICROVERSION)
           : undefined)
     const body = options.body === undefined ? undefined : JSON.stringify(options.body)
     const attempt = (reauthenticated: boolean): Effect.Effect<unknown, OpenStackError.OpenStackError> =>

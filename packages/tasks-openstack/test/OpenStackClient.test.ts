@@ -183,6 +183,22 @@ describe("OpenStackClient: catalog and microversions", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("without configured microversions, the ones the handlers are written for are sent", () =>
+    Effect.gen(function* () {
+      const { sim, client } = yield* setup({}, { computeMicroversion: undefined, volumeMicroversion: undefined })
+      yield* client.request("compute", "GET", "/flavors")
+      yield* client.request("volumev3", "GET", "/volumes")
+      const served = (yield* sim.requests).filter((r) => r.service !== "identity")
+      assert.deepStrictEqual(
+        served.map((r) => r.apiVersionHeader),
+        [
+          `compute ${OpenStackClient.DEFAULT_COMPUTE_MICROVERSION}`,
+          `volume ${OpenStackClient.DEFAULT_VOLUME_MICROVERSION}`
+        ]
+      )
+    }).pipe(Effect.scoped)
+  )
+
   it.live("sends the compute and volume microversion headers; a request may override them", () =>
     Effect.gen(function* () {
       const { sim, client } = yield* setup()
