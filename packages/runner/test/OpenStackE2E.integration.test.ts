@@ -137,6 +137,10 @@ const planFor = (cloud: Cloud, name: string) =>
         body: { volume: { size: 1, name: `${name}-${source}` } },
         schema: Created
       })
+      // the sources are the test's own: gone again when it ends, so repeated runs stay within quota
+      yield* Effect.addFinalizer(() =>
+        cloud.client.request("volumev3", "DELETE", `/volumes/${volume.id}`).pipe(Effect.ignore)
+      )
       yield* cloud.client
         .request("volumev3", "GET", `/volumes/${volume.id}`, { schema: VolumeStatus })
         .pipe(
