@@ -5,16 +5,16 @@
  * password or an unknown user fail fast with a typed StoreError; no
  * credential (password, private key) ever appears in an error.
  *
- * Certificates are generated per run with the openssl CLI.
+ * Certificates are generated per run with `createTestCertificates` (the openssl CLI).
  */
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import type { Store, StoreError } from "@migrator/core"
 import { EtcdStore } from "@migrator/etcd-store"
-import { type EtcdServer, startEtcd } from "@migrator/etcd-store/testing"
+import { createTestCertificates, type EtcdServer, startEtcd, type TestCertificates } from "@migrator/etcd-store/testing"
 import { Cause, Effect, Exit, Option, type Scope, Stream } from "effect"
 import { afterAll, beforeAll } from "vitest"
 
@@ -23,50 +23,10 @@ const APP_PASSWORD = "app-Secret-5e7d20"
 const WRONG_PASSWORD = "wrong-Secret-0b4c66"
 
 const dir = mkdtempSync(join(tmpdir(), "migrator-security-"))
-const file = (name: string) => join(dir, name)
-const pem = (name: string) => readFileSync(file(name), "utf8")
-const openssl = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" })
+const pem = (path: string) => readFileSync(path, "utf8")
 
-/** A CA, and certificates it signs: `server` (for 127.0.0.1) and `client`. */
-const makeCa = (ca: string) => {
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    `${ca}.key`,
-    "-out",
-    `${ca}.pem`,
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${ca}`
-  )
-}
-const sign = (ca: string, name: string, cn: string, ext: string) => {
-  writeFileSync(file(`${name}.ext`), `${ext}\n`)
-  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`)
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    `${name}.csr`,
-    "-CA",
-    `${ca}.pem`,
-    "-CAkey",
-    `${ca}.key`,
-    "-CAcreateserial",
-    "-out",
-    `${name}.pem`,
-    "-days",
-    "2",
-    "-extfile",
-    `${name}.ext`
-  )
-}
-
+let certs: TestCertificates
+let other: TestCertificates
 let tlsEtcd: EtcdServer
 let authEtcd: EtcdServer
 
@@ -77,19 +37,16 @@ const etcdctl = (endpoint: string, ...args: Array<string>) =>
   }).toString()
 
 beforeAll(async () => {
-  makeCa("ca")
-  makeCa("other-ca")
-  sign("ca", "server", "127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth")
-  sign("ca", "client", "migrator-client", "extendedKeyUsage=clientAuth")
-  // a client certificate from a CA the server does not trust
-  sign("other-ca", "stranger", "stranger", "extendedKeyUsage=clientAuth")
+  certs = createTestCertificates(dir, "ca")
+  // another CA: its client certificate is one the server does not trust
+  other = createTestCertificates(dir, "other-ca")
   tlsEtcd = await startEtcd("tls", {
     tls: {
-      ca: file("ca.pem"),
-      cert: file("server.pem"),
-      key: file("server.key"),
+      ca: certs.ca,
+      cert: certs.serverCert,
+      key: certs.serverKey,
       clientCertAuth: true,
-      probe: { cert: file("client.pem"), key: file("client.key") }
+      probe: { cert: certs.clientCert, key: certs.clientKey }
     }
   })
   authEtcd = await startEtcd("auth")
@@ -114,11 +71,12 @@ const secrets = () =>
     ROOT_PASSWORD,
     APP_PASSWORD,
     WRONG_PASSWORD,
-    ...["client.key", "stranger.key", "ca.key", "other-ca.key"].map((k) =>
-      pem(k)
-        .split("\n")
-        .filter((l) => l.length > 20 && !l.startsWith("-----"))
-        .slice(0, 3)
+    ...[certs.clientKey, other.clientKey, certs.ca.replace(/\.pem$/, ".key"), other.ca.replace(/\.pem$/, ".key")].map(
+      (k) =>
+        pem(k)
+          .split("\n")
+          .filter((l) => l.length > 20 && !l.startsWith("-----"))
+          .slice(0, 3)
     )
   ].flat()
 
@@ -171,7 +129,7 @@ describe("etcd with TLS and authentication", () => {
     Effect.gen(function* () {
       const store = yield* EtcdStore.make({
         endpoints: [tlsEndpoint()],
-        tls: { ca: pem("ca.pem"), cert: pem("client.pem"), key: pem("client.key") }
+        tls: { ca: pem(certs.ca), cert: pem(certs.clientCert), key: pem(certs.clientKey) }
       })
       const got = yield* roundTrip(store, "tls/k")
       assert.strictEqual(Option.getOrThrow(got).value, "v")
@@ -185,7 +143,7 @@ describe("etcd with TLS and authentication", () => {
           EtcdStore.make({
             endpoints: [tlsEndpoint()],
             requestTimeout: "3 seconds",
-            tls: { ca: pem("other-ca.pem"), cert: pem("client.pem"), key: pem("client.key") }
+            tls: { ca: pem(other.ca), cert: pem(certs.clientCert), key: pem(certs.clientKey) }
           }),
           (store) => roundTrip(store, "tls/wrong-ca")
         )
@@ -198,13 +156,13 @@ describe("etcd with TLS and authentication", () => {
 
   it.live("a missing or untrusted client certificate is refused with a typed error", () =>
     Effect.gen(function* () {
-      for (const client of [undefined, { cert: pem("stranger.pem"), key: pem("stranger.key") }]) {
+      for (const client of [undefined, { cert: pem(other.clientCert), key: pem(other.clientKey) }]) {
         const { exit, ms } = yield* attempt(
           Effect.flatMap(
             EtcdStore.make({
               endpoints: [tlsEndpoint()],
               requestTimeout: "3 seconds",
-              tls: { ca: pem("ca.pem"), ...client }
+              tls: { ca: pem(certs.ca), ...client }
             }),
             (store) => roundTrip(store, "tls/no-client-cert")
           )
