@@ -274,3 +274,39 @@ export const run = (
  * @since 0.1.0
  */
 export const layer = definition.toLayer(run)
+
+/**
+ * What the two volume undos share (`volume.delete-copy`, `volume.unmanage`):
+ * the volume made by the run task, removed in the given way.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RemovalInput = Schema.Struct({
+  projectId: Schema.NonEmptyString,
+  /** The run task's output. */
+  volumeId: Schema.NonEmptyString
+})
+
+/**
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RemovalOutput = Schema.Struct({})
+
+/**
+ * @category handlers
+ * @since 0.1.0
+ */
+export const removal =
+  (how: "delete" | "unmanage") =>
+  (
+    input: typeof RemovalInput.Type
+  ): Effect.Effect<typeof RemovalOutput.Type, TaskError.TaskError, Clouds.Clouds | TaskContext.TaskContext> =>
+    mapErrors(
+      Effect.gen(function* () {
+        const client = (yield* Clouds.current).forProject(input.projectId)
+        yield* removeVolume(client, input.volumeId, how, "10 minutes")
+        return {}
+      })
+    )

@@ -6,27 +6,20 @@
  *
  * @since 0.1.0
  */
-import { type TaskContext, type TaskError, TaskHandler } from "@migrator/core"
-import { Effect, Schema } from "effect"
-import * as Clouds from "../Clouds.ts"
-import { mapErrors } from "../internal/handler.ts"
-import { removeVolume } from "./VolumeCopy.ts"
+import { TaskHandler } from "@migrator/core"
+import { RemovalInput, RemovalOutput, removal } from "./VolumeCopy.ts"
 
 /**
  * @category schemas
  * @since 0.1.0
  */
-export const Input = Schema.Struct({
-  projectId: Schema.NonEmptyString,
-  /** `volume.copy`'s output. */
-  volumeId: Schema.NonEmptyString
-})
+export const Input = RemovalInput
 
 /**
  * @category schemas
  * @since 0.1.0
  */
-export const Output = Schema.Struct({})
+export const Output = RemovalOutput
 
 /**
  * @category definitions
@@ -44,16 +37,7 @@ export const definition = TaskHandler.make("openstack/volume.delete-copy", {
  * @category handlers
  * @since 0.1.0
  */
-export const run = (
-  input: typeof Input.Type
-): Effect.Effect<typeof Output.Type, TaskError.TaskError, Clouds.Clouds | TaskContext.TaskContext> =>
-  mapErrors(
-    Effect.gen(function* () {
-      const client = (yield* Clouds.current).forProject(input.projectId)
-      yield* removeVolume(client, input.volumeId, "delete", "10 minutes")
-      return {}
-    })
-  )
+export const run = removal("delete")
 
 /**
  * @category layers
