@@ -267,8 +267,13 @@ const taskOf = (document: unknown, field: string): { task?: string } => {
   return typeof id === "string" ? { task: id } : {}
 }
 
-/** Each cycle once, as the list of task ids along it (iterative DFS: deep chains must not overflow). */
-const findCycles = (
+/**
+ * Each cycle once, as the list of node ids along it (iterative DFS: deep chains must not overflow).
+ * Dependencies on ids that are not nodes are ignored.
+ *
+ * @since 0.1.0
+ */
+export const findCycles = (
   tasks: ReadonlyArray<{ readonly id: string; readonly dependencies?: ReadonlyArray<string> | undefined }>
 ) => {
   const deps = new Map(tasks.map((t) => [t.id, t.dependencies ?? []]))

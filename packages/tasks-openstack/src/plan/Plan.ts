@@ -31,6 +31,7 @@
  *
  * @since 0.1.0
  */
+import { JobBuilder } from "@migrator/core"
 import { Effect, Schema, SchemaIssue } from "effect"
 import * as YAML from "yaml"
 import * as Addresses from "./Addresses.ts"
@@ -947,35 +948,11 @@ export const routersReaching = (project: Project, subnet: string, external: stri
     (r) => r.externalGateway?.network === external && (r.interfaces ?? []).some((i) => i.subnet === subnet)
   )
 
-/** Each cycle of `dependsOn` once, as the instance ids along it (iterative: long chains must not overflow). */
-const instanceCycles = (idx: Index): Array<Array<string>> => {
-  const deps = (id: string) =>
-    (idx.instances.get(id)?.value.dependsOn ?? []).filter((d) => d !== id && idx.instances.has(d))
-  const color = new Map<string, 1 | 2>()
-  const cycles: Array<Array<string>> = []
-  for (const root of idx.instances.keys()) {
-    if (color.has(root)) continue
-    const stack: Array<{ readonly id: string; next: number }> = [{ id: root, next: 0 }]
-    const path: Array<string> = [root]
-    color.set(root, 1)
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!
-      const children = deps(top.id)
-      if (top.next < children.length) {
-        const child = children[top.next++]!
-        const c = color.get(child)
-        if (c === 1) cycles.push(path.slice(path.indexOf(child)))
-        else if (c === undefined) {
-          color.set(child, 1)
-          stack.push({ id: child, next: 0 })
-          path.push(child)
-        }
-      } else {
-        color.set(top.id, 2)
-        stack.pop()
-        path.pop()
-      }
-    }
-  }
-  return cycles
-}
+/** Each cycle of `dependsOn` once, as the instance ids along it. */
+const instanceCycles = (idx: Index): Array<Array<string>> =>
+  JobBuilder.findCycles(
+    [...idx.instances.keys()].map((id) => ({
+      id,
+      dependencies: (idx.instances.get(id)?.value.dependsOn ?? []).filter((d) => d !== id)
+    }))
+  )
