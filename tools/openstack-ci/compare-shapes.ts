@@ -9,8 +9,8 @@
  */
 import { ConfigProvider, Effect, Schedule, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
+import { OpenStackSimulator } from "../../packages/openstack-simulator/src/index.ts"
 import { OpenStackClient } from "../../packages/tasks-openstack/src/index.ts"
-import { OpenStackSimulator } from "../../packages/tasks-openstack/src/testing/index.ts"
 
 type Json = Record<string, unknown>
 type Shapes = Record<string, Json>

@@ -1,6 +1,6 @@
 /**
  * OpenStack side of migrator (SPEC §6): the REST client and its typed errors.
- * The simulator for tests and the demo is under `@migrator/tasks-openstack/testing`.
+ * The simulator for tests and the demo is the package `@migrator/openstack-simulator`.
  *
  * @since 0.1.0
  */

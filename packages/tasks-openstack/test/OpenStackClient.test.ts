@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import { OpenStackSimulator } from "@migrator/openstack-simulator"
 import { OpenStackClient, OpenStackError } from "@migrator/tasks-openstack"
-import { OpenStackSimulator } from "@migrator/tasks-openstack/testing"
 import { Clock, ConfigProvider, Effect, Exit, Layer, Redacted, Schema, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { captureLogs, setup } from "./utils/index.ts"

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import type { OpenStackSimulator } from "@migrator/openstack-simulator"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { OpenStackError } from "@migrator/tasks-openstack"
-import type { OpenStackSimulator } from "@migrator/tasks-openstack/testing"
 import { Effect, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { setup, waitFor } from "./utils/index.ts"

@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { TaskContext, type TaskError } from "@migrator/core"
+import type { OpenStackSimulator } from "@migrator/openstack-simulator"
 import { Clouds, type OpenStackClient } from "@migrator/tasks-openstack"
 import * as FloatingIpCreate from "@migrator/tasks-openstack/handlers/FloatingIpCreate"
 import * as NetworkCreate from "@migrator/tasks-openstack/handlers/NetworkCreate"
@@ -15,7 +16,6 @@ import * as RouterDelete from "@migrator/tasks-openstack/handlers/RouterDelete"
 import * as SecurityGroupCreate from "@migrator/tasks-openstack/handlers/SecurityGroupCreate"
 import * as SecurityGroupRuleCreate from "@migrator/tasks-openstack/handlers/SecurityGroupRuleCreate"
 import * as SubnetCreate from "@migrator/tasks-openstack/handlers/SubnetCreate"
-import type { OpenStackSimulator } from "@migrator/tasks-openstack/testing"
 import { Effect, Exit, Layer } from "effect"
 import { setup } from "../utils/index.ts"
 

@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import { Engine, Job, Jobs, Keys, Store, TaskRegistry } from "@migrator/core"
+import { OpenStackSimulator } from "@migrator/openstack-simulator"
 import { Clouds, OpenStackClient } from "@migrator/tasks-openstack"
 import * as FlavorCreate from "@migrator/tasks-openstack/handlers/FlavorCreate"
 import * as FlavorDelete from "@migrator/tasks-openstack/handlers/FlavorDelete"
@@ -34,7 +35,6 @@ import * as VolumeUnmanage from "@migrator/tasks-openstack/handlers/VolumeUnmana
 import * as Plan from "@migrator/tasks-openstack/plan/Plan"
 import * as PlanBuilder from "@migrator/tasks-openstack/plan/PlanBuilder"
 import * as PlanHandlers from "@migrator/tasks-openstack/plan/PlanHandlers"
-import { OpenStackSimulator } from "@migrator/tasks-openstack/testing"
 import { Effect, Layer, Schedule, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
 

@@ -13,8 +13,8 @@
  * openrc ones, and are looked up through the API once per `cloud`.
  */
 import { TaskContext } from "@migrator/core"
+import { OpenStackSimulator } from "@migrator/openstack-simulator"
 import { Clouds, OpenStackClient, type OpenStackError } from "@migrator/tasks-openstack"
-import { OpenStackSimulator } from "@migrator/tasks-openstack/testing"
 import { ConfigProvider, Effect, Layer, Random, Schema, type Scope } from "effect"
 import { FetchHttpClient, HttpClient } from "effect/http"
 

@@ -1,5 +1,5 @@
+import { OpenStackSimulator } from "@migrator/openstack-simulator"
 import { OpenStackClient } from "@migrator/tasks-openstack"
-import { OpenStackSimulator } from "@migrator/tasks-openstack/testing"
 import { Duration, Effect, Logger, References, Schedule, type Scope } from "effect"
 import { FetchHttpClient } from "effect/http"
 

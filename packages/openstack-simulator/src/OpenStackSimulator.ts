@@ -24,13 +24,13 @@
  * @since 0.1.0
  */
 import * as Http from "node:http"
+import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Clock, Duration, Effect, FiberSet, Random, Redacted, type Scope } from "effect"
-import * as core from "../internal/simulator/core.ts"
-import type * as M from "../internal/simulator/model.ts"
-import * as nova from "../internal/simulator/nova.ts"
-import { advance, type State } from "../internal/simulator/state.ts"
-import * as world from "../internal/simulator/world.ts"
-import type * as OpenStackClient from "../OpenStackClient.ts"
+import * as core from "./internal/core.ts"
+import type * as M from "./internal/model.ts"
+import * as nova from "./internal/nova.ts"
+import { advance, type State } from "./internal/state.ts"
+import * as world from "./internal/world.ts"
 
 export type {
   Flavor,
@@ -50,7 +50,7 @@ export type {
   Snapshot,
   Subnet,
   Volume
-} from "../internal/simulator/model.ts"
+} from "./internal/model.ts"
 
 /**
  * Every resource by kind, copied at the time of the read.
