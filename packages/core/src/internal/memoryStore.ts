@@ -54,6 +54,21 @@ export interface MemoryStoreControl {
   readonly writeCount: Effect.Effect<number>
   /** Expires a lease now, as if its keep-alives stopped reaching the server. */
   readonly expireLease: (lease: LeaseId) => Effect.Effect<void>
+  /**
+   * The next `n` operations (of the kinds named in `operations`, every kind by default) take
+   * effect and then fail with `Unavailable`, as when a connection resets or a deadline passes
+   * after the request was sent: a txn commits, a lease is granted, kept alive or revoked, a
+   * watch delivers what it has and then breaks. The caller cannot tell it from a request that
+   * never arrived. Operation names: get, range, txn, grantLease, keepAlive, revokeLease, watch,
+   * revision, compact.
+   */
+  readonly loseRepliesNext: (n: number, operations?: ReadonlyArray<string>) => Effect.Effect<void>
+  /** Replies lost so far, by operation name. */
+  readonly lostReplies: Effect.Effect<Readonly<Record<string, number>>>
+  /** The live keys under a prefix at the current revision, bypassing every injected fault (for checks). */
+  readonly peek: (prefix: string) => Effect.Effect<ReadonlyArray<KeyValue>>
+  /** Whether a lease exists (not expired, not revoked), bypassing every injected fault. */
+  readonly leaseExists: (lease: LeaseId) => Effect.Effect<boolean>
 }
 
 export interface MemoryStore {
@@ -71,6 +86,9 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
   const watchers = new Set<Watcher>()
   let available = true
   let failBudget = 0
+  let lostBudget = 0
+  let lostKinds: ReadonlySet<string> | undefined
+  const lost: Record<string, number> = {}
   let writes = 0
   const wake = yield* Queue.unbounded<void>()
 
@@ -97,6 +115,23 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
       }
       return Effect.void
     })
+
+  /** Whether this operation's reply is to be lost (consumes the budget). */
+  const loseReply = (operation: string): boolean => {
+    if (lostBudget <= 0 || (lostKinds !== undefined && !lostKinds.has(operation))) return false
+    lostBudget--
+    lost[operation] = (lost[operation] ?? 0) + 1
+    return true
+  }
+
+  const lostReply = (operation: string) =>
+    StoreError.unavailable(operation, "connection reset after the request was sent (reply lost)")
+
+  /** Runs an operation to its end (its effect applied), then maybe replaces its answer by a lost reply. */
+  const replied =
+    (operation: string) =>
+    <A>(effect: Effect.Effect<A, StoreError.StoreError>): Effect.Effect<A, StoreError.StoreError> =>
+      Effect.flatMap(Effect.exit(effect), (exit) => (loseReply(operation) ? Effect.fail(lostReply(operation)) : exit))
 
   const deliver = (watcher: Watcher) => {
     if (!available) return
@@ -217,7 +252,8 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
   const get = (key: string) =>
     gate("get").pipe(
       Effect.andThen(expireDue),
-      Effect.map(() => Option.fromUndefinedOr(current(key)))
+      Effect.map(() => Option.fromUndefinedOr(current(key))),
+      replied("get")
     )
 
   const range = (prefix: string, options?: RangeOptions): Effect.Effect<RangeResult, StoreError.StoreError> =>
@@ -237,7 +273,8 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
           if (options?.limit !== undefined && kvs.length >= options.limit) break
         }
         return Effect.succeed({ kvs, revision: rev })
-      })
+      }),
+      replied("range")
     )
 
   const txn = (request: TxnRequest): Effect.Effect<TxnResult, StoreError.StoreError> =>
@@ -321,7 +358,8 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
           publish()
         }
         return Effect.succeed({ succeeded, revision, results })
-      })
+      }),
+      replied("txn")
     )
 
   const grantLease = (ttl: Duration.Duration) =>
@@ -333,7 +371,8 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
         leases.set(id, { ttlMillis, deadline: now + ttlMillis, keys: new Set() })
         signal()
         return id
-      })
+      }),
+      replied("grantLease")
     )
 
   const keepAliveOnce = (id: LeaseId) =>
@@ -346,7 +385,8 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
         lease.deadline = now + lease.ttlMillis
         signal()
         return Option.some(Duration.millis(lease.ttlMillis))
-      })
+      }),
+      replied("keepAlive")
     )
 
   const revokeLease = (id: LeaseId) =>
@@ -358,7 +398,8 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
         publish()
         signal()
         return Effect.void
-      })
+      }),
+      replied("revokeLease")
     )
 
   const watch = (prefix: string, options?: WatchOptions): Stream.Stream<WatchEvent, StoreError.StoreError> =>
@@ -371,6 +412,11 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
             const watcher: Watcher = { prefix, nextRevision: from, queue }
             watchers.add(watcher)
             deliver(watcher)
+            if (loseReply("watch")) {
+              // the stream hands over what it had, then breaks
+              watchers.delete(watcher)
+              Queue.failCauseUnsafe(queue, Cause.fail(lostReply("watch")))
+            }
             return Effect.succeed(watcher)
           })
         ),
@@ -394,7 +440,8 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
           else history.set(key, kept)
         }
         return Effect.void
-      })
+      }),
+      replied("compact")
     )
 
   const primitives = { grantLease, keepAliveOnce, revokeLease }
@@ -405,7 +452,10 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
     ...primitives,
     lease: makeLease(primitives),
     watch,
-    revision: gate("revision").pipe(Effect.map(() => revision)),
+    revision: gate("revision").pipe(
+      Effect.map(() => revision),
+      replied("revision")
+    ),
     compact
   }
 
@@ -424,7 +474,21 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
       Effect.sync(() => {
         dropLease(id)
         publish()
-      })
+      }),
+    loseRepliesNext: (n, operations) =>
+      Effect.sync(() => {
+        lostBudget = n
+        lostKinds = operations === undefined ? undefined : new Set(operations)
+      }),
+    lostReplies: Effect.sync(() => ({ ...lost })),
+    peek: (prefix) =>
+      Effect.sync(() =>
+        liveKeys(prefix, undefined)
+          .filter((key) => key.startsWith(prefix))
+          .sort()
+          .map((key) => current(key)!)
+      ),
+    leaseExists: (id) => Effect.sync(() => leases.has(id))
   }
   return { store, control }
 })
