@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Store } from "@migrator/core"
-import { Effect, Exit, Option, Stream } from "effect"
+import { Duration, Effect, Exit, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
 
 const put = (key: string, value: string, lease?: Store.LeaseId): Store.TxnRequest => ({
@@ -51,8 +51,8 @@ describe("memory store: lost replies", () => {
     Effect.gen(function* () {
       const { store, control } = yield* Store.makeMemory
       yield* control.loseRepliesNext(1, ["grantLease"])
-      failsUnavailable(yield* Effect.exit(store.grantLease("2 seconds")))
-      const next = yield* store.grantLease("2 seconds")
+      failsUnavailable(yield* Effect.exit(store.grantLease(Duration.seconds(2))))
+      const next = yield* store.grantLease(Duration.seconds(2))
       // ids are sequential in memory: the lost grant made the one before
       const orphan = String(Number(next) - 1)
       assert.isTrue(yield* control.leaseExists(orphan))
