@@ -15,5 +15,9 @@ export class JobEvent extends Schema.Class<JobEvent>("@migrator/core/JobEvent")(
   phase: Schema.optional(Schema.Literals(["run", "clear"])),
   runner: Schema.optional(Schema.String),
   message: Schema.String,
-  data: Schema.optional(Schema.Json)
+  data: Schema.optional(Schema.Json),
+  /** Who asked for a user operation (an API token's name, or the CLI's user). */
+  actor: Schema.optional(Schema.String),
+  /** Why, in the operator's words (e.g. `job rollback <id> --reason "…"`). */
+  reason: Schema.optional(Schema.String)
 }) {}

@@ -39,8 +39,22 @@ export const eventKey = (keys: Keys.Layout, job: string, writer: string, at: num
 export const eventOp = (keys: Keys.Layout, job: string, writer: string, event: JobEvent) =>
   Effect.map(eventKey(keys, job, writer, event.at), (key): Op => ({ _tag: "put", key, value: encodeEvent(event) }))
 
+/** Who asks for an operation and why: recorded in the job's event log. */
+export interface Requester {
+  readonly actor?: string | undefined
+  readonly reason?: string | undefined
+}
+
+const requesterFields = (by: Requester | undefined) => ({
+  ...(by?.actor === undefined ? {} : { actor: by.actor }),
+  ...(by?.reason === undefined || by.reason === "" ? {} : { reason: by.reason })
+})
+
+const byText = (by: Requester | undefined) =>
+  `${by?.actor === undefined ? "" : ` by ${by.actor}`}${by?.reason === undefined || by.reason === "" ? "" : ` (reason: ${by.reason})`}`
+
 /** Writes a validated job. Tasks first, in chunks; the spec last, so a half-written job is never picked up. */
-export const submit = Effect.fn("Jobs.submit")(function* (keys: Keys.Layout, job: BuiltJob) {
+export const submit = Effect.fn("Jobs.submit")(function* (keys: Keys.Layout, job: BuiltJob, by?: Requester) {
   const store = yield* Store
   const id = job.spec.id
   const now = yield* Clock.currentTimeMillis
@@ -76,7 +90,12 @@ export const submit = Effect.fn("Jobs.submit")(function* (keys: Keys.Layout, job
     keys,
     id,
     "client",
-    new JobEvent({ at: now, type: "job.submitted", message: `submitted with ${job.tasks.length} tasks` })
+    new JobEvent({
+      at: now,
+      type: "job.submitted",
+      message: `submitted with ${job.tasks.length} tasks${byText(by)}`,
+      ...requesterFields(by)
+    })
   )
   const last = yield* store.txn({
     compare: [notYet],
@@ -219,8 +238,17 @@ const operations: Record<Operation, Transition> = {
   }
 }
 
+/** Whether `operation` may be asked for a job in `state` (what `request` checks before its CAS). */
+export const canRequest = (state: JobState, operation: Operation): boolean =>
+  operations[operation].from.includes(state.state) && !(operation === "retry" && state.outcome === "succeeded")
+
 /** Carries out a user operation as a CAS on the job state (retried on conflicts). */
-export const request = Effect.fn("Jobs.request")(function* (keys: Keys.Layout, id: string, operation: Operation) {
+export const request = Effect.fn("Jobs.request")(function* (
+  keys: Keys.Layout,
+  id: string,
+  operation: Operation,
+  by?: Requester
+) {
   const store = yield* Store
   const t = operations[operation]
   for (let round = 0; round < 20; round++) {
@@ -229,7 +257,7 @@ export const request = Effect.fn("Jobs.request")(function* (keys: Keys.Layout, i
     const current = yield* decodeState(kv.value.key, kv.value.value).pipe(
       Effect.mapError((e) => new JobError({ job: id, reason: "InvalidOperation", message: e.message }))
     )
-    if (!t.from.includes(current.state) || (operation === "retry" && current.outcome === "succeeded")) {
+    if (!canRequest(current, operation)) {
       return yield* new JobError({
         job: id,
         reason: "InvalidOperation",
@@ -252,7 +280,12 @@ export const request = Effect.fn("Jobs.request")(function* (keys: Keys.Layout, i
       keys,
       id,
       "client",
-      new JobEvent({ at: now, type: `job.${operation}`, message: `${operation} requested: ${current.state} -> ${to}` })
+      new JobEvent({
+        at: now,
+        type: `job.${operation}`,
+        message: `${operation} requested${byText(by)}: ${current.state} -> ${to}`,
+        ...requesterFields(by)
+      })
     )
     const r = yield* store.txn({
       compare: [{ key: keys.jobState(id), target: "modRevision", op: "==", value: kv.value.modRevision }],

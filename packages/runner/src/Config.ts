@@ -14,6 +14,7 @@ import { Keys } from "@migrator/core"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Config, Data, Duration, Effect, type LogLevel, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { parse as parseYaml } from "yaml"
+import * as Auth from "./http/Auth.ts"
 
 // ---- the document -----------------------------------------------------------
 
@@ -79,6 +80,13 @@ const ListenAddress = Schema.String.pipe(
   )
 )
 
+/** An API token of the HTTP service (see http/API.md): a name (recorded as the actor), a role and the secret. */
+const ApiTokenEntry = Schema.Struct({
+  name: Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9@._-]{0,63}$/))),
+  role: Auth.Role,
+  token: SecretSource
+})
+
 export const LogLevelName = Schema.Literals(["trace", "debug", "info", "warn", "error", "fatal", "none"])
 export const LogFormat = Schema.Literals(["pretty", "json"])
 export type LogFormat = typeof LogFormat.Type
@@ -110,7 +118,14 @@ export const Document = Schema.Struct({
     Schema.Record(Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))), Cluster)
   ),
   plugins: Schema.optionalKey(Schema.Union([Schema.Array(NonEmpty), Schema.String])),
-  http: Schema.optionalKey(Schema.Struct({ listen: Schema.optionalKey(ListenAddress) })),
+  http: Schema.optionalKey(
+    Schema.Struct({
+      listen: Schema.optionalKey(ListenAddress),
+      /** PEM files of the listener's certificate (chain) and key: the API is served over HTTPS. */
+      tls: Schema.optionalKey(Schema.Struct({ cert: Schema.optionalKey(NonEmpty), key: Schema.optionalKey(NonEmpty) })),
+      tokens: Schema.optionalKey(Schema.Array(ApiTokenEntry))
+    })
+  ),
   log: Schema.optionalKey(
     Schema.Struct({ level: Schema.optionalKey(LogLevelName), format: Schema.optionalKey(LogFormat) })
   )
@@ -139,7 +154,13 @@ export interface RunnerConfig {
   /** OpenStack clusters by name; credentials are `Redacted`. */
   readonly clusters: Readonly<Record<string, OpenStackClient.ClientConfig>>
   readonly plugins: ReadonlyArray<string>
-  readonly http: { readonly listen: { readonly host: string; readonly port: number } | undefined }
+  readonly http: {
+    readonly listen: { readonly host: string; readonly port: number } | undefined
+    /** PEM contents; the key is a secret. */
+    readonly tls: { readonly cert: string; readonly key: Redacted.Redacted<string> } | undefined
+    /** API tokens, hashed: the secrets themselves are not kept. */
+    readonly tokens: ReadonlyArray<Auth.ApiToken>
+  }
   readonly log: { readonly level: LogLevel.LogLevel; readonly format: LogFormat }
 }
 
@@ -193,6 +214,8 @@ export const environment: ReadonlyArray<readonly [variable: string, field: strin
   ["MIGRATOR_TARGET_CONCURRENCY", "concurrency.perTarget"],
   ["MIGRATOR_PLUGINS", "plugins"],
   ["MIGRATOR_HTTP_LISTEN", "http.listen"],
+  ["MIGRATOR_HTTP_TLS_CERT", "http.tls.cert"],
+  ["MIGRATOR_HTTP_TLS_KEY", "http.tls.key"],
   ["MIGRATOR_LOG_LEVEL", "log.level"],
   ["MIGRATOR_LOG_FORMAT", "log.format"]
 ]
@@ -397,6 +420,14 @@ const resolveScope = (
 
     const etcd = decoded.etcd ?? {}
     const endpoints = listOf(etcd.endpoints)
+    const malformed = endpoints.find((e) => !ENDPOINT.test(e))
+    if (malformed !== undefined) {
+      return yield* fail(
+        "etcd.endpoints",
+        sourceOf(sources, "etcd.endpoints", file),
+        `"${malformed.length > 60 ? `${malformed.slice(0, 60)}…` : malformed}" is not an endpoint: expected a URL like http://127.0.0.1:2379`
+      )
+    }
     const prefix = etcd.prefix ?? Keys.DEFAULT_PREFIX
     if (
       etcd.tls !== undefined &&
@@ -461,6 +492,30 @@ const resolveScope = (
       return yield* fail("http.listen", sourceOf(sources, "http.listen", file), "port out of range")
     }
 
+    const httpTls = decoded.http?.tls
+    if (httpTls !== undefined && (httpTls.cert === undefined) !== (httpTls.key === undefined)) {
+      return yield* fail("http.tls", sourceOf(sources, "http.tls", file), "cert and key must be given together")
+    }
+    const tlsCert = yield* pem("http.tls.cert", httpTls?.cert)
+    const tlsKey = yield* pem("http.tls.key", httpTls?.key)
+    const tokens: Array<Auth.ApiToken> = []
+    for (const [i, entry] of (decoded.http?.tokens ?? []).entries()) {
+      const at = `http.tokens.${i}`
+      if (tokens.some((t) => t.name === entry.name)) {
+        return yield* fail(`${at}.name`, sourceOf(sources, at, file), `token name "${entry.name}" is used twice`)
+      }
+      const value = Redacted.value(yield* secret(`${at}.token`, entry.token))
+      // short tokens can be guessed: ask for at least 128 bits of hex or base64
+      if (value.length < 24) {
+        return yield* fail(`${at}.token`, sourceOf(sources, at, file), "too short: use at least 24 random characters")
+      }
+      const hash = Auth.hashToken(value)
+      if (tokens.some((t) => t.hash === hash)) {
+        return yield* fail(`${at}.token`, sourceOf(sources, at, file), "the same token is given twice")
+      }
+      tokens.push({ name: entry.name, role: entry.role, hash })
+    }
+
     return {
       etcd: {
         endpoints: endpoints.length === 0 ? ["http://127.0.0.1:2379"] : endpoints,
@@ -474,7 +529,11 @@ const resolveScope = (
       concurrency: { perRunner: decoded.concurrency?.perRunner ?? 16, perTarget: decoded.concurrency?.perTarget },
       clusters,
       plugins: listOf(decoded.plugins),
-      http: { listen: listenAt },
+      http: {
+        listen: listenAt,
+        tls: tlsCert === undefined || tlsKey === undefined ? undefined : { cert: tlsCert, key: Redacted.make(tlsKey) },
+        tokens
+      },
       log: {
         level: logLevels[decoded.log?.level ?? "info"],
         format: decoded.log?.format ?? (options.tty === true ? "pretty" : "json")
@@ -482,10 +541,14 @@ const resolveScope = (
     } satisfies RunnerConfig
   })
 
+/** An etcd endpoint: http(s)://host:port (IPv6 hosts in brackets). */
+const ENDPOINT = /^https?:\/\/(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?\/?$/
+
 const listenOf = (text: string) => {
   const i = text.lastIndexOf(":")
   const host = text.slice(0, i).replace(/^\[|\]$/g, "")
-  return { host: host === "" ? "0.0.0.0" : host, port: Number(text.slice(i + 1)) }
+  // no host: loopback only (`0.0.0.0:8080` or `[::]:8080` serve every interface, when asked for)
+  return { host: host === "" ? "127.0.0.1" : host, port: Number(text.slice(i + 1)) }
 }
 
 /** Drops quoted input from a schema message (the input may be a secret). */

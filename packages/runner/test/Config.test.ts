@@ -1,9 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Redacted } from "effect"
+import { afterAll } from "vitest"
 import * as Config from "../src/Config.ts"
+import * as Auth from "../src/http/Auth.ts"
 import { migrator } from "./utils/cli.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "migrator-config-"))
@@ -26,6 +28,8 @@ const failure = (flags: Config.Flags, env: Record<string, string> = {}) =>
   )
 
 const SECRET = "s3cr3t-Do-Not-Print"
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe("runner configuration", () => {
   it.effect("defaults, the legacy flags and environment variables keep working", () =>
@@ -188,6 +192,71 @@ describe("runner configuration", () => {
       assert.include(yield* failure({ config: file("list.yaml", "- a\n- b\n") }), "mapping")
       assert.include(yield* failure({ config: file("broken.json", "{nope") }), "not valid JSON")
       assert.include(yield* failure({ config: join(dir, "absent.yaml") }), "cannot read the configuration file")
+    })
+  )
+
+  it.effect("API tokens (inline, env, file) are kept hashed; TLS files are read; the default host is loopback", () =>
+    Effect.gen(function* () {
+      const INLINE = "inline-token-aaaaaaaaaaaaaaaaaaaa"
+      const ENV = "env-token-bbbbbbbbbbbbbbbbbbbbbbbb"
+      const FILE = "file-token-cccccccccccccccccccccccc"
+      const tokenFile = file("token", `${FILE}\n`)
+      const cert = file("cert.pem", "CERT")
+      const key = file("key.pem", "KEY")
+      const yaml = file(
+        "http.yaml",
+        [
+          "http:",
+          "  listen: :9443",
+          `  tls: { cert: ${cert}, key: ${key} }`,
+          "  tokens:",
+          `    - { name: grafana, role: viewer, token: ${INLINE} }`,
+          "    - { name: oncall, role: operator, token: { env: ONCALL_TOKEN } }",
+          `    - { name: dr-lead, role: admin, token: { file: ${tokenFile} } }`
+        ].join("\n")
+      )
+      const c = yield* resolve({ config: yaml }, { ONCALL_TOKEN: ENV })
+      assert.deepStrictEqual(c.http.listen, { host: "127.0.0.1", port: 9443 })
+      assert.strictEqual(c.http.tls?.cert, "CERT")
+      assert.strictEqual(Redacted.value(c.http.tls!.key), "KEY")
+      assert.deepStrictEqual(c.http.tokens, [
+        { name: "grafana", role: "viewer", hash: Auth.hashToken(INLINE) },
+        { name: "oncall", role: "operator", hash: Auth.hashToken(ENV) },
+        { name: "dr-lead", role: "admin", hash: Auth.hashToken(FILE) }
+      ])
+      // no token value is held anywhere in the resolved configuration
+      const text = JSON.stringify(c)
+      for (const t of [INLINE, ENV, FILE]) assert.notInclude(text, t)
+      assert.deepStrictEqual((yield* resolve({ http: "0.0.0.0:80" })).http.listen, { host: "0.0.0.0", port: 80 })
+
+      const tokens = (lines: ReadonlyArray<string>) => file("tokens.yaml", ["http:", "  tokens:", ...lines].join("\n"))
+      const short = yield* failure({ config: tokens(["    - { name: a, role: admin, token: short-secret }"]) })
+      assert.include(short, "http.tokens.0.token")
+      assert.include(short, "too short")
+      assert.notInclude(short, "short-secret")
+      const twice = yield* failure({
+        config: tokens([
+          `    - { name: a, role: admin, token: ${INLINE} }`,
+          `    - { name: a, role: viewer, token: ${ENV} }`
+        ])
+      })
+      assert.include(twice, "http.tokens.1.name")
+      assert.include(
+        yield* failure({ config: tokens([`    - { name: a, role: root, token: ${INLINE} }`]) }),
+        "http.tokens.0.role"
+      )
+      assert.include(yield* failure({}, { MIGRATOR_HTTP_TLS_CERT: cert }), "http.tls")
+    })
+  )
+
+  it.effect("etcd endpoints must be URLs; the error names the flag", () =>
+    Effect.gen(function* () {
+      const flag = yield* failure({ etcd: "not-a-url" })
+      assert.include(flag, "etcd.endpoints (--etcd)")
+      assert.include(flag, "expected a URL like http://127.0.0.1:2379")
+      assert.include(yield* failure({}, { MIGRATOR_ETCD_ENDPOINTS: "http://ok:1,nope" }), "(MIGRATOR_ETCD_ENDPOINTS)")
+      const ok = yield* resolve({ etcd: "https://etcd-1.example:2379,http://[::1]:2379" })
+      assert.deepStrictEqual(ok.etcd.endpoints, ["https://etcd-1.example:2379", "http://[::1]:2379"])
     })
   )
 

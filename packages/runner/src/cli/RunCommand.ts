@@ -66,9 +66,22 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
       if (config.http.listen !== undefined) {
         const { host, port } = config.http.listen
         yield* Layer.build(
-          HttpApi.layer({ keys: keysOf(config), runnerId, host, port, draining: Ref.get(draining) })
+          HttpApi.layer({
+            keys: keysOf(config),
+            runnerId,
+            host,
+            port,
+            draining: Ref.get(draining),
+            tokens: config.http.tokens,
+            tls: config.http.tls
+          })
         ).pipe(Effect.mapError((e) => badInput(`http.listen: cannot listen on ${host}:${port}: ${e.message}`)))
-        yield* Effect.logInfo(`http listening on ${host}:${port}`)
+        yield* Effect.logInfo(
+          `${config.http.tls === undefined ? "http" : "https"} listening on ${host}:${port}` +
+            (config.http.tokens.length === 0
+              ? "; no API tokens configured: the API serves loopback clients only (see http.tokens)"
+              : `; ${config.http.tokens.length} API tokens`)
+        )
       }
       yield* Effect.logInfo(
         `migrator runner ${runnerId} on ${config.etcd.endpoints.join(",")} prefix ${config.etcd.prefix}`
@@ -76,7 +89,13 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
       // secrets are Redacted: they print as <redacted>
       yield* Effect.logDebug("configuration", {
         ...config,
-        etcd: { ...config.etcd, tls: config.etcd.tls !== undefined }
+        etcd: { ...config.etcd, tls: config.etcd.tls !== undefined },
+        // token hashes are not logged either: only who may do what
+        http: {
+          listen: config.http.listen,
+          tls: config.http.tls !== undefined,
+          tokens: config.http.tokens.map((t) => `${t.name} (${t.role})`)
+        }
       })
       // the engine runs in a child fiber: on interruption the flag is set first, then the engine is
       // interrupted (its graceful shutdown), and only then the scope closes the HTTP server

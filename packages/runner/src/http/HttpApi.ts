@@ -12,18 +12,29 @@
  *   GET  /api/jobs/:id/events          the job's event log
  *   GET  /api/jobs/:id/stream          SSE: a snapshot, then every change of the job
  *   GET  /api/stream                   SSE: changes of the job list
- *   POST /api/jobs/:id/:operation      cancel, pause, resume, rollback, confirm, retry
+ *   GET  /api/jobs/:id/preview/:op     what an operation would do (a rollback: deleted, kept, skipped)
+ *   POST /api/jobs/:id/:operation      cancel, pause, resume, rollback, confirm, retry (body: { reason })
+ *   GET  /api/whoami                   the caller's token name and role
  *   GET  /, /jobs/:id                  the dashboard
+ *
+ * Every `/api/` route needs a bearer token with a role (viewer, operator,
+ * admin), or a loopback client when no token is configured: see Auth.ts and
+ * API.md. Store reads give up after a few seconds with a 503, so a client
+ * sees an etcd outage at once instead of hanging.
  *
  * @since 0.1.0
  */
 import { createServer } from "node:http"
+import { createServer as createTlsServer } from "node:https"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Job, JobBuilder, JobEvent, Jobs, type Keys, Store, type StoreError, TaskRegistry } from "@migrator/core"
-import { type Duration, Effect, Layer, Metric, Option, Random, Schema, Stream } from "effect"
+import { Job, JobBuilder, Jobs, type Keys, Store, type StoreError, TaskRegistry } from "@migrator/core"
+import { Duration, Effect, Layer, Metric, Option, Random, Redacted, Schema, Stream } from "effect"
 import { HttpRouter, type HttpServerError, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Auth from "./Auth.ts"
 import * as Dashboard from "./Dashboard.ts"
+import { allowedOperations, eventJson, jobJson, stateJson } from "./JobDocument.ts"
 import * as Metrics from "./Metrics.ts"
+import * as OperationPreview from "./OperationPreview.ts"
 
 export interface Options {
   readonly keys: Keys.Layout
@@ -35,52 +46,32 @@ export interface Options {
   readonly draining?: Effect.Effect<boolean> | undefined
   /** Interval of SSE keep-alive comments (default 15 s). */
   readonly heartbeat?: Duration.Input | undefined
+  /** API tokens (hashed); none: loopback clients only. */
+  readonly tokens?: ReadonlyArray<Auth.ApiToken> | undefined
+  /** Serve HTTPS with this certificate (PEM) and key. */
+  readonly tls?: { readonly cert: string; readonly key: Redacted.Redacted<string> } | undefined
+  /** How long an API request waits for the store before answering 503 (default 3 s). */
+  readonly storeTimeout?: Duration.Input | undefined
 }
 
-const json = (body: unknown, status = 200) =>
-  HttpServerResponse.jsonUnsafe(body, { status, headers: { "cache-control": "no-store" } })
+const json = (body: unknown, status = 200, headers: Readonly<Record<string, string>> = {}) =>
+  HttpServerResponse.jsonUnsafe(body, { status, headers: { "cache-control": "no-store", ...headers } })
 
 const problem = (status: number, error: string, extra: Record<string, unknown> = {}) =>
   json({ error, ...extra }, status)
 
 const storeFailure = (e: StoreError.StoreError) =>
-  Effect.succeed(problem(e.reason._tag === "Unavailable" ? 503 : 500, `store: ${e.message}`))
+  Effect.succeed(
+    e.reason._tag === "Unavailable"
+      ? problem(503, `store unreachable: ${e.message}`, { reason: "StoreUnavailable" })
+      : problem(500, `store: ${e.message}`, { reason: "StoreError" })
+  )
 
 const jobError = (e: Jobs.JobError) =>
   Effect.succeed(problem(e.reason === "NotFound" ? 404 : 409, e.message, { reason: e.reason }))
 
-const taskJson = (t: Jobs.TaskView) => ({
-  id: t.spec.id,
-  type: t.spec.type,
-  phase: t.spec.phase,
-  dependencies: t.spec.dependencies,
-  undoes: t.spec.undoes ?? null,
-  shared: t.spec.shared ?? null,
-  input: t.spec.input,
-  status: t.status?.status ?? "waiting",
-  attempt: t.status?.attempt ?? 0,
-  runner: t.status?.runner ?? null,
-  startedAt: t.status?.startedAt ?? null,
-  result: t.result?.result ?? null,
-  output: t.result?.output ?? null,
-  reason:
-    t.result?.reason === undefined
-      ? null
-      : { code: t.result.reason.code, message: t.result.reason.message, details: t.result.reason.details ?? null },
-  finishedAt: t.result?.finishedAt ?? null
-})
-
-const stateJson = (s: Job.JobState) => Schema.encodeSync(Job.JobState)(s)
-
-const jobJson = (view: Jobs.JobView) => ({
-  id: view.spec.id,
-  labels: view.spec.labels,
-  target: view.spec.target ?? null,
-  createdAt: view.spec.createdAt,
-  ...stateJson(view.state),
-  tasks: view.tasks.map(taskJson),
-  problems: view.problems.map((p) => p.message)
-})
+const lastSegment = (request: HttpServerRequest.HttpServerRequest) =>
+  new URL(request.url, "http://localhost").pathname.split("/").pop() ?? ""
 
 const encoder = new TextEncoder()
 const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
@@ -102,6 +93,33 @@ export const routes = (options: Options) => {
     new URL(request.url, "http://localhost").searchParams
 
   const pathId = Effect.map(HttpRouter.params, (p) => p.id ?? "")
+  const tokens = options.tokens ?? []
+  const storeTimeout = options.storeTimeout ?? "3 seconds"
+  const unreachable = () =>
+    Effect.succeed(
+      problem(503, `store unreachable: no answer within ${Duration.format(Duration.fromInputUnsafe(storeTimeout))}`, {
+        reason: "StoreUnavailable"
+      })
+    )
+
+  /**
+   * An API route: the caller must hold `required` (a role, or one read from the request);
+   * the handler gets the caller and may wait for the store only `storeTimeout` (then 503).
+   */
+  const guard =
+    <E, R>(
+      required: Auth.Role | ((request: HttpServerRequest.HttpServerRequest) => Auth.Role),
+      handler: (
+        request: HttpServerRequest.HttpServerRequest,
+        actor: Auth.Actor
+      ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+    ) =>
+    (request: HttpServerRequest.HttpServerRequest) => {
+      const check = Auth.authorize(request, tokens, typeof required === "function" ? required(request) : required)
+      if ("refusal" in check)
+        return Effect.succeed(json(check.refusal.body, check.refusal.status, check.refusal.headers))
+      return handler(request, check.actor).pipe(Effect.timeoutOrElse({ duration: storeTimeout, orElse: unreachable }))
+    }
 
   const keepAlive = Stream.tick(heartbeat).pipe(Stream.map(() => encoder.encode(": keep-alive\n\n")))
 
@@ -166,170 +184,254 @@ export const routes = (options: Options) => {
     })
   )
 
-  const list = HttpRouter.route("GET", "/api/jobs", (request) =>
-    Effect.gen(function* () {
-      const params = searchParams(request)
-      const states = params.getAll("state").flatMap((s) => s.split(","))
-      const wanted = params.getAll("label").map((l) => {
-        const i = l.indexOf("=")
-        return i < 0 ? ([l, undefined] as const) : ([l.slice(0, i), l.slice(i + 1)] as const)
-      })
-      const store = yield* Store.Store
-      const jobs = (yield* Jobs.list(keys)).filter((j) => states.length === 0 || states.includes(j.state.state))
-      const withLabels = yield* Effect.forEach(
-        jobs,
-        (j) =>
-          store.get(keys.jobSpec(j.id)).pipe(
-            Effect.flatMap((kv) =>
-              Option.isNone(kv)
-                ? Effect.succeed(undefined)
-                : Jobs.decodeSpec(kv.value.key, kv.value.value).pipe(Effect.option, Effect.map(Option.getOrUndefined))
-            ),
-            Effect.map((spec) => ({ job: j, spec }))
-          ),
-        { concurrency: 16 }
-      )
-      const out = withLabels
-        .filter(({ spec }) => spec !== undefined)
-        .filter(({ spec }) => wanted.every(([k, v]) => k in spec!.labels && (v === undefined || spec!.labels[k] === v)))
-        .map(({ job, spec }) => ({
-          id: job.id,
-          labels: spec!.labels,
-          target: spec!.target ?? null,
-          createdAt: spec!.createdAt,
-          runTasks: spec!.runTasks,
-          clearTasks: spec!.clearTasks,
-          ...stateJson(job.state)
-        }))
-        .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
-      return json(out)
-    }).pipe(Effect.catchTag("StoreError", storeFailure))
+  const whoami = HttpRouter.route(
+    "GET",
+    "/api/whoami",
+    guard("viewer", (_, actor) =>
+      Effect.succeed(json({ name: actor.name, role: actor.role, tokens: tokens.length > 0 }))
+    )
   )
 
-  const submit = HttpRouter.route("POST", "/api/jobs", (request) =>
-    Effect.gen(function* () {
-      const text = yield* request.text.pipe(Effect.orElseSucceed(() => undefined))
-      const document = text === undefined ? undefined : parseJson(text)
-      if (document === undefined) return problem(400, "the body must be a JSON job document")
-      const registry = yield* TaskRegistry.TaskRegistry
-      const types = new Map<string, Schema.Codec<unknown, unknown>>()
-      for (const t of registry.types()) {
-        const h = registry.get(t)
-        if (Option.isSome(h)) types.set(t, h.value.definition.input as Schema.Codec<unknown, unknown>)
-      }
-      const n = yield* Random.nextIntBetween(0, 2 ** 31 - 1)
-      const built = yield* JobBuilder.build(document, { types, generateId: Effect.succeed(`job-${n.toString(36)}`) })
-      const id = yield* Jobs.submit(keys, built)
-      return json({ id }, 201)
-    }).pipe(
-      Effect.catchTags({
-        JobValidationError: (e) =>
-          Effect.succeed(
-            problem(400, "invalid job document", {
-              problems: e.problems.map((p) => ({ task: p.task ?? null, field: p.field, message: p.message }))
-            })
-          ),
-        JobError: jobError,
-        StoreError: storeFailure
-      })
+  const list = HttpRouter.route(
+    "GET",
+    "/api/jobs",
+    guard("viewer", (request) =>
+      Effect.gen(function* () {
+        const params = searchParams(request)
+        const states = params.getAll("state").flatMap((s) => s.split(","))
+        const wanted = params.getAll("label").map((l) => {
+          const i = l.indexOf("=")
+          return i < 0 ? ([l, undefined] as const) : ([l.slice(0, i), l.slice(i + 1)] as const)
+        })
+        const store = yield* Store.Store
+        const jobs = (yield* Jobs.list(keys)).filter((j) => states.length === 0 || states.includes(j.state.state))
+        const withLabels = yield* Effect.forEach(
+          jobs,
+          (j) =>
+            store.get(keys.jobSpec(j.id)).pipe(
+              Effect.flatMap((kv) =>
+                Option.isNone(kv)
+                  ? Effect.succeed(undefined)
+                  : Jobs.decodeSpec(kv.value.key, kv.value.value).pipe(Effect.option, Effect.map(Option.getOrUndefined))
+              ),
+              Effect.map((spec) => ({ job: j, spec }))
+            ),
+          { concurrency: 16 }
+        )
+        const out = withLabels
+          .filter(({ spec }) => spec !== undefined)
+          .filter(({ spec }) =>
+            wanted.every(([k, v]) => k in spec!.labels && (v === undefined || spec!.labels[k] === v))
+          )
+          .map(({ job, spec }) => ({
+            id: job.id,
+            labels: spec!.labels,
+            target: spec!.target ?? null,
+            createdAt: spec!.createdAt,
+            runTasks: spec!.runTasks,
+            clearTasks: spec!.clearTasks,
+            ...stateJson(job.state)
+          }))
+          .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
+        return json(out)
+      }).pipe(Effect.catchTag("StoreError", storeFailure))
+    )
+  )
+
+  const submit = HttpRouter.route(
+    "POST",
+    "/api/jobs",
+    guard("operator", (request, actor) =>
+      Effect.gen(function* () {
+        const text = yield* request.text.pipe(Effect.orElseSucceed(() => undefined))
+        const document = text === undefined ? undefined : parseJson(text)
+        if (document === undefined) return problem(400, "the body must be a JSON job document")
+        const registry = yield* TaskRegistry.TaskRegistry
+        const types = new Map<string, Schema.Codec<unknown, unknown>>()
+        for (const t of registry.types()) {
+          const h = registry.get(t)
+          if (Option.isSome(h)) types.set(t, h.value.definition.input as Schema.Codec<unknown, unknown>)
+        }
+        const n = yield* Random.nextIntBetween(0, 2 ** 31 - 1)
+        const built = yield* JobBuilder.build(document, { types, generateId: Effect.succeed(`job-${n.toString(36)}`) })
+        const id = yield* Jobs.submit(keys, built, { actor: actor.name })
+        return json({ id }, 201)
+      }).pipe(
+        Effect.catchTags({
+          JobValidationError: (e) =>
+            Effect.succeed(
+              problem(400, "invalid job document", {
+                problems: e.problems.map((p) => ({ task: p.task ?? null, field: p.field, message: p.message }))
+              })
+            ),
+          JobError: jobError,
+          StoreError: storeFailure
+        })
+      )
     )
   )
 
   const show = HttpRouter.route(
     "GET",
     "/api/jobs/:id",
-    Effect.gen(function* () {
-      const id = yield* pathId
-      return json(jobJson(yield* Jobs.read(keys, id)))
-    }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+    guard("viewer", () =>
+      Effect.gen(function* () {
+        const id = yield* pathId
+        return json(jobJson(yield* Jobs.read(keys, id)))
+      }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+    )
+  )
+
+  const preview = HttpRouter.route(
+    "GET",
+    "/api/jobs/:id/preview/:operation",
+    guard("viewer", () =>
+      Effect.gen(function* () {
+        const params = yield* HttpRouter.params
+        const op = params.operation ?? ""
+        if (!Schema.is(Job.Operation)(op)) {
+          return problem(404, `unknown operation "${op}" (one of ${Job.Operation.literals.join(", ")})`, {
+            reason: "UnknownOperation"
+          })
+        }
+        return json(yield* OperationPreview.preview(keys, params.id ?? "", op))
+      }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+    )
   )
 
   const events = HttpRouter.route(
     "GET",
     "/api/jobs/:id/events",
-    Effect.gen(function* () {
-      const id = yield* pathId
-      const store = yield* Store.Store
-      if (Option.isNone(yield* store.get(keys.jobSpec(id)))) return problem(404, `no job "${id}"`)
-      const log = yield* Jobs.events(keys, id)
-      return json(log.map((e) => eventJson(e)))
-    }).pipe(Effect.catchTag("StoreError", storeFailure))
+    guard("viewer", () =>
+      Effect.gen(function* () {
+        const id = yield* pathId
+        const store = yield* Store.Store
+        if (Option.isNone(yield* store.get(keys.jobSpec(id))))
+          return problem(404, `no job "${id}"`, { reason: "NotFound" })
+        const log = yield* Jobs.events(keys, id)
+        return json(log.map((e) => eventJson(e)))
+      }).pipe(Effect.catchTag("StoreError", storeFailure))
+    )
   )
 
   const operation = HttpRouter.route(
     "POST",
     "/api/jobs/:id/:operation",
-    Effect.gen(function* () {
-      const params = yield* HttpRouter.params
-      const id = params.id ?? ""
-      const op = params.operation ?? ""
-      if (!Schema.is(Job.Operation)(op)) {
-        return problem(404, `unknown operation "${op}" (one of ${Job.Operation.literals.join(", ")})`)
-      }
-      const next = yield* Jobs.request(keys, id, op)
-      return json({ id, ...stateJson(next) })
-    }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+    guard(
+      (request) => Auth.roleFor(lastSegment(request)),
+      (request, actor) =>
+        Effect.gen(function* () {
+          const params = yield* HttpRouter.params
+          const id = params.id ?? ""
+          const op = params.operation ?? ""
+          if (!Schema.is(Job.Operation)(op)) {
+            return problem(404, `unknown operation "${op}" (one of ${Job.Operation.literals.join(", ")})`, {
+              reason: "UnknownOperation"
+            })
+          }
+          // an optional JSON body: { "reason": "…" }
+          const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
+          const body = text.trim() === "" ? {} : parseJson(text)
+          const reason = typeof body === "object" && body !== null ? (body as { reason?: unknown }).reason : undefined
+          if (body === undefined || (reason !== undefined && typeof reason !== "string")) {
+            return problem(400, 'the body must be empty or JSON like { "reason": "…" }', { reason: "BadRequest" })
+          }
+          if (typeof reason === "string" && reason.length > 1000) {
+            return problem(400, "reason: at most 1000 characters", { reason: "BadRequest" })
+          }
+          const next = yield* Jobs.request(keys, id, op, { actor: actor.name, reason })
+          return json({ id, ...stateJson(next) })
+        }).pipe(
+          Effect.catchTags({
+            JobError: (e) =>
+              e.reason === "InvalidOperation"
+                ? Jobs.read(keys, e.job).pipe(
+                    Effect.map((view) =>
+                      problem(
+                        409,
+                        `${e.message}; ${OperationPreview.hint(view.state, lastSegment(request) as Job.Operation)}`,
+                        {
+                          reason: e.reason,
+                          operations: allowedOperations(view.state)
+                        }
+                      )
+                    ),
+                    Effect.catch(() => jobError(e))
+                  )
+                : jobError(e),
+            StoreError: storeFailure
+          })
+        )
+    )
   )
 
   const jobStream = HttpRouter.route(
     "GET",
     "/api/jobs/:id/stream",
-    Effect.gen(function* () {
-      const id = yield* pathId
-      const store = yield* Store.Store
-      const from = yield* store.revision
-      const view = yield* Jobs.read(keys, id)
-      const log = yield* Jobs.events(keys, id)
-      const snapshot = sse("snapshot", {
-        ...jobJson(view),
-        events: log.map((e) => eventJson(e))
-      })
-      const changes = store.watch(keys.job(id), { fromRevision: from + 1 }).pipe(
-        Stream.map((e): Uint8Array | undefined => {
-          const key = e._tag === "put" ? e.kv.key : e.key
-          const parsed = keys.parse(key)
-          if (parsed === undefined) return undefined
-          switch (parsed._tag) {
-            case "jobState":
-              return e._tag === "put" ? sse("state", parseJson(e.kv.value)) : undefined
-            case "event":
-              return e._tag === "put" ? sse("log", parseJson(e.kv.value)) : undefined
-            case "task":
-              if (parsed.record === "spec") return undefined
-              return sse("task", {
-                phase: parsed.phase,
-                id: parsed.task,
-                record: parsed.record,
-                value:
-                  e._tag === "delete" ? null : parsed.record === "claim" ? e.kv.value : (parseJson(e.kv.value) ?? null)
-              })
-            default:
-              return undefined
-          }
-        }),
-        Stream.filter((b): b is Uint8Array => b !== undefined)
-      )
-      return eventStream(Stream.concat(Stream.make(snapshot), changes))
-    }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+    guard("viewer", () =>
+      Effect.gen(function* () {
+        const id = yield* pathId
+        const store = yield* Store.Store
+        const from = yield* store.revision
+        const view = yield* Jobs.read(keys, id)
+        const log = yield* Jobs.events(keys, id)
+        const snapshot = sse("snapshot", {
+          ...jobJson(view),
+          events: log.map((e) => eventJson(e))
+        })
+        const changes = store.watch(keys.job(id), { fromRevision: from + 1 }).pipe(
+          Stream.map((e): Uint8Array | undefined => {
+            const key = e._tag === "put" ? e.kv.key : e.key
+            const parsed = keys.parse(key)
+            if (parsed === undefined) return undefined
+            switch (parsed._tag) {
+              case "jobState":
+                return e._tag === "put" ? sse("state", parseJson(e.kv.value)) : undefined
+              case "event":
+                return e._tag === "put" ? sse("log", parseJson(e.kv.value)) : undefined
+              case "task":
+                if (parsed.record === "spec") return undefined
+                return sse("task", {
+                  phase: parsed.phase,
+                  id: parsed.task,
+                  record: parsed.record,
+                  value:
+                    e._tag === "delete"
+                      ? null
+                      : parsed.record === "claim"
+                        ? e.kv.value
+                        : (parseJson(e.kv.value) ?? null)
+                })
+              default:
+                return undefined
+            }
+          }),
+          Stream.filter((b): b is Uint8Array => b !== undefined)
+        )
+        return eventStream(Stream.concat(Stream.make(snapshot), changes))
+      }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+    )
   )
 
   const listStream = HttpRouter.route(
     "GET",
     "/api/stream",
-    Effect.gen(function* () {
-      const store = yield* Store.Store
-      const from = yield* store.revision
-      const changes = store
-        .watch(keys.index, { fromRevision: from + 1 })
-        .pipe(
-          Stream.map((e) =>
-            e._tag === "put"
-              ? sse("job", { id: e.kv.key.slice(keys.index.length), state: parseJson(e.kv.value) ?? null })
-              : sse("job", { id: e.key.slice(keys.index.length), state: null })
+    guard("viewer", () =>
+      Effect.gen(function* () {
+        const store = yield* Store.Store
+        const from = yield* store.revision
+        const changes = store
+          .watch(keys.index, { fromRevision: from + 1 })
+          .pipe(
+            Stream.map((e) =>
+              e._tag === "put"
+                ? sse("job", { id: e.kv.key.slice(keys.index.length), state: parseJson(e.kv.value) ?? null })
+                : sse("job", { id: e.key.slice(keys.index.length), state: null })
+            )
           )
-        )
-      return eventStream(Stream.concat(Stream.make(sse("hello", { revision: from })), changes))
-    }).pipe(Effect.catchTag("StoreError", storeFailure))
+        return eventStream(Stream.concat(Stream.make(sse("hello", { revision: from })), changes))
+      }).pipe(Effect.catchTag("StoreError", storeFailure))
+    )
   )
 
   const page = HttpServerResponse.text(Dashboard.html, {
@@ -343,9 +445,11 @@ export const routes = (options: Options) => {
     healthz,
     readyz,
     metrics,
+    whoami,
     list,
     submit,
     show,
+    preview,
     events,
     jobStream,
     listStream,
@@ -354,8 +458,6 @@ export const routes = (options: Options) => {
     dashboardJob
   ])
 }
-
-const eventJson = (e: JobEvent.JobEvent) => Schema.encodeSync(JobEvent.JobEvent)(e)
 
 /**
  * Serves the routes for the life of the layer. The Store and the
@@ -371,11 +473,17 @@ export const layer = (
       return HttpRouter.serve(routes(options), { disableLogger: true, disableListenLog: true }).pipe(
         Layer.provide(Layer.succeedContext(context)),
         Layer.provide(
-          NodeHttpServer.layer(() => createServer(), {
-            host: options.host,
-            port: options.port,
-            gracefulShutdownTimeout: "1 second"
-          })
+          NodeHttpServer.layer(
+            () =>
+              options.tls === undefined
+                ? createServer()
+                : createTlsServer({ cert: options.tls.cert, key: Redacted.value(options.tls.key) }),
+            {
+              host: options.host,
+              port: options.port,
+              gracefulShutdownTimeout: "1 second"
+            }
+          )
         )
       )
     })
