@@ -223,7 +223,7 @@ describe("HttpApi operation preview", () => {
       const rollback = (yield* api("GET", "/api/jobs/a/preview/rollback")).body
       assert.isTrue(rollback.allowed)
       assert.deepStrictEqual(rollback.counts, { delete: 0, keep: 1, skip: 1 })
-      const byTask = new Map((rollback.clear as Array<{ task: string }>).map((s) => [s.task, s]))
+      const byTask = new Map((rollback.clear as Array<Record<string, unknown>>).map((s) => [s.task, s]))
       assert.deepInclude(byTask.get("vm-del"), { action: "skip", why: "run task vm never started" })
       assert.deepInclude(byTask.get("net-del"), { action: "keep", heldBy: ["b"], resource: { id: "n-1" } })
 
