@@ -1,252 +1,278 @@
 /**
- * `pnpm bench [--json] [--quick]`: the engine against a real etcd on loopback, side by side
- * with the raw etcd transaction rate measured in the same run (SPEC §8).
+ * `pnpm bench`: `migrator run` processes (the bundled binary, as deployed) against a real etcd the
+ * bench starts on 127.0.0.1, every figure beside the raw etcd floor of the same run, measured with the
+ * plain etcd3 client (SPEC §8, issue 12). Times come from the bench's etcd watch. See the README's
+ * "Benchmark" section for the flags.
  */
-import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
-import { Engine, JobBuilder, Jobs, Keys, Store, TaskRegistry } from "@migrator/core"
-import { TestPlugin } from "@migrator/core/testing"
-import { EtcdStore } from "@migrator/etcd-store"
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { resolve } from "node:path"
 import { startEtcd } from "@migrator/etcd-store/testing"
-import { Effect, Fiber, Layer, Option, References, Stream } from "effect"
+import { type Bench, bigJob, chain, pickupCase, takeover, throughput } from "./cases.ts"
+import { round } from "./common.ts"
+import { connect, measureFloor } from "./etcd.ts"
+import { history, scale } from "./history.ts"
+import { submitter } from "./jobs.ts"
+import { format, readProfile, summarize } from "./profile.ts"
+import { assertBundleFresh, killAll } from "./runners.ts"
 
-const json = process.argv.includes("--json")
-const quick = process.argv.includes("--quick")
-const n = (full: number) => (quick ? Math.max(10, Math.floor(full / 10)) : full)
+const args = process.argv.slice(2)
+const has = (name: string) => args.includes(name)
+const value = (name: string) => {
+  const i = args.indexOf(name)
+  const v = i === -1 ? undefined : args[i + 1]
+  return v === undefined || v.startsWith("--") ? undefined : v
+}
+const integer = (name: string, fallback: number) => {
+  const v = value(name)
+  if (v === undefined) return fallback
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} wants a positive integer, got "${v}"`)
+  return n
+}
 
+const CASES = ["throughput", "pickup", "chain", "big", "takeover", "history", "scale"] as const
+const json = has("--json")
+const quick = has("--quick")
+const runnerCount = integer("--runners", 1)
+const only = value("--only")?.split(",") ?? CASES.filter((c) => c !== "scale" || has("--scale"))
+for (const c of only) if (!(CASES as ReadonlyArray<string>).includes(c)) throw new Error(`--only: unknown case "${c}"`)
+const wanted = (c: (typeof CASES)[number]) => only.includes(c)
+// pnpm runs scripts from the workspace root; a relative directory means the caller's
+const profileDir =
+  value("--cpu-prof") === undefined ? undefined : resolve(process.env.INIT_CWD ?? ".", value("--cpu-prof")!)
+if (has("--cpu-prof") && profileDir === undefined) throw new Error("--cpu-prof wants a directory")
+if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
+
+assertBundleFresh()
 const server = await startEtcd("bench")
-const endpoints = [server.endpoint]
-const handlers = TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer))
-const now = () => performance.now()
-const percentile = (xs: ReadonlyArray<number>, p: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN
+let stopping = false
+const cleanUp = async () => {
+  if (stopping) return
+  stopping = true
+  killAll()
+  await server.destroy()
 }
-const round = (x: number, d = 2) => Number(x.toFixed(d))
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => void cleanUp().finally(() => process.exit(130)))
+}
 
-let prefixes = 0
-const freshKeys = () => Keys.make(`bench-${++prefixes}/`)
+const client = connect(server.endpoint)
+const bench: Bench = {
+  endpoint: server.endpoint,
+  client,
+  etcdPid: server.pid,
+  submitter: submitter(server.endpoint),
+  n: (full) => (quick ? Math.max(10, Math.floor(full / 10)) : full),
+  runners: runnerCount,
+  profileDir,
+  profiled: []
+}
+const progress = (what: string) => {
+  if (!json) process.stderr.write(`  … ${what}\n`)
+}
+const floorOptions = { sequential: bench.n(1000), parallel: bench.n(6000), inFlight: 64 }
 
-/** Runs `count` engines (each with its own etcd client, like separate processes). */
-const runners = (keys: Keys.Layout, count: number, concurrency = 64) =>
-  Effect.forEach(
-    Array.from({ length: count }, (_, i) => i),
-    (i) =>
-      Engine.run({ runnerId: `bench-${prefixes}-${i}`, prefix: keys.prefix, leaseTtl: "5 seconds", concurrency }).pipe(
-        Effect.provide(handlers),
-        Effect.provide(EtcdStore.layer({ endpoints })),
-        Effect.forkScoped
-      )
-  )
-
-const awaitState = (keys: Keys.Layout, id: string, done: (s: string) => boolean) =>
-  Effect.gen(function* () {
-    const store = yield* Store.Store
-    const from = yield* store.revision
-    const current = yield* store.get(keys.jobState(id))
-    if (Option.isSome(current) && done(JSON.parse(current.value.value).state)) return
-    yield* store.watch(keys.jobState(id), { fromRevision: from + 1 }).pipe(
-      Stream.filter((e) => e._tag === "put" && done(JSON.parse(e.kv.value).state)),
-      Stream.runHead
-    )
+const run = async () => {
+  const figures: Record<string, number> = {}
+  const rows: Array<readonly [string, string, string, string]> = []
+  progress("raw etcd floor (etcd3 client)")
+  const floor = await measureFloor(client, "raw/", floorOptions)
+  const rawTps = floor.txnPerSecond
+  const seq = floor.sequentialTxnMsP50
+  Object.assign(figures, {
+    rawSequentialTxnMsP50: round(seq),
+    rawTxnPerSecond: round(rawTps, 0),
+    rawEtcdTxnPerSecond: round(rawTps, 0),
+    runnerProcesses: runnerCount
   })
+  const txnFloor = `${round(rawTps, 0)} txn/s`
+  const latencyFloor = `${round(seq)} ms txn`
+  const ratio = (x: number) => `${x.toFixed(2)}×`
 
-const submit = (keys: Keys.Layout, document: unknown) =>
-  JobBuilder.build(document).pipe(Effect.flatMap((built) => Jobs.submit(keys, built)))
-
-const rawTxnRate = Effect.gen(function* () {
-  const store = yield* Store.Store
-  const total = n(6000)
-  const start = now()
-  yield* Effect.forEach(
-    Array.from({ length: total }, (_, i) => i),
-    (i) =>
-      store.txn({
-        compare: [{ key: `raw/${i}`, target: "createRevision", op: "==", value: 0 }],
-        success: [{ _tag: "put", key: `raw/${i}`, value: "x" }]
-      }),
-    { concurrency: 64, discard: true }
-  )
-  return total / ((now() - start) / 1000)
-})
-
-const throughput = (runnerCount: number) =>
-  Effect.gen(function* () {
-    const keys = freshKeys()
-    const store = yield* Store.Store
-    yield* runners(keys, runnerCount)
-    const total = n(3000)
-    const tasks = Array.from({ length: total }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: { i } }))
-    const built = yield* JobBuilder.build({ id: "noop", tasks })
-    yield* Jobs.submit(keys, built)
-    const before = yield* store.revision
-    const start = now()
-    yield* awaitState(keys, "noop", (s) => s === "completed")
-    const seconds = (now() - start) / 1000
-    const after = yield* store.revision
-    return { tasksPerSecond: total / seconds, writesPerTask: (after - before) / total }
-  }).pipe(Effect.scoped)
-
-/** Commit of the submission (its spec key) → first task running, both seen by one watcher. */
-const pickup = Effect.gen(function* () {
-  const keys = freshKeys()
-  const store = yield* Store.Store
-  yield* runners(keys, 1)
-  const samples: Array<number> = []
-  for (let i = 0; i < n(200); i++) {
-    const id = `p${i}`
-    const built = yield* JobBuilder.build({ id, tasks: [{ id: "a", type: "test/echo", input: 1 }] })
-    const from = yield* store.revision
-    let committed = 0
-    const running = yield* store.watch(keys.job(id), { fromRevision: from + 1 }).pipe(
-      Stream.tap((e) =>
-        Effect.sync(() => {
-          if (e._tag === "put" && e.kv.key === keys.jobSpec(id)) committed = now()
+  if (wanted("throughput")) {
+    const counts = [...new Set([1, 3, runnerCount])]
+    for (const count of counts) {
+      progress(`throughput, ${count} runner process(es)`)
+      const t = await throughput(bench, count)
+      const label = `${bench.n(1000)} no-op tasks, ${count} process${count === 1 ? "" : "es"}`
+      rows.push([label, `${round(t.tasksPerSecond, 0)} tasks/s`, txnFloor, ratio(t.tasksPerSecond / rawTps)])
+      const perTask = {
+        runnerCpuMsPerTask: round(t.runnerCpuMsPerTask, 3),
+        etcdCpuMsPerTask: round(t.etcdCpuMsPerTask, 3),
+        writeTxnsPerTask: round(t.writesPerTask, 2)
+      }
+      if (count === 1) {
+        Object.assign(figures, {
+          noopTasksPerSecondOneRunner: round(t.tasksPerSecond, 0),
+          ratioOneRunnerToRaw: round(t.tasksPerSecond / rawTps, 3),
+          writeTxnsPerTask: perTask.writeTxnsPerTask,
+          runnerCpuMsPerTaskOneRunner: perTask.runnerCpuMsPerTask,
+          etcdCpuMsPerTaskOneRunner: perTask.etcdCpuMsPerTask
         })
-      ),
-      Stream.filter(
-        (e) => e._tag === "put" && e.kv.key.endsWith("/a/status") && JSON.parse(e.kv.value).status !== "waiting"
-      ),
-      Stream.runHead,
-      Effect.map(() => now() - committed),
-      Effect.forkScoped
-    )
-    yield* Jobs.submit(keys, built)
-    samples.push(yield* Fiber.join(running))
+      } else if (count === 3) {
+        Object.assign(figures, {
+          noopTasksPerSecondThreeRunners: round(t.tasksPerSecond, 0),
+          threeProcessTasksPerSecond: round(t.tasksPerSecond, 0),
+          ratioThreeRunnersToRaw: round(t.tasksPerSecond / rawTps, 3),
+          ratioThreeProcessesToRaw: round(t.tasksPerSecond / rawTps, 3),
+          runnerCpuMsPerTaskThreeRunners: perTask.runnerCpuMsPerTask,
+          etcdCpuMsPerTaskThreeRunners: perTask.etcdCpuMsPerTask
+        })
+      } else {
+        Object.assign(figures, {
+          noopTasksPerSecondNRunners: round(t.tasksPerSecond, 0),
+          ratioNRunnersToRaw: round(t.tasksPerSecond / rawTps, 3),
+          runnerCpuMsPerTaskNRunners: perTask.runnerCpuMsPerTask
+        })
+      }
+    }
   }
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) }
-}).pipe(Effect.scoped)
-
-const chain = Effect.gen(function* () {
-  const keys = freshKeys()
-  const store = yield* Store.Store
-  yield* runners(keys, 1)
-  const length = n(1000)
-  const tasks = Array.from({ length }, (_, i) => ({
-    id: `c${i}`,
-    type: "test/echo",
-    dependencies: i === 0 ? [] : [`c${i - 1}`],
-    input: i === 0 ? { v: 0 } : { v: { $ref: `c${i - 1}#/v` } }
-  }))
-  const built = yield* JobBuilder.build({ id: "chain", tasks })
-  const from = yield* store.revision
-  const arrivals: Array<number> = []
-  const watcher = yield* store.watch(keys.tasks("chain", "run"), { fromRevision: from + 1 }).pipe(
-    Stream.filter((e) => e._tag === "put" && e.kv.key.endsWith("/result")),
-    Stream.take(length),
-    Stream.runForEach(() => Effect.sync(() => arrivals.push(now()))),
-    Effect.forkScoped
-  )
-  yield* Jobs.submit(keys, built)
-  yield* Fiber.join(watcher)
-  const levels = arrivals.slice(1).map((t, i) => t - arrivals[i]!)
-  return { p50: percentile(levels, 50), total: arrivals[arrivals.length - 1]! - arrivals[0]! }
-}).pipe(Effect.scoped)
-
-/** A `migrator run` process, as operators run it, so its memory is its own. */
-const bin = fileURLToPath(new URL("../bin/migrator.js", import.meta.url))
-const spawnRunner = (keys: Keys.Layout, runnerId: string, extra: ReadonlyArray<string> = []) =>
-  spawn(
-    process.execPath,
-    [
-      bin,
-      "run",
-      "--plugins",
-      "test",
-      "--runner-id",
-      runnerId,
-      "--etcd",
-      server.endpoint,
-      "--prefix",
-      keys.prefix,
-      ...extra
-    ],
-    { stdio: "ignore" }
-  )
-
-/** Peak resident memory of a live process (Linux `VmHWM`), in MiB. */
-const peakRssMb = (pid: number) => {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8")
-  const kib = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN)
-  return kib / 1024
+  if (wanted("pickup")) {
+    progress("pickup")
+    const p = await pickupCase(bench)
+    rows.push(["pickup p50, spec commit → running", `${round(p.p50)} ms`, latencyFloor, ratio(p.p50 / seq)])
+    Object.assign(figures, {
+      pickupLatencyMsP50: round(p.p50),
+      pickupLatencyMsP99: round(p.p99),
+      ratioPickupToRawTxn: round(p.p50 / seq, 2)
+    })
+  }
+  if (wanted("chain")) {
+    progress("chain")
+    const c = await chain(bench)
+    rows.push([`${bench.n(1000)}-task chain, per level p50`, `${round(c.p50)} ms`, latencyFloor, ratio(c.p50 / seq)])
+    Object.assign(figures, {
+      chainLevelLatencyMsP50: round(c.p50),
+      chainTotalMs: round(c.totalMs, 0),
+      ratioChainLevelToRawTxn: round(c.p50 / seq, 2)
+    })
+  }
+  if (wanted("big")) {
+    progress("large job")
+    const b = await bigJob(bench)
+    const label = `${b.tasks}-task job (tree), ${round(b.seconds)} s, ${round(b.peakRssMb, 0)} MB peak RSS`
+    rows.push([label, `${round(b.tasksPerSecond, 0)} tasks/s`, txnFloor, ratio(b.tasksPerSecond / rawTps)])
+    Object.assign(figures, {
+      bigJobTasks: b.tasks,
+      bigJobSeconds: round(b.seconds),
+      bigJobTasksPerSecond: round(b.tasksPerSecond, 0),
+      ratioBigJobToRaw: round(b.tasksPerSecond / rawTps, 3),
+      bigJobRunnerPeakRssMb: round(b.peakRssMb, 0),
+      bigJobRunnerCpuMsPerTask: round(b.runnerCpuMsPerTask, 3)
+    })
+  }
+  if (wanted("takeover")) {
+    progress("takeover")
+    const t = await takeover(bench)
+    rows.push(["takeover after SIGKILL", `${round(t.ms, 0)} ms`, `${t.ttlMs} ms lease`, ratio(t.ms / t.ttlMs)])
+    Object.assign(figures, { takeoverAfterKillMs: round(t.ms, 0), takeoverLeaseTtlMs: t.ttlMs })
+  }
+  if (wanted("history")) {
+    const jobs = integer("--history-jobs", bench.n(10_000))
+    progress(`history: idle runners, empty store and ${jobs} finished jobs`)
+    const h = await history(bench, {
+      jobs,
+      tasksPerJob: integer("--history-tasks", 5),
+      warmupSeconds: integer("--idle-warmup-seconds", quick ? 5 : 10),
+      idleSeconds: integer("--idle-seconds", quick ? 15 : 60)
+    })
+    const change = (empty: number, full: number, unit: string) => [
+      `${empty} ${unit} empty`,
+      ratio(full / Math.max(empty, 1e-9))
+    ]
+    const [cpuEmpty, cpuRatio] = change(
+      h.idleRunnerCpuSecondsPerMinuteEmpty,
+      h.idleRunnerCpuSecondsPerMinuteHistory,
+      "s/min"
+    )
+    rows.push([
+      `idle runner CPU, ${jobs} finished jobs`,
+      `${h.idleRunnerCpuSecondsPerMinuteHistory} s/min`,
+      cpuEmpty!,
+      cpuRatio!
+    ])
+    const [rEmpty, rRatio] = change(
+      h.idleEtcdRangeRequestsPerMinuteEmpty,
+      h.idleEtcdRangeRequestsPerMinuteHistory,
+      "/min"
+    )
+    rows.push([
+      `idle etcd range requests, ${jobs} finished jobs`,
+      `${h.idleEtcdRangeRequestsPerMinuteHistory} /min`,
+      rEmpty!,
+      rRatio!
+    ])
+    rows.push([
+      `pickup p50, ${jobs} finished jobs`,
+      `${h.historyPickupLatencyMsP50} ms`,
+      latencyFloor,
+      ratio(h.historyPickupLatencyMsP50 / seq)
+    ])
+    Object.assign(figures, h)
+  }
+  if (wanted("scale")) {
+    const tasks = integer("--scale", 100_000)
+    progress(`scale: one ${tasks}-task job`)
+    const s = await scale(bench, tasks)
+    rows.push([
+      `${tasks}-task job, ${s.scaleRunSeconds} s, ${s.scaleRunnerPeakRssMb} MB peak RSS`,
+      `${s.scaleTasksPerSecond} tasks/s`,
+      txnFloor,
+      ratio(s.scaleTasksPerSecond / rawTps)
+    ])
+    Object.assign(figures, s)
+  }
+  progress("raw etcd floor again (noise check)")
+  const end = await measureFloor(client, "raw-end/", floorOptions)
+  Object.assign(figures, {
+    rawTxnPerSecondAtEnd: round(end.txnPerSecond, 0),
+    rawSequentialTxnMsP50AtEnd: round(end.sequentialTxnMsP50)
+  })
+  return { figures, rows, floor }
 }
 
-const bigJob = Effect.gen(function* () {
-  const keys = freshKeys()
-  const child = spawnRunner(keys, "big", ["--concurrency", "64"])
-  yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
-  const total = n(10_000)
-  const tasks = Array.from({ length: total }, (_, i) => ({
-    id: `b${i}`,
-    type: "test/echo",
-    dependencies: i === 0 ? [] : [`b${Math.floor((i - 1) / 4)}`],
-    input: { i }
-  }))
-  const start = now()
-  yield* submit(keys, { id: "big", tasks })
-  yield* awaitState(keys, "big", (s) => s === "completed")
-  const seconds = (now() - start) / 1000
-  return { tasks: total, seconds, peakRssMb: peakRssMb(child.pid!) }
-}).pipe(Effect.scoped)
-
-const takeover = Effect.gen(function* () {
-  const keys = freshKeys()
-  const store = yield* Store.Store
-  const child = spawnRunner(keys, "victim", ["--lease-ttl", "2s"])
-  yield* submit(keys, { id: "kill", tasks: [{ id: "s", type: "test/sleep", input: { ms: 600_000 } }] })
-  const statusKey = keys.task("kill", "run", "s", "status")
-  const byVictim = (e: Store.WatchEvent) => e._tag === "put" && JSON.parse(e.kv.value).runner === "victim"
-  const from = 1
-  yield* store.watch(statusKey, { fromRevision: from }).pipe(Stream.filter(byVictim), Stream.runHead)
-  const rev = yield* store.revision
-  const killedAt = now()
-  child.kill("SIGKILL")
-  yield* runners(keys, 1)
-  yield* store.watch(statusKey, { fromRevision: rev + 1 }).pipe(
-    Stream.filter((e) => e._tag === "put" && JSON.parse(e.kv.value).runner !== "victim"),
-    Stream.runHead
-  )
-  return { ms: now() - killedAt, ttlMs: 2000 }
-}).pipe(Effect.scoped)
-
-const program = Effect.gen(function* () {
-  const raw = yield* rawTxnRate
-  const one = yield* throughput(1)
-  const three = yield* throughput(3)
-  const pick = yield* pickup
-  const level = yield* chain
-  const big = yield* bigJob
-  const take = yield* takeover
-  return {
-    rawEtcdTxnPerSecond: round(raw, 0),
-    noopTasksPerSecondOneRunner: round(one.tasksPerSecond, 0),
-    noopTasksPerSecondThreeRunners: round(three.tasksPerSecond, 0),
-    ratioOneRunnerToRaw: round(one.tasksPerSecond / raw, 3),
-    ratioThreeRunnersToRaw: round(three.tasksPerSecond / raw, 3),
-    writeTxnsPerTask: round(one.writesPerTask, 2),
-    pickupLatencyMsP50: round(pick.p50),
-    pickupLatencyMsP99: round(pick.p99),
-    chainLevelLatencyMsP50: round(level.p50),
-    chainTotalMs: round(level.total, 0),
-    bigJobTasks: big.tasks,
-    bigJobSeconds: round(big.seconds),
-    bigJobRunnerPeakRssMb: round(big.peakRssMb, 0),
-    takeoverAfterKillMs: round(take.ms, 0),
-    takeoverLeaseTtlMs: take.ttlMs
+/** Summaries of the throughput runners' profiles, cut to the window of their job. */
+const summarizeProfiles = (dir: string) => {
+  const files = readdirSync(dir)
+  const out: Array<string> = []
+  for (const p of bench.profiled) {
+    const file = files.find((f) => f === `${p.name}.cpuprofile`)
+    if (file === undefined || !p.name.startsWith("throughput")) continue
+    const text = format(
+      `${p.name} (job window)`,
+      summarize(readProfile(resolve(dir, file)), { from: p.fromUs, to: p.toUs }),
+      bench.n(1000)
+    )
+    writeFileSync(resolve(dir, `${p.name}.summary.txt`), `${text}\n`)
+    out.push(text)
   }
-})
+  return out.join("\n\n")
+}
 
-const figures = await Effect.runPromise(
-  program.pipe(
-    Effect.provide(EtcdStore.layer({ endpoints })),
-    Effect.provideService(References.MinimumLogLevel, "Error")
-  )
-).finally(() => server.destroy())
-
-if (json) console.log(JSON.stringify(figures, null, 2))
-else {
-  console.log("migrator benchmark (real etcd on loopback, one run)")
-  for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(34)} ${v}`)
+try {
+  const { figures, rows, floor } = await run()
+  await bench.submitter.dispose()
+  client.close()
+  const profiles = profileDir === undefined ? "" : summarizeProfiles(profileDir)
+  if (json) {
+    console.log(JSON.stringify(figures, null, 2))
+    if (profiles !== "") console.error(profiles)
+  } else {
+    console.log("migrator benchmark: one run, real etcd on 127.0.0.1, `migrator run` processes (bundled binary).")
+    console.log("The machine may be shared: figures are noisy; compare ratios within one run.")
+    console.log(
+      `raw etcd floor (etcd3 client directly): sequential compare-and-put txn p50 ${round(floor.sequentialTxnMsP50)} ms, ` +
+        `${round(floor.txnPerSecond, 0)} txn/s with 64 in flight (again at the end: ${figures.rawTxnPerSecondAtEnd} txn/s)`
+    )
+    const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), 6))
+    const show = (r: ReadonlyArray<string>) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ")
+    console.log(show(["figure", "value", "floor", "ratio"]))
+    for (const r of rows) console.log(show(r))
+    console.log("\nall figures (--json):")
+    for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(40)} ${v}`)
+    if (profiles !== "") console.log(`\nCPU profiles in ${profileDir}\n\n${profiles}`)
+  }
+} finally {
+  await cleanUp()
 }
 process.exit(0)

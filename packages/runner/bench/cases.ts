@@ -1,0 +1,204 @@
+/**
+ * The benchmark's job cases, each against separate `migrator run` processes on a fresh key prefix:
+ * throughput, pickup, the chain, the large job and takeover after a crash.
+ */
+import { Keys } from "@migrator/core"
+import type { Etcd3 } from "etcd3"
+import { now, percentile, sleep, within } from "./common.ts"
+import { revision, watchPuts } from "./etcd.ts"
+import { chainTasks, independentTasks, type Submitter, treeTasks, watchJob } from "./jobs.ts"
+import { processCpuSeconds, type RunnerProcess, startRunners } from "./runners.ts"
+
+export interface Bench {
+  readonly endpoint: string
+  readonly client: Etcd3
+  readonly etcdPid: () => number | undefined
+  readonly submitter: Submitter
+  /** Scales a case's size down under `--quick`. */
+  readonly n: (full: number) => number
+  /** Runner processes of the pickup, chain, large-job, history and scale cases (`--runners`). */
+  readonly runners: number
+  /** Where runner processes write their CPU profiles (`--cpu-prof`), if anywhere. */
+  readonly profileDir: string | undefined
+  /** Profiles to summarise at the end: file name and the window of the job they measured. */
+  readonly profiled: Array<{ readonly name: string; readonly fromUs: number; readonly toUs: number }>
+}
+
+let prefixes = 0
+/** A fresh key prefix per case, so no case sees another's jobs. */
+export const freshKeys = (tag: string) => Keys.make(`bench-${++prefixes}-${tag}/`)
+
+const idsOf = (tag: string, count: number) => Array.from({ length: count }, (_, i) => `${tag}-${i + 1}`)
+
+export const start = (bench: Bench, keys: Keys.Layout, tag: string, count: number, leaseTtl?: string) =>
+  startRunners(
+    bench.client,
+    { endpoint: bench.endpoint, keys, ...(leaseTtl === undefined ? {} : { leaseTtl }) },
+    idsOf(tag, count),
+    bench.profileDir
+  )
+
+export const stopAll = (runners: ReadonlyArray<RunnerProcess>) => Promise.all(runners.map((r) => r.stop()))
+
+const DEADLINE = 15 * 60_000
+
+/**
+ * Runs one job on `count` fresh runner processes: seconds from spec commit to completion, write
+ * transactions per task (etcd revisions in between), CPU per task of the runners and of etcd.
+ */
+export const runJob = async (
+  bench: Bench,
+  tag: string,
+  count: number,
+  document: { id: string; tasks: unknown[] },
+  keys: Keys.Layout = freshKeys(tag)
+) => {
+  const runners = await start(bench, keys, tag, count)
+  try {
+    const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
+    const etcdCpu = () => processCpuSeconds(bench.etcdPid() ?? 0)
+    let atCommit = { runners: 0, etcd: 0 }
+    let atEnd = { runners: 0, etcd: 0 }
+    const job = await watchJob(bench.client, keys, document.id, (await revision(bench.client)) + 1, {
+      onCommitted: () => {
+        atCommit = { runners: cpu(), etcd: etcdCpu() }
+      },
+      onCompleted: () => {
+        atEnd = { runners: cpu(), etcd: etcdCpu() }
+      }
+    })
+    const submitStart = now()
+    await bench.submitter.submit(keys, document)
+    const submitSeconds = (now() - submitStart) / 1000
+    const committed = await job.committed
+    const completed = await within(job.completed, DEADLINE, `completion of ${document.id} (${tag})`)
+    await job.cancel()
+    const tasks = document.tasks.length
+    const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
+    for (const r of runners) bench.profiled.push({ name: r.id, fromUs: committed.us, toUs: completed.us })
+    return {
+      tasks,
+      submitSeconds,
+      seconds: (completed.at - committed.at) / 1000,
+      tasksPerSecond: tasks / ((completed.at - committed.at) / 1000),
+      writesPerTask: (completed.revision - committed.revision) / tasks,
+      runnerCpuMsPerTask: ((atEnd.runners - atCommit.runners) * 1000) / tasks,
+      etcdCpuMsPerTask: ((atEnd.etcd - atCommit.etcd) * 1000) / tasks,
+      peakRssMb
+    }
+  } finally {
+    await stopAll(runners)
+  }
+}
+
+/** 1,000 independent no-op tasks on `count` runner processes. */
+export const throughput = (bench: Bench, count: number) =>
+  runJob(bench, `throughput${count}`, count, independentTasks("noop", bench.n(1000)))
+
+export const bigJob = (bench: Bench) => runJob(bench, "big", bench.runners, treeTasks("big", bench.n(10_000)))
+
+/**
+ * Spec commit → the task `running`, both as etcd's watch delivers them, for one-task jobs submitted
+ * one at a time to idle runners (each waits for the previous job to complete, then `gapMs`).
+ */
+export const pickup = async (bench: Bench, keys: Keys.Layout, tag: string, count: number, gapMs: number) => {
+  const samples: Array<number> = []
+  for (let i = 0; i < count; i++) {
+    const id = `${tag}-${i}`
+    let committed: number | undefined
+    let picked!: (ms: number) => void
+    let done!: () => void
+    const pickedUp = new Promise<number>((resolve) => {
+      picked = resolve
+    })
+    const completed = new Promise<void>((resolve) => {
+      done = resolve
+    })
+    const watcher = await watchPuts(bench.client, keys.job(id), (await revision(bench.client)) + 1, (kv, at) => {
+      const key = kv.key.toString()
+      if (key === keys.jobSpec(id)) committed = at.at
+      else if (committed !== undefined && key.endsWith("/status")) {
+        if ((JSON.parse(kv.value.toString()) as { status: string }).status !== "waiting") picked(at.at - committed)
+      } else if (key === keys.jobState(id) && kv.value.toString().includes('"completed"')) done()
+    })
+    await bench.submitter.submit(keys, { id, tasks: [{ id: "a", type: "test/echo", input: 1 }] })
+    samples.push(await within(pickedUp, 60_000, `pickup of ${id}`))
+    await within(completed, 60_000, `completion of ${id}`)
+    await watcher.cancel()
+    await sleep(gapMs)
+  }
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) }
+}
+
+export const pickupCase = async (bench: Bench) => {
+  const keys = freshKeys("pickup")
+  const runners = await start(bench, keys, "pickup", bench.runners)
+  try {
+    return await pickup(bench, keys, "pickup", bench.n(40), 250)
+  } finally {
+    await stopAll(runners)
+  }
+}
+
+/** A 1,000-task chain: the time between consecutive results, as the bench's watcher receives them. */
+export const chain = async (bench: Bench) => {
+  const keys = freshKeys("chain")
+  const runners = await start(bench, keys, "chain", bench.runners)
+  try {
+    const length = bench.n(1000)
+    const arrivals: Array<number> = []
+    let finished!: () => void
+    const all = new Promise<void>((resolve) => {
+      finished = resolve
+    })
+    const from = (await revision(bench.client)) + 1
+    const watcher = await watchPuts(bench.client, keys.tasks("chain", "run"), from, (kv, at) => {
+      if (!kv.key.toString().endsWith("/result")) return
+      arrivals.push(at.at)
+      if (arrivals.length === length) finished()
+    })
+    await bench.submitter.submit(keys, chainTasks("chain", length))
+    await within(all, DEADLINE, "the chain's last result")
+    await watcher.cancel()
+    const levels = arrivals.slice(1).map((t, i) => t - arrivals[i]!)
+    return { p50: percentile(levels, 50), totalMs: arrivals[arrivals.length - 1]! - arrivals[0]! }
+  } finally {
+    await stopAll(runners)
+  }
+}
+
+/** Two runners with a 2 s lease; the one running a long task is killed (SIGKILL); time until the other has it. */
+export const takeover = async (bench: Bench) => {
+  const keys = freshKeys("takeover")
+  const ttlMs = 2000
+  const runners = await start(bench, keys, "takeover", 2, `${ttlMs / 1000}s`)
+  try {
+    let holder: string | undefined
+    let claimed!: (runner: string) => void
+    let takenOver!: (at: number) => void
+    const first = new Promise<string>((resolve) => {
+      claimed = resolve
+    })
+    const second = new Promise<number>((resolve) => {
+      takenOver = resolve
+    })
+    const statusKey = keys.task("kill", "run", "s", "status")
+    const watcher = await watchPuts(bench.client, statusKey, (await revision(bench.client)) + 1, (kv, at) => {
+      const status = JSON.parse(kv.value.toString()) as { status: string; runner?: string }
+      if (status.status !== "running" || status.runner === undefined) return
+      if (holder === undefined) {
+        holder = status.runner
+        claimed(status.runner)
+      } else if (status.runner !== holder) takenOver(at.at)
+    })
+    await bench.submitter.submit(keys, { id: "kill", tasks: [{ id: "s", type: "test/sleep", input: { ms: 600_000 } }] })
+    const victim = await within(first, 60_000, "the first claim")
+    const killedAt = now()
+    await runners.find((r) => r.id === victim)!.kill()
+    const at = await within(second, 60_000, "the takeover")
+    await watcher.cancel()
+    return { ms: at - killedAt, ttlMs }
+  } finally {
+    await stopAll(runners)
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * What history costs an idle runner (issue 12, item 3), and what a large job leaves in etcd (item 4).
+ *
+ * History: idle runners on an empty prefix, then on the same prefix after it holds N finished jobs,
+ * each time their CPU seconds and etcd's range requests per minute, and pickup. The finished jobs
+ * are one job really run by a runner, copied N - 1 times under other ids with the plain etcd3
+ * client (running 10,000 jobs would take the bench hours and measure nothing more).
+ */
+import type { Keys } from "@migrator/core"
+import { type Bench, freshKeys, pickup, runJob, start, stopAll } from "./cases.ts"
+import { round, sleep } from "./common.ts"
+import { counters, footprint, revision } from "./etcd.ts"
+import { independentTasks, treeTasks } from "./jobs.ts"
+
+export interface HistoryOptions {
+  readonly jobs: number
+  readonly tasksPerJob: number
+  readonly warmupSeconds: number
+  readonly idleSeconds: number
+}
+
+/** Idle runners on `keys`: per-minute runner CPU and etcd requests after a warm-up, then pickup. */
+const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: HistoryOptions) => {
+  const runners = await start(bench, keys, tag, bench.runners)
+  try {
+    const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
+    // the start-up read is paid once; the window measures what idling costs afterwards
+    await sleep(options.warmupSeconds * 1000)
+    const startupCpu = cpu()
+    const before = await counters(bench.endpoint)
+    await sleep(options.idleSeconds * 1000)
+    const after = await counters(bench.endpoint)
+    const perMinute = (x: number) => (x * 60) / options.idleSeconds
+    const figures = {
+      startupCpuSeconds: startupCpu,
+      cpuSecondsPerMinute: perMinute(cpu() - startupCpu),
+      rangeRequestsPerMinute: perMinute(after.rangeRequests - before.rangeRequests),
+      mvccRangesPerMinute: perMinute(after.mvccRanges - before.mvccRanges),
+      txnRequestsPerMinute: perMinute(after.txnRequests - before.txnRequests)
+    }
+    const picked = await pickup(bench, keys, tag, bench.n(10), 250)
+    return { ...figures, pickupMsP50: picked.p50 }
+  } finally {
+    await stopAll(runners)
+  }
+}
+
+const TEMPLATE = "histtemplate"
+
+/** Copies every key of job `TEMPLATE` (and its index entry) as jobs `hist-1` … `hist-<copies>`. */
+const cloneJobs = async (bench: Bench, keys: Keys.Layout, copies: number) => {
+  const source = await bench.client.getAll().prefix(keys.prefix).buffers()
+  const template = Object.entries(source).filter(
+    ([key]) => key.startsWith(keys.job(TEMPLATE)) || key === keys.indexEntry(TEMPLATE)
+  )
+  const ops: Array<{ request_put: { key: Buffer; value: Buffer } }> = []
+  const write = async () => {
+    const batch = ops.splice(0, 120)
+    await bench.client.kv.txn({ compare: [], success: batch, failure: [] })
+  }
+  const writers: Array<Promise<void>> = []
+  for (let i = 1; i <= copies; i++) {
+    const id = `hist-${i}`
+    for (const [key, value] of template) {
+      ops.push({
+        request_put: {
+          key: Buffer.from(key.replace(TEMPLATE, id)),
+          value: Buffer.from(value.toString().replaceAll(TEMPLATE, id))
+        }
+      })
+    }
+    while (ops.length >= 120) {
+      writers.push(write())
+      if (writers.length >= 8) await Promise.all(writers.splice(0))
+    }
+  }
+  while (ops.length > 0) writers.push(write())
+  await Promise.all(writers)
+  return template.length
+}
+
+export const history = async (bench: Bench, options: HistoryOptions) => {
+  const keys = freshKeys("history")
+  const empty = await idle(bench, keys, "idle-empty", options)
+  await runJob(bench, "history-template", 1, independentTasks(TEMPLATE, options.tasksPerJob), keys)
+  const keysPerJob = await cloneJobs(bench, keys, options.jobs - 1)
+  const full = await idle(bench, keys, "idle-history", options)
+  return {
+    historyFinishedJobs: options.jobs,
+    historyTasksPerJob: options.tasksPerJob,
+    historyKeysPerJob: keysPerJob,
+    historyIdleSeconds: options.idleSeconds,
+    idleRunnerCpuSecondsPerMinuteEmpty: round(empty.cpuSecondsPerMinute, 3),
+    idleRunnerCpuSecondsPerMinuteHistory: round(full.cpuSecondsPerMinute, 3),
+    ratioIdleCpuHistoryToEmpty: round(full.cpuSecondsPerMinute / empty.cpuSecondsPerMinute, 2),
+    idleEtcdRangeRequestsPerMinuteEmpty: round(empty.rangeRequestsPerMinute, 1),
+    idleEtcdRangeRequestsPerMinuteHistory: round(full.rangeRequestsPerMinute, 1),
+    ratioIdleRangeRequestsHistoryToEmpty: round(
+      full.rangeRequestsPerMinute / Math.max(1, empty.rangeRequestsPerMinute),
+      2
+    ),
+    idleEtcdMvccRangesPerMinuteEmpty: round(empty.mvccRangesPerMinute, 1),
+    idleEtcdMvccRangesPerMinuteHistory: round(full.mvccRangesPerMinute, 1),
+    idleEtcdTxnRequestsPerMinuteEmpty: round(empty.txnRequestsPerMinute, 1),
+    idleEtcdTxnRequestsPerMinuteHistory: round(full.txnRequestsPerMinute, 1),
+    idleRunnerStartupCpuSecondsEmpty: round(empty.startupCpuSeconds, 2),
+    idleRunnerStartupCpuSecondsHistory: round(full.startupCpuSeconds, 2),
+    historyPickupLatencyMsP50Empty: round(empty.pickupMsP50),
+    historyPickupLatencyMsP50: round(full.pickupMsP50)
+  }
+}
+
+/** One job of `tasks` no-op tasks (a tree) to completion, then what it left in etcd per task. */
+export const scale = async (bench: Bench, tasks: number) => {
+  const keys = freshKeys("scale")
+  const before = await counters(bench.endpoint)
+  const fromRevision = await revision(bench.client)
+  const run = await runJob(bench, "scale", bench.runners, treeTasks("scale", tasks), keys)
+  const writes = (await revision(bench.client)) - fromRevision
+  const after = await counters(bench.endpoint)
+  const held = await footprint(bench.client, keys.job("scale"))
+  const mb = (bytes: number) => round(bytes / 2 ** 20, 1)
+  return {
+    scaleTasks: tasks,
+    scaleSubmitSeconds: round(run.submitSeconds),
+    scaleRunSeconds: round(run.seconds),
+    scaleTasksPerSecond: round(run.tasksPerSecond, 0),
+    scaleRunnerPeakRssMb: round(run.peakRssMb, 0),
+    scaleRunnerCpuMsPerTask: round(run.runnerCpuMsPerTask, 3),
+    scaleKeysPerTask: round(held.keys / tasks, 2),
+    scaleBytesPerTask: round(held.bytes / tasks, 0),
+    scaleWritesPerTask: round(writes / tasks, 2),
+    scaleEtcdDbMb: mb(after.dbBytes),
+    scaleEtcdDbInUseMb: mb(after.dbBytesInUse),
+    scaleEtcdDbGrowthMb: mb(after.dbBytes - before.dbBytes)
+  }
+}

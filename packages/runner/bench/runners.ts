@@ -1,0 +1,178 @@
+/**
+ * `migrator run` processes, as operators deploy them: the `migrator` bin running the esbuild bundle,
+ * each in its own process, so its CPU and memory are its own. Every process is tracked by PID and
+ * stopped by it; `--cpu-prof` makes each one write a `.cpuprofile` when it exits after SIGTERM.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+import type { Keys } from "@migrator/core"
+import type { Etcd3 } from "etcd3"
+import { within } from "./common.ts"
+import { revision, watchPuts } from "./etcd.ts"
+
+const bin = new URL("../bin/migrator.js", import.meta.url).pathname
+export const bundle = new URL("../dist/migrator.mjs", import.meta.url).pathname
+const packages = new URL("../../", import.meta.url).pathname
+
+const newestSource = () => {
+  let newest = 0
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`
+      if (entry.isDirectory()) walk(path)
+      else newest = Math.max(newest, statSync(path).mtimeMs)
+    }
+  }
+  for (const name of readdirSync(packages)) if (existsSync(`${packages}${name}/src`)) walk(`${packages}${name}/src`)
+  return newest
+}
+
+/** The bin falls back to tsx when the bundle is stale: that would measure a runner nobody deploys. */
+export const assertBundleFresh = () => {
+  if (!existsSync(bundle) || statSync(bundle).mtimeMs <= newestSource()) {
+    throw new Error(
+      "the runner bundle (packages/runner/dist/migrator.mjs) is missing or older than the sources: " +
+        "run `pnpm bench`, which bundles first, or `pnpm --filter @migrator/runner run bundle`"
+    )
+  }
+}
+
+export interface RunnerOptions {
+  readonly endpoint: string
+  readonly keys: Keys.Layout
+  readonly id: string
+  readonly concurrency?: number
+  readonly leaseTtl?: string
+  /** Write a CPU profile named `name` into `dir` when the process exits. */
+  readonly profile?: { readonly dir: string; readonly name: string } | undefined
+}
+
+export interface RunnerProcess {
+  readonly id: string
+  readonly pid: number
+  /** User + system CPU seconds so far. */
+  readonly cpuSeconds: () => number
+  /** Peak resident memory so far (Linux `VmHWM`), MiB. */
+  readonly peakRssMb: () => number
+  /** SIGTERM, then waits for the graceful exit (which writes the CPU profile); SIGKILL after 30 s. */
+  readonly stop: () => Promise<void>
+  /** SIGKILL, as a crash. */
+  readonly kill: () => Promise<void>
+  /** The last lines the process wrote to stderr. */
+  readonly stderr: () => string
+}
+
+const live = new Map<number, ChildProcess>()
+
+/** Kills every runner still alive by its PID (on exit or interruption of the bench). */
+export const killAll = () => {
+  for (const pid of live.keys()) {
+    try {
+      process.kill(pid, "SIGKILL")
+    } catch {
+      // already gone
+    }
+  }
+  live.clear()
+}
+
+const CLOCK_TICKS = 100
+
+/** utime + stime of a live process from `/proc/<pid>/stat`, in seconds (0 once it is gone). */
+export const processCpuSeconds = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  } catch {
+    return 0
+  }
+}
+
+const peakRss = (pid: number) => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024
+}
+
+export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
+  const profile = options.profile
+  const args = [
+    ...(profile === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}.cpuprofile`]),
+    bin,
+    "run",
+    "--plugins",
+    "test",
+    "--runner-id",
+    options.id,
+    "--etcd",
+    options.endpoint,
+    "--prefix",
+    options.keys.prefix,
+    "--concurrency",
+    String(options.concurrency ?? 64),
+    ...(options.leaseTtl === undefined ? [] : ["--lease-ttl", options.leaseTtl])
+  ]
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env })
+  const pid = child.pid!
+  live.set(pid, child)
+  let tail = ""
+  child.stderr?.on("data", (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000)
+  })
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  void exited.then(() => live.delete(pid))
+  const signal = async (name: NodeJS.Signals, graceMs: number) => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    process.kill(pid, name)
+    await within(exited, graceMs, `runner ${options.id} exiting on ${name}`).catch(() => {
+      process.kill(pid, "SIGKILL")
+      return exited
+    })
+  }
+  return {
+    id: options.id,
+    pid,
+    cpuSeconds: () => processCpuSeconds(pid),
+    peakRssMb: () => peakRss(pid),
+    stop: () => signal("SIGTERM", 30_000),
+    kill: () => signal("SIGKILL", 10_000),
+    stderr: () => tail
+  }
+}
+
+/**
+ * Starts `count` runners on `keys` and waits until each has registered (its key under `runners/`),
+ * so a case's clock starts with runners that are up, as in a running deployment.
+ */
+export const startRunners = async (
+  client: Etcd3,
+  base: Omit<RunnerOptions, "id" | "profile">,
+  ids: ReadonlyArray<string>,
+  profileDir: string | undefined
+): Promise<ReadonlyArray<RunnerProcess>> => {
+  const from = await revision(client)
+  const waiting = new Set(ids.map((id) => base.keys.runner(id)))
+  let registered!: () => void
+  const all = new Promise<void>((resolve) => {
+    registered = resolve
+  })
+  const watcher = await watchPuts(client, base.keys.runners, from + 1, (kv) => {
+    waiting.delete(kv.key.toString())
+    if (waiting.size === 0) registered()
+  })
+  const runners = ids.map((id) =>
+    spawnRunner({ ...base, id, profile: profileDir === undefined ? undefined : { dir: profileDir, name: id } })
+  )
+  try {
+    await within(all, 60_000, `registration of runners ${ids.join(", ")}`)
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${runners.map((r) => `${r.id}: ${r.stderr()}`).join("\n")}`)
+  } finally {
+    await watcher.cancel()
+  }
+  return runners
+}
