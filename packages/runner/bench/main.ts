@@ -239,7 +239,7 @@ const summarizeProfiles = (dir: string) => {
     const file = files.find((f) => f === `${p.name}.cpuprofile`)
     if (file === undefined || !p.name.startsWith("throughput")) continue
     const text = format(
-      `${p.name} (job window)`,
+      `${p.name} (the job's window: --from ${p.fromUs} --to ${p.toUs})`,
       summarize(readProfile(resolve(dir, file)), { from: p.fromUs, to: p.toUs }),
       bench.n(1000)
     )

@@ -50,6 +50,31 @@ const sourceMapOf = (url: string) => {
   return maps.get(url)
 }
 
+const DECLARATION = /(?:const|let|function\*?)\s+(\w+)|^\s*(\w+)\s*(?::|\()/
+
+/**
+ * Names an anonymous function of ours (an Effect.gen body, a callback) by the declaration that
+ * encloses it in the original source (from the map's `sourcesContent`): the nearest line above,
+ * indented less, that declares a name.
+ */
+const enclosingName = (url: string, source: string, line: number) => {
+  const payload = sourceMapOf(url)?.payload
+  const lines = payload?.sourcesContent?.[payload.sources.indexOf(source)]?.split("\n")
+  const at = lines?.[line]
+  if (lines === undefined || at === undefined) return undefined
+  const indent = (text: string) => text.length - text.trimStart().length
+  const own = DECLARATION.exec(at)
+  if (own !== null) return own[1] ?? own[2]
+  for (let i = line - 1, limit = indent(at); i >= 0 && i > line - 80; i--) {
+    const text = lines[i]!
+    if (text.trim() === "" || indent(text) >= limit) continue
+    const found = DECLARATION.exec(text)
+    if (found !== null) return found[1] ?? found[2]
+    limit = indent(text)
+  }
+  return undefined
+}
+
 /** protobufjs compiles its codecs with `new Function`: frames without a script, named `Type$method`. */
 const PROTOBUF_CODEC = /^\w+\$(?:encode|decode|fromObject|toObject|verify)$/
 
@@ -92,7 +117,16 @@ const frameOf = (frame: CallFrame): Frame => {
     const entry = sourceMapOf(url)?.findEntry(frame.lineNumber, frame.columnNumber)
     if (entry !== undefined && "originalSource" in entry) {
       const source = resolve(dirname(fileURLToPath(url)), entry.originalSource)
-      return { module: moduleOfSource(source), name, source: `${source}:${entry.originalLine + 1}` }
+      const module = moduleOfSource(source)
+      const enclosing =
+        name === "(anonymous)" && OURS.test(module)
+          ? enclosingName(url, entry.originalSource, entry.originalLine)
+          : undefined
+      return {
+        module,
+        name: enclosing === undefined ? name : `(anonymous in ${enclosing})`,
+        source: `${source}:${entry.originalLine + 1}`
+      }
     }
     const path = fileURLToPath(frame.url)
     return { module: moduleOfSource(path), name, source: `${path}:${frame.lineNumber + 1}` }
