@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Resolver } from "@migrator/resolver"
-import { Clock, Effect, Option, Result, Schema } from "effect"
+import { Clock, Effect, Result, Schema } from "effect"
 import { describeIssue, describeIssues } from "./Codec.ts"
 import { JobSpec } from "./Job.ts"
 import { TaskSpec } from "./Task.ts"
@@ -306,5 +306,3 @@ export const findCycles = (
   }
   return cycles
 }
-
-export const decodeDocument = (u: unknown) => Option.getOrUndefined(Schema.decodeUnknownOption(JobDocument)(u))

@@ -1,4 +1,4 @@
 import { Store } from "@migrator/core"
-import { storeConformance } from "@migrator/core/testing"
+import { storeConformance } from "@migrator/core/conformance"
 
 storeConformance("memory", () => Store.layerMemory, { clock: "test" })

@@ -1,4 +1,4 @@
-import { storeConformance } from "@migrator/core/testing"
+import { storeConformance } from "@migrator/core/conformance"
 import { EtcdStore } from "@migrator/etcd-store"
 import { inject } from "vitest"
 

@@ -6,15 +6,14 @@
  *
  * @since 0.1.0
  */
-import { Keys, type TaskRegistry } from "@migrator/core"
-import { Effect, type Layer, Option, Stdio, Terminal } from "effect"
+import { Keys } from "@migrator/core"
+import { Effect, Option, Stdio, Terminal } from "effect"
 import { Command, Flag } from "effect/cli"
 import { badInput } from "./CliExit.ts"
 import * as RunnerConfig from "./Config.ts"
 import * as JobCommands from "./cli/JobCommands.ts"
 import * as PlanCommands from "./cli/PlanCommands.ts"
 import * as RunCommand from "./cli/RunCommand.ts"
-import * as Demo from "./Demo.ts"
 import * as StoreLayer from "./StoreLayer.ts"
 
 const connection = {
@@ -60,6 +59,8 @@ const demo = Command.make(
     if (match === null) return yield* badInput(`--http: expected host:port, got "${http}"`)
     const tty = yield* (yield* Stdio.Stdio).stdoutIsTerminal
     const columns = tty ? yield* (yield* Terminal.Terminal).columns : 0
+    // loaded on demand: the demo brings the OpenStack simulator, which a runner does not need
+    const Demo = yield* Effect.promise(() => import("./Demo.ts"))
     return yield* Demo.run({ host: match[1]!, port: Number(match[2]), display: { tty, columns } })
   })
 ).pipe(
@@ -71,5 +72,3 @@ const demo = Command.make(
 export const command = root.pipe(
   Command.withSubcommands([run, JobCommands.make(connect), PlanCommands.make(connect), demo])
 )
-
-export type { Layer, TaskRegistry }

@@ -1,12 +1,11 @@
 /**
  * Exit codes of the `migrator` CLI (documented in the README):
- * 0 ok, 1 the job did not succeed, 2 bad input, 3 store unreachable.
+ * 0 ok (the process's normal exit), 1 the job did not succeed, 2 bad input, 3 store unreachable.
  *
  * @since 0.1.0
  */
 import { Data } from "effect"
 
-export const OK = 0
 export const JOB_FAILED = 1
 export const BAD_INPUT = 2
 export const STORE_UNREACHABLE = 3

@@ -10,6 +10,8 @@
  *
  * @since 0.1.0
  */
+
+import { dirname } from "node:path"
 import { Keys } from "@migrator/core"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Config, Data, Duration, Effect, type LogLevel, Option, Redacted, Schema, SchemaIssue } from "effect"
@@ -154,6 +156,8 @@ export interface RunnerConfig {
   /** OpenStack clusters by name; credentials are `Redacted`. */
   readonly clusters: Readonly<Record<string, OpenStackClient.ClientConfig>>
   readonly plugins: ReadonlyArray<string>
+  /** Where plugin packages and paths are found: the configuration file's directory when it names them, else the working directory (undefined). */
+  readonly pluginsFrom: string | undefined
   readonly http: {
     readonly listen: { readonly host: string; readonly port: number } | undefined
     /** PEM contents; the key is a secret. */
@@ -529,6 +533,8 @@ const resolveScope = (
       concurrency: { perRunner: decoded.concurrency?.perRunner ?? 16, perTarget: decoded.concurrency?.perTarget },
       clusters,
       plugins: listOf(decoded.plugins),
+      pluginsFrom:
+        file !== undefined && decoded.plugins !== undefined && !sources.has("plugins") ? dirname(file) : undefined,
       http: {
         listen: listenAt,
         tls: tlsCert === undefined || tlsKey === undefined ? undefined : { cert: tlsCert, key: Redacted.make(tlsKey) },

@@ -1,8 +1,11 @@
 /**
  * Loads task-handler plugins by name: `test` (core's test plugin),
- * `openstack` (the OpenStack handlers, on the configured clusters), or a
- * module specifier / path whose module exports `layer` (a Layer that
- * registers handlers in the TaskRegistry).
+ * `openstack` (the OpenStack handlers, on the configured clusters), an npm
+ * package installed in the operator's project (`@acme/migrator-plugin-dns`)
+ * or a module path. A plugin module exports `layer`, a Layer that registers
+ * handlers in the TaskRegistry. Packages and relative paths are found from
+ * the directory the names were given from (`from`: the configuration file's
+ * directory, or the working directory), never from the runner's own.
  *
  * @since 0.1.0
  */
@@ -11,12 +14,15 @@ import { TestPlugin } from "@migrator/core/testing"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Effect, Layer } from "effect"
 import { badInput } from "./CliExit.ts"
+import { resolvePlugin } from "./plugins/resolve.ts"
 
 type PluginLayer = Layer.Layer<never, never, TaskRegistry.TaskRegistry>
 
 export interface Options {
   /** OpenStack clusters by name, for the `openstack` plugin. */
   readonly clusters?: Readonly<Record<string, OpenStackClient.ClientConfig>> | undefined
+  /** Directory package names and relative paths are resolved from (default: the working directory). */
+  readonly from?: string | undefined
 }
 
 const isLayer = (u: unknown): u is Layer.Layer<never, never, unknown> => Layer.isLayer(u)
@@ -60,9 +66,22 @@ const load = (name: string, options: Options) =>
         catch: (e) => badInput(`plugin "openstack" failed to load: ${(e as Error).message}`)
       }).pipe(Effect.map((m) => m.layer(options.clusters ?? {}) as PluginLayer))
     }
-    const specifier =
-      name.startsWith(".") || name.startsWith("/") ? new URL(name, `file://${process.cwd()}/`).href : name
-    return importModule(name, specifier) as Effect.Effect<PluginLayer, ReturnType<typeof badInput>>
+    const from = options.from ?? process.cwd()
+    const resolution = resolvePlugin(name, from)
+    switch (resolution._tag) {
+      case "NotInstalled":
+        return Effect.fail(
+          badInput(
+            `plugin "${name}": package ${resolution.packageName} is not installed in the node_modules of ${from} or a parent directory (npm install ${resolution.packageName})`
+          )
+        )
+      case "NotExported":
+        return Effect.fail(
+          badInput(`plugin "${name}": package ${resolution.packageName} exports no module "${resolution.subpath}"`)
+        )
+      case "Found":
+        return importModule(name, resolution.url) as Effect.Effect<PluginLayer, ReturnType<typeof badInput>>
+    }
   })
 
 /** A layer registering every named plugin's handlers (and the registry itself). */

@@ -9,9 +9,6 @@ import { EtcdStore } from "@migrator/etcd-store"
 import { type Layer, Redacted } from "effect"
 import type { EtcdConfig } from "./Config.ts"
 
-export const layer = (endpoints: ReadonlyArray<string>): Layer.Layer<Store.Store, never> =>
-  EtcdStore.layer({ endpoints }) as Layer.Layer<Store.Store, never>
-
 /** The etcd store of a runner configuration (the key prefix is applied by the engine, not here). */
 export const layerConfig = (config: EtcdConfig): Layer.Layer<Store.Store, never> =>
   EtcdStore.layer({

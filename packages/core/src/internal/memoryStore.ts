@@ -1,4 +1,4 @@
-import { Cause, Clock, Context, Duration, Effect, Layer, Option, Queue, type Scope, Stream } from "effect"
+import { Cause, Clock, type Context, Duration, Effect, Layer, Option, Queue, type Scope, Stream } from "effect"
 import type {
   Compare,
   KeyValue,
@@ -498,9 +498,3 @@ export const layer = <I>(tag: Context.Key<I, Service>): Layer.Layer<I> =>
     tag,
     Effect.map(make, (m) => m.store)
   )
-
-export const layerWithControl = <I, C>(
-  tag: Context.Key<I, Service>,
-  controlTag: Context.Key<C, MemoryStoreControl>
-): Layer.Layer<I | C> =>
-  Layer.effectContext(Effect.map(make, (m) => Context.make(tag, m.store).pipe(Context.add(controlTag, m.control))))

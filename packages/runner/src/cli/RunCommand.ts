@@ -59,7 +59,7 @@ const flags = {
 /** Runs the runner for a resolved configuration until interrupted. */
 export const serve = (config: Config.RunnerConfig, runnerId: string) =>
   Effect.gen(function* () {
-    const plugins = yield* Plugins.layer(config.plugins, { clusters: config.clusters })
+    const plugins = yield* Plugins.layer(config.plugins, { clusters: config.clusters, from: config.pluginsFrom })
     const program = Effect.gen(function* () {
       // set when shutdown begins: readiness fails while tasks finish within the grace period
       const draining = yield* Ref.make(false)

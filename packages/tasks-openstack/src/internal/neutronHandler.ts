@@ -53,10 +53,6 @@ export const markedDescription = (description: string | undefined, marker: strin
   return `${text.length > room ? text.slice(0, room) : text} ${suffix}`
 }
 
-/** The description without the marker (what the plan asked for). */
-export const plainDescription = (description: string | null | undefined): string =>
-  (description ?? "").replace(/\s*\[migrator:[^\]]*\]$/, "")
-
 export interface Marked {
   readonly description?: string | null | undefined
   readonly tags?: ReadonlyArray<string> | undefined
