@@ -40,7 +40,7 @@ write(
     'import { TaskHandler } from "@migrator/core"',
     'import { Effect, Schema } from "effect"',
     'const Greet = TaskHandler.make("acme/greet", { input: Schema.Struct({ name: Schema.String }), output: Schema.String })',
-    "export const layer = Greet.toLayer(({ name }) => Effect.succeed(\"hello \" + name))"
+    'export const layer = Greet.toLayer(({ name }) => Effect.succeed("hello " + name))'
   ].join("\n")
 )
 write(
