@@ -15,7 +15,8 @@
  *   GET  /api/jobs/:id/preview/:op     what an operation would do (a rollback: deleted, kept, skipped)
  *   POST /api/jobs/:id/:operation      cancel, pause, resume, rollback, confirm, retry (body: { reason })
  *   GET  /api/whoami                   the caller's token name and role
- *   GET  /, /jobs/:id                  the dashboard
+ *   GET  /api/jobs/:id/progress        tasks per phase by state, and the RTO (for the dashboard's list)
+ *   GET  /, /jobs/:id                  the dashboard (any other page: its not-found page, 404)
  *
  * Every `/api/` route needs a bearer token with a role (viewer, operator,
  * admin), or a loopback client when no token is configured: see Auth.ts and
@@ -32,6 +33,7 @@ import { Duration, Effect, Layer, Metric, Option, Random, Redacted, Schema, Stre
 import { HttpRouter, type HttpServerError, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as Auth from "./Auth.ts"
 import * as Dashboard from "./Dashboard.ts"
+import * as DashboardApi from "./DashboardApi.ts"
 import { allowedOperations, eventJson, jobJson, stateJson } from "./JobDocument.ts"
 import * as Metrics from "./Metrics.ts"
 import * as OperationPreview from "./OperationPreview.ts"
@@ -434,12 +436,24 @@ export const routes = (options: Options) => {
     )
   )
 
-  const page = HttpServerResponse.text(Dashboard.html, {
-    contentType: "text/html; charset=utf-8",
-    headers: { "cache-control": "no-store" }
-  })
-  const dashboard = HttpRouter.route("GET", "/", page)
-  const dashboardJob = HttpRouter.route("GET", "/jobs/:id", page)
+  const progress = HttpRouter.route(
+    "GET",
+    "/api/jobs/:id/progress",
+    guard("viewer", () =>
+      Effect.gen(function* () {
+        return json(yield* DashboardApi.progress(keys, yield* pathId))
+      }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+    )
+  )
+
+  // an unknown API path answers JSON, not the dashboard's not-found page
+  const unknownApi = HttpRouter.route("*", "/api/*", (request) =>
+    Effect.succeed(
+      problem(404, `no API endpoint ${request.method} ${new URL(request.url, "http://localhost").pathname}`, {
+        reason: "NotFound"
+      })
+    )
+  )
 
   return HttpRouter.addAll([
     healthz,
@@ -454,8 +468,9 @@ export const routes = (options: Options) => {
     jobStream,
     listStream,
     operation,
-    dashboard,
-    dashboardJob
+    progress,
+    unknownApi,
+    ...Dashboard.routes
   ])
 }
 
