@@ -59,7 +59,9 @@ export const serve = (options: { readonly tokens?: ReadonlyArray<Auth.ApiToken> 
     const port = yield* Effect.promise(() => freePort())
     const context = Layer.merge(Layer.succeed(Store.Store, memory.store), TaskRegistry.layer)
     yield* Layer.build(
-      HttpApi.layer({ keys, runnerId: "dash-runner", host: "127.0.0.1", port, tokens: options.tokens }).pipe(Layer.provide(context))
+      HttpApi.layer({ keys, runnerId: "dash-runner", host: "127.0.0.1", port, tokens: options.tokens }).pipe(
+        Layer.provide(context)
+      )
     )
     return {
       base: `http://127.0.0.1:${port}`,
