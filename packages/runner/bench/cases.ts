@@ -101,7 +101,14 @@ export const bigJob = (bench: Bench) => runJob(bench, "big", bench.runners, tree
  * Spec commit → the task `running`, both as etcd's watch delivers them, for one-task jobs submitted
  * one at a time to idle runners (each waits for the previous job to complete, then `gapMs`).
  */
-export const pickup = async (bench: Bench, keys: Keys.Layout, tag: string, count: number, gapMs: number) => {
+export const pickup = async (
+  bench: Bench,
+  keys: Keys.Layout,
+  tag: string,
+  count: number,
+  gapMs: number,
+  deadlineMs = 60_000
+) => {
   const samples: Array<number> = []
   for (let i = 0; i < count; i++) {
     const id = `${tag}-${i}`
@@ -122,8 +129,8 @@ export const pickup = async (bench: Bench, keys: Keys.Layout, tag: string, count
       } else if (key === keys.jobState(id) && kv.value.toString().includes('"completed"')) done()
     })
     await bench.submitter.submit(keys, { id, tasks: [{ id: "a", type: "test/echo", input: 1 }] })
-    samples.push(await within(pickedUp, 60_000, `pickup of ${id}`))
-    await within(completed, 60_000, `completion of ${id}`)
+    samples.push(await within(pickedUp, deadlineMs, `pickup of ${id}`))
+    await within(completed, deadlineMs, `completion of ${id}`)
     await watcher.cancel()
     await sleep(gapMs)
   }

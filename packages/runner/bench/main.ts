@@ -74,6 +74,7 @@ const floorOptions = { sequential: bench.n(1000), parallel: bench.n(6000), inFli
 
 const run = async () => {
   const figures: Record<string, number> = {}
+  const failures: Record<string, string> = {}
   const rows: Array<readonly [string, string, string, string]> = []
   progress("raw etcd floor (etcd3 client)")
   const floor = await measureFloor(client, "raw/", floorOptions)
@@ -88,8 +89,18 @@ const run = async () => {
   const txnFloor = `${round(rawTps, 0)} txn/s`
   const latencyFloor = `${round(seq)} ms txn`
   const ratio = (x: number) => `${x.toFixed(2)}×`
+  // a case that fails is reported and the others still run (each stops its own runners)
+  const attempt = async (name: (typeof CASES)[number], measure: () => Promise<void>) => {
+    if (!wanted(name)) return
+    try {
+      await measure()
+    } catch (e) {
+      failures[name] = (e as Error).message
+      progress(`${name} failed: ${(e as Error).message}`)
+    }
+  }
 
-  if (wanted("throughput")) {
+  await attempt("throughput", async () => {
     const counts = [...new Set([1, 3, runnerCount])]
     for (const count of counts) {
       progress(`throughput, ${count} runner process(es)`)
@@ -126,8 +137,8 @@ const run = async () => {
         })
       }
     }
-  }
-  if (wanted("pickup")) {
+  })
+  await attempt("pickup", async () => {
     progress("pickup")
     const p = await pickupCase(bench)
     rows.push(["pickup p50, spec commit → running", `${round(p.p50)} ms`, latencyFloor, ratio(p.p50 / seq)])
@@ -136,8 +147,8 @@ const run = async () => {
       pickupLatencyMsP99: round(p.p99),
       ratioPickupToRawTxn: round(p.p50 / seq, 2)
     })
-  }
-  if (wanted("chain")) {
+  })
+  await attempt("chain", async () => {
     progress("chain")
     const c = await chain(bench)
     rows.push([`${bench.n(1000)}-task chain, per level p50`, `${round(c.p50)} ms`, latencyFloor, ratio(c.p50 / seq)])
@@ -146,8 +157,8 @@ const run = async () => {
       chainTotalMs: round(c.totalMs, 0),
       ratioChainLevelToRawTxn: round(c.p50 / seq, 2)
     })
-  }
-  if (wanted("big")) {
+  })
+  await attempt("big", async () => {
     progress("large job")
     const b = await bigJob(bench)
     const label = `${b.tasks}-task job (tree), ${round(b.seconds)} s, ${round(b.peakRssMb, 0)} MB peak RSS`
@@ -160,17 +171,17 @@ const run = async () => {
       bigJobRunnerPeakRssMb: round(b.peakRssMb, 0),
       bigJobRunnerCpuMsPerTask: round(b.runnerCpuMsPerTask, 3)
     })
-  }
-  if (wanted("takeover")) {
+  })
+  await attempt("takeover", async () => {
     progress("takeover")
     const t = await takeover(bench)
     rows.push(["takeover after SIGKILL", `${round(t.ms, 0)} ms`, `${t.ttlMs} ms lease`, ratio(t.ms / t.ttlMs)])
     Object.assign(figures, { takeoverAfterKillMs: round(t.ms, 0), takeoverLeaseTtlMs: t.ttlMs })
-  }
-  if (wanted("history")) {
+  })
+  await attempt("history", async () => {
     const jobs = integer("--history-jobs", bench.n(10_000))
     progress(`history: idle runners, empty store and ${jobs} finished jobs`)
-    const h = await history(bench, {
+    const { figures: h, failures: historyFailures } = await history(bench, {
       jobs,
       tasksPerJob: integer("--history-tasks", 5),
       warmupSeconds: integer("--idle-warmup-seconds", quick ? 5 : 10),
@@ -209,8 +220,9 @@ const run = async () => {
       ratio(h.historyPickupLatencyMsP50 / seq)
     ])
     Object.assign(figures, h)
-  }
-  if (wanted("scale")) {
+    if (historyFailures.length > 0) failures.history = historyFailures.join("; ")
+  })
+  await attempt("scale", async () => {
     const tasks = integer("--scale", 100_000)
     progress(`scale: one ${tasks}-task job`)
     const s = await scale(bench, tasks)
@@ -221,14 +233,14 @@ const run = async () => {
       ratio(s.scaleTasksPerSecond / rawTps)
     ])
     Object.assign(figures, s)
-  }
+  })
   progress("raw etcd floor again (noise check)")
   const end = await measureFloor(client, "raw-end/", floorOptions)
   Object.assign(figures, {
     rawTxnPerSecondAtEnd: round(end.txnPerSecond, 0),
     rawSequentialTxnMsP50AtEnd: round(end.sequentialTxnMsP50)
   })
-  return { figures, rows, floor }
+  return { figures, failures, rows, floor }
 }
 
 /** Summaries of the throughput runners' profiles, cut to the window of their job. */
@@ -250,12 +262,12 @@ const summarizeProfiles = (dir: string) => {
 }
 
 try {
-  const { figures, rows, floor } = await run()
+  const { figures, failures, rows, floor } = await run()
   await bench.submitter.dispose()
   client.close()
   const profiles = profileDir === undefined ? "" : summarizeProfiles(profileDir)
   if (json) {
-    console.log(JSON.stringify(figures, null, 2))
+    console.log(JSON.stringify(Object.keys(failures).length === 0 ? figures : { ...figures, failures }, null, 2))
     if (profiles !== "") console.error(profiles)
   } else {
     console.log("migrator benchmark: one run, real etcd on 127.0.0.1, `migrator run` processes (bundled binary).")
@@ -270,6 +282,7 @@ try {
     for (const r of rows) console.log(show(r))
     console.log("\nall figures (--json):")
     for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(40)} ${v}`)
+    for (const [name, message] of Object.entries(failures)) console.log(`FAILED ${name}: ${message}`)
     if (profiles !== "") console.log(`\nCPU profiles in ${profileDir}\n\n${profiles}`)
   }
 } finally {
