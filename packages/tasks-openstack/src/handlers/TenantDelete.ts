@@ -2,8 +2,10 @@
  * `openstack/tenant.delete`: removes the recovery project. Neutron makes a
  * `default` security group in every project that uses the network service
  * and Keystone does not remove it with the project, so the handler deletes
- * the project's `default` groups first. Everything else in the project is
- * removed by the clear tasks this one depends on.
+ * the project's `default` groups first. Nova, Neutron and Cinder keep the
+ * quotas `tenant.create` set after the project is gone, so they are reset
+ * too. Everything else in the project is removed by the clear tasks this one
+ * depends on.
  *
  * Safety: a project that carries no migrator marker tag was not made by
  * `tenant.create` and is refused (permanent) unless `force` is set; so is the
@@ -46,7 +48,8 @@ export const definition = TaskHandler.make("openstack/tenant.delete", {
   output: Output,
   retry: { maxAttempts: 5 },
   timeout: "3 minutes",
-  description: "Deletes the recovery project (and the default security groups Neutron made in it); gone is success"
+  description:
+    "Deletes the recovery project (and the default security groups Neutron made in it, and its quotas); gone is success"
 })
 
 const Project = Schema.Struct({
@@ -109,6 +112,11 @@ export const run = (
           if (group.name !== "default" || group.project_id !== project.id) continue
           yield* deleteIfPresent(client, "network", `/security-groups/${encodeURIComponent(group.id)}`)
         }
+        // quotas outlive the project in each service (they are keyed by its id): reset them while it exists
+        const quotas = encodeURIComponent(project.id)
+        yield* deleteIfPresent(client, "compute", `/os-quota-sets/${quotas}`)
+        yield* deleteIfPresent(client, "network", `/quotas/${quotas}`)
+        yield* deleteIfPresent(client, "volumev3", `/os-quota-sets/${quotas}`)
         yield* deleteIfPresent(client, "identity", path)
         deleted.push(project.id)
       }

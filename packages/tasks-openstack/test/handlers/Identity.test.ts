@@ -154,6 +154,56 @@ describe("openstack/tenant.*", () => {
   )
 
   it.live(
+    "the quotas set on the project are removed with it",
+    () =>
+      Effect.gen(function* () {
+        const c = yield* cloud
+        const jobId = yield* uniqueJobId("tenant")
+        const out = yield* createTenant(c, jobId, "t1", {
+          name: `mig-${jobId}`,
+          quotas: { compute: { instances: 5 }, network: { port: 120 }, volume: { volumes: 40 } }
+        })
+        const Limit = (key: string, member: string) =>
+          Schema.Struct({ [member]: Schema.Struct({ [key]: Schema.Number }) })
+        const show = Effect.all({
+          instances: c.client.request("compute", "GET", `/os-quota-sets/${out.projectId}`, {
+            schema: Limit("instances", "quota_set")
+          }),
+          port: c.client.request("network", "GET", `/quotas/${out.projectId}`, { schema: Limit("port", "quota") }),
+          volumes: c.client.request("volumev3", "GET", `/os-quota-sets/${out.projectId}`, {
+            schema: Limit("volumes", "quota_set")
+          })
+        })
+        const set = yield* show
+        assert.deepStrictEqual(
+          [set.instances.quota_set.instances, set.port.quota.port, set.volumes.quota_set.volumes],
+          [5, 120, 40]
+        )
+        yield* deleteTenant(c, jobId, { projectId: out.projectId })
+        const after = yield* show
+        const defaults = yield* Effect.all({
+          instances: c.client.request("compute", "GET", `/os-quota-sets/${out.projectId}/defaults`, {
+            schema: Limit("instances", "quota_set")
+          }),
+          port: c.client.request("network", "GET", `/quotas/${out.projectId}/default`, {
+            schema: Limit("port", "quota")
+          }),
+          volumes: c.client.request("volumev3", "GET", `/os-quota-sets/${out.projectId}/defaults`, {
+            schema: Limit("volumes", "quota_set")
+          })
+        })
+        assert.deepStrictEqual(after, defaults)
+        // Neutron lists only projects with quotas of their own
+        const listed = yield* c.client.list("network", "/quotas", "quotas")
+        assert.isFalse(
+          listed.some((q) => (q as { readonly project_id?: string }).project_id === out.projectId),
+          "Neutron still lists the deleted project's quotas"
+        )
+      }).pipe(Effect.scoped),
+    timeout
+  )
+
+  it.live(
     "compute and volume quotas are set on the project",
     () =>
       Effect.gen(function* () {
