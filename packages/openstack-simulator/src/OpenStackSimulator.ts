@@ -81,6 +81,8 @@ export interface Options {
   readonly availabilityZones?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
   /** Cinder backends for manage-existing. Default `["sim-cinder@fake#fake"]`. */
   readonly volumeBackends?: ReadonlyArray<string> | undefined
+  /** vCPUs and RAM of each compute host (the hypervisor views). Default 64 and 131072 MiB. */
+  readonly hostCapacity?: { readonly vcpus: number; readonly ramMb: number } | undefined
   /** Per-project quotas (defaults are generous). */
   readonly quotas?: Partial<M.Quotas> | undefined
   /** An external flat network with a subnet, created up front. Default `{ name: "public", cidr: "172.24.4.0/24" }`; `false` for none. */
@@ -244,6 +246,7 @@ export const make = (options: Options = {}): Effect.Effect<Simulator, never, Sco
         volumeMaxMicroversion: options.volumeMaxMicroversion ?? "3.70",
         availabilityZones: options.availabilityZones ?? { nova: ["sim-compute-1", "sim-compute-2"] },
         volumeBackends,
+        hostCapacity: options.hostCapacity ?? { vcpus: 64, ramMb: 131_072 },
         quotas: {
           instances: 100,
           cores: 400,

@@ -69,14 +69,17 @@ const getSnapshot = (state: State, id: string): M.Snapshot => {
 
 const checkQuota = (state: State, project: string, size: number) => {
   const mine = [...state.volumes.values()].filter((v) => v.project_id === project)
-  const q = state.settings.quotas
-  if (mine.length + 1 > q.volumes) {
+  const q = {
+    volumes: quotaSets.limitOf(state, "volume", project, "volumes"),
+    gigabytes: quotaSets.limitOf(state, "volume", project, "gigabytes")
+  }
+  if (q.volumes >= 0 && mine.length + 1 > q.volumes) {
     throw overLimit(
       `VolumeLimitExceeded: Maximum number of volumes allowed (${q.volumes}) exceeded for quota 'volumes'.`
     )
   }
   const used = mine.reduce((acc, v) => acc + v.size, 0)
-  if (used + size > q.gigabytes) {
+  if (q.gigabytes >= 0 && used + size > q.gigabytes) {
     throw overLimit(
       `VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested ${size}G, quota is ${q.gigabytes}G and ${used}G has been consumed.`
     )
@@ -390,7 +393,20 @@ const volumeAction = (state: State, req: SimRequest, id: string) => {
 }
 
 const routes = [
-  ...quotaSets.routes("volume"),
+  ...quotaSets.routes("volume", (state, project) => {
+    const volumes = [...state.volumes.values()].filter((v) => v.project_id === project)
+    return {
+      volumes: volumes.length,
+      gigabytes: volumes.reduce((n, v) => n + v.size, 0),
+      snapshots: [...state.snapshots.values()].filter((x) => x.project_id === project).length
+    }
+  }),
+  route("GET", "/os-availability-zone", () =>
+    json(200, { availabilityZoneInfo: [{ zoneName: "nova", zoneState: { available: true } }] })
+  ),
+  route("GET", "/scheduler-stats/get_pools", (state) =>
+    json(200, { pools: state.settings.volumeBackends.map((name) => ({ name })) })
+  ),
   route("GET", "/volumes", (state, req) => listVolumes(state, req, false)),
   route("GET", "/volumes/detail", (state, req) => listVolumes(state, req, true)),
   route("POST", "/volumes", createVolume),

@@ -1376,6 +1376,25 @@ const routes = [
     })
   ),
   route("GET", "/quotas/:project/default", (state) => json(200, { quota: defaultQuotas(state) })),
+  route("GET", "/quotas/:project/details", (state, _req, { project }) => {
+    const count = (items: Iterable<{ readonly project_id: string }>) =>
+      [...items].filter((x) => x.project_id === project).length
+    const used: Partial<Record<QuotaKey, number>> = {
+      network: count(state.networks.values()),
+      subnet: count(state.subnets.values()),
+      port: count([...state.ports.values()].filter((p) => !p.device_owner.startsWith("network:router_gateway"))),
+      router: count(state.routers.values()),
+      floatingip: count(state.floatingips.values()),
+      security_group: count(state.securityGroups.values()),
+      security_group_rule: count(state.securityGroupRules.values())
+    }
+    const limits = quotasOf(state, project!)
+    return json(200, {
+      quota: Object.fromEntries(
+        QUOTA_KEYS.map((key) => [key, { limit: limits[key], used: used[key] ?? 0, reserved: 0 }])
+      )
+    })
+  }),
   route("GET", "/quotas/:project", (state, _req, { project }) => json(200, { quota: quotasOf(state, project!) })),
   route("PUT", "/quotas/:project", (state, req, { project }) => {
     const body = member(req, "quota")

@@ -329,9 +329,13 @@ const counts = (state: State, project: string) => {
 
 const checkQuota = (state: State, project: string, flavor: M.Flavor) => {
   const used = counts(state, project)
-  const q = state.settings.quotas
+  const q = {
+    instances: quotaSets.limitOf(state, "compute", project, "instances"),
+    cores: quotaSets.limitOf(state, "compute", project, "cores"),
+    ram: quotaSets.limitOf(state, "compute", project, "ram")
+  }
   const over = (resource: string, requested: number, inUse: number, limit: number) => {
-    if (inUse + requested > limit) {
+    if (limit >= 0 && inUse + requested > limit) {
       throw forbidden(
         `Quota exceeded for ${resource}: Requested ${requested}, but already used ${inUse} of ${limit} ${resource}`
       )
@@ -882,7 +886,10 @@ const createKeypair = (state: State, req: SimRequest) => {
 // ---------------------------------------------------------------- routes
 
 const routes = [
-  ...quotaSets.routes("compute"),
+  ...quotaSets.routes("compute", (state, project) => ({
+    ...counts(state, project),
+    key_pairs: [...state.keypairs.values()].length
+  })),
   route("GET", "/servers", (state, req) => listServers(state, req, false)),
   route("GET", "/servers/detail", (state, req) => listServers(state, req, true)),
   route("POST", "/servers", createServer),
@@ -1115,6 +1122,35 @@ const routes = [
         state: "up",
         status: "enabled"
       }))
+    })
+  ),
+  route("GET", "/os-hypervisors/detail", (state) =>
+    json(200, {
+      hypervisors: allHosts(state).map((h, i) => {
+        let vcpus = 0
+        let ram = 0
+        for (const s of state.servers.values()) {
+          if (s.host !== h) continue
+          const f = state.flavors.get(s.flavor_id)
+          vcpus += f?.vcpus ?? 0
+          ram += f?.ram ?? 0
+        }
+        const { vcpus: total, ramMb } = state.settings.hostCapacity
+        return {
+          id: String(i + 1),
+          hypervisor_hostname: h,
+          hypervisor_type: "fake",
+          state: "up",
+          status: "enabled",
+          vcpus: total,
+          vcpus_used: vcpus,
+          memory_mb: ramMb,
+          memory_mb_used: ram,
+          free_ram_mb: ramMb - ram,
+          running_vms: [...state.servers.values()].filter((s) => s.host === h).length,
+          service: { host: h, id: i + 1, disabled_reason: null }
+        }
+      })
     })
   ),
   route("GET", "/limits", (state, req) => {

@@ -1,7 +1,9 @@
 /**
  * Nova's and Cinder's `os-quota-sets` (per-project limits an admin sets on a
- * recovery project). Values are recorded and shown as the real services show
- * them; the simulator enforces only its global volume quotas and Neutron's.
+ * recovery project), with the usage the real services show (Nova's
+ * `/detail`, Cinder's `?usage=True`). The defaults of instances, cores, RAM,
+ * volumes and gigabytes are the simulator's quota settings, and what Nova and
+ * Cinder enforce is the project's limit (`limitOf`).
  */
 
 import { empty, json, member, type Route, route } from "./http.ts"
@@ -44,19 +46,58 @@ const overrides = (state: State): Map<string, Record<string, number>> => {
 }
 const keyOf = (service: Service, project: string) => `${service}/${project}`
 
+/** The defaults: the constants above, with the simulator's quota settings where it has one. */
+const defaults = (state: State, service: Service): Record<string, number> => {
+  const q = state.settings.quotas
+  return service === "compute"
+    ? { ...DEFAULTS.compute, instances: q.instances, cores: q.cores, ram: q.ram }
+    : { ...DEFAULTS.volume, volumes: q.volumes, gigabytes: q.gigabytes }
+}
+
 const quotaSet = (state: State, service: Service, project: string) => ({
   id: project,
-  ...DEFAULTS[service],
+  ...defaults(state, service),
   ...overrides(state).get(keyOf(service, project))
 })
 
-export const routes = (service: Service): Array<Route> => [
-  route("GET", "/os-quota-sets/:project", (state, _req, { project }) =>
-    json(200, { quota_set: quotaSet(state, service, project!) })
+/** The limit of `key` for `project` (-1: unlimited). */
+export const limitOf = (state: State, service: Service, project: string, key: string): number =>
+  ({ ...defaults(state, service), ...overrides(state).get(keyOf(service, project)) })[key] ?? -1
+
+/** What a project uses, by quota key (for the usage views). */
+export type Usage = (state: State, project: string) => Readonly<Record<string, number>>
+
+const withUsage = (state: State, service: Service, project: string, usage: Usage) => {
+  const used = usage(state, project)
+  const { id, ...limits } = quotaSet(state, service, project)
+  return {
+    id,
+    ...Object.fromEntries(
+      Object.entries(limits).map(([key, limit]) => [key, { limit, in_use: used[key] ?? 0, reserved: 0 }])
+    )
+  }
+}
+
+export const routes = (service: Service, usage: Usage): Array<Route> => [
+  route("GET", "/os-quota-sets/:project", (state, req, { project }) =>
+    json(200, {
+      quota_set:
+        // Cinder shows usage with ?usage=True (Nova has /detail instead)
+        service === "volume" && /^true$/i.test(req.query.get("usage") ?? "")
+          ? withUsage(state, service, project!, usage)
+          : quotaSet(state, service, project!)
+    })
   ),
-  route("GET", "/os-quota-sets/:project/defaults", (_state, _req, { project }) =>
-    json(200, { quota_set: { id: project, ...DEFAULTS[service] } })
+  route("GET", "/os-quota-sets/:project/defaults", (state, _req, { project }) =>
+    json(200, { quota_set: { id: project, ...defaults(state, service) } })
   ),
+  ...(service === "compute"
+    ? [
+        route("GET", "/os-quota-sets/:project/detail", (state, _req, { project }) =>
+          json(200, { quota_set: withUsage(state, service, project!, usage) })
+        )
+      ]
+    : []),
   route("PUT", "/os-quota-sets/:project", (state, req, { project }) => {
     const body = member(req, "quota_set")
     const changes: Record<string, number> = {}

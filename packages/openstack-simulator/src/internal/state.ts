@@ -74,6 +74,8 @@ export interface Settings {
   readonly availabilityZones: Readonly<Record<string, ReadonlyArray<string>>>
   readonly volumeBackends: ReadonlyArray<string>
   readonly quotas: M.Quotas
+  /** What each compute host has, for the hypervisor views. */
+  readonly hostCapacity: { readonly vcpus: number; readonly ramMb: number }
 }
 
 export interface State {
