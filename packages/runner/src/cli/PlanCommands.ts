@@ -1,21 +1,26 @@
 /**
  * `migrator plan …`: recovery plans (JSON or YAML, see
- * `@migrator/tasks-openstack/plan/Plan`) checked, previewed, turned into a
- * job document, or submitted as a job.
+ * `@migrator/tasks-openstack/plan/Plan`) validated, checked against the live
+ * recovery cloud, previewed, turned into a job document, or submitted as a job.
  *
  * Every problem names the field path in the plan (`projects[0].networks[1].name: …`)
  * or, for the built job, the task and the field; they exit 2 and write nothing.
+ * `plan check` exits 0 when every check passes (warnings allowed), 1 when one
+ * fails, 2 for a bad plan or an unknown cluster, 3 when the cloud cannot be read.
  *
  * @since 0.1.0
  */
 import { JobBuilder, Jobs, type Keys, SharedResource, Store } from "@migrator/core"
+import * as PlanCheck from "@migrator/tasks-openstack/check/PlanCheck"
 import * as Plan from "@migrator/tasks-openstack/plan/Plan"
 import * as PlanBuilder from "@migrator/tasks-openstack/plan/PlanBuilder"
 import * as PlanHandlers from "@migrator/tasks-openstack/plan/PlanHandlers"
 import * as Preview from "@migrator/tasks-openstack/plan/Preview"
 import { Console, Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { badInput, type CliExit } from "../CliExit.ts"
+import { badInput, CliExit, jobFailed, STORE_UNREACHABLE } from "../CliExit.ts"
+import * as RunnerConfig from "../Config.ts"
+import * as PlanCheckRun from "../PlanCheckRun.ts"
 import { type Connect, withStore } from "./Connection.ts"
 import { generateId } from "./JobCommands.ts"
 
@@ -134,6 +139,41 @@ export const make = <R>(connect: Connect<R>) => {
     })
   ).pipe(Command.withDescription("Check a recovery plan; exit 2 with every problem and its field path"))
 
+  const check = Command.make(
+    "check",
+    {
+      file: planFile,
+      json: jsonFlag,
+      cluster: Flag.String("cluster").pipe(
+        Flag.withDescription("the cluster of the runner configuration to check against (default: the plan's target)"),
+        Flag.optional
+      ),
+      config: Flag.String("config").pipe(
+        Flag.withDescription("the runner configuration with the clusters' credentials (env MIGRATOR_CONFIG)"),
+        Flag.optional
+      )
+    },
+    Effect.fn(function* ({ file, json, cluster, config }) {
+      const plan = yield* load(file).pipe(reportInvalid(json))
+      const { clusters } = yield* RunnerConfig.resolve({ config: Option.getOrUndefined(config) }).pipe(
+        Effect.mapError((e) => badInput(e.message))
+      )
+      const report = yield* PlanCheckRun.check(plan, clusters, Option.getOrUndefined(cluster)).pipe(
+        Effect.mapError((e) =>
+          e._tag === "UnknownCluster"
+            ? badInput(e.message)
+            : new CliExit({ code: STORE_UNREACHABLE, message: `cluster ${e.cluster} is unreachable: ${e.message}` })
+        )
+      )
+      yield* Console.log(json ? JSON.stringify(report, null, 2) : PlanCheck.render(report))
+      if (!report.ok) return yield* jobFailed(`${report.summary.fail} check(s) failed`)
+    })
+  ).pipe(
+    Command.withDescription(
+      "Check a recovery plan against the live recovery cloud (read-only): quotas, what it names, clashes, capacity; exit 0 pass, 1 fail, 2 bad plan, 3 cloud unreachable"
+    )
+  )
+
   const preview = Command.make(
     "preview",
     {
@@ -195,7 +235,9 @@ export const make = <R>(connect: Connect<R>) => {
   ).pipe(Command.withDescription("Build a recovery plan's job and submit it; prints only the job id"))
 
   return Command.make("plan").pipe(
-    Command.withDescription("Recovery plans: validate, preview, build the job document, submit"),
-    Command.withSubcommands([validate, preview, build, submit])
+    Command.withDescription(
+      "Recovery plans: validate, check against the recovery cloud, preview, build the job document, submit"
+    ),
+    Command.withSubcommands([validate, check, preview, build, submit])
   )
 }
