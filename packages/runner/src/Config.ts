@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 
-import { dirname } from "node:path"
+import { dirname, resolve as resolvePath } from "node:path"
 import { Keys } from "@migrator/core"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Config, Data, Duration, Effect, type LogLevel, Option, Redacted, Schema, SchemaIssue } from "effect"
@@ -128,6 +128,10 @@ export const Document = Schema.Struct({
       tokens: Schema.optionalKey(Schema.Array(ApiTokenEntry))
     })
   ),
+  /** Recovery plans the runner re-checks against their recovery cloud (see `PlanSchedule.ts`). */
+  plans: Schema.optionalKey(
+    Schema.Struct({ files: Schema.Array(NonEmpty), interval: Schema.optionalKey(DurationText) })
+  ),
   log: Schema.optionalKey(
     Schema.Struct({ level: Schema.optionalKey(LogLevelName), format: Schema.optionalKey(LogFormat) })
   )
@@ -166,6 +170,8 @@ export interface RunnerConfig {
     readonly tokens: ReadonlyArray<Auth.ApiToken>
   }
   readonly log: { readonly level: LogLevel.LogLevel; readonly format: LogFormat }
+  /** Plan files to re-check every `interval` (relative ones from the configuration file's directory). */
+  readonly plans: { readonly files: ReadonlyArray<string>; readonly interval: Duration.Duration } | undefined
 }
 
 /** A configuration problem; `field` is the dotted path, `source` where the value came from. */
@@ -543,7 +549,14 @@ const resolveScope = (
       log: {
         level: logLevels[decoded.log?.level ?? "info"],
         format: decoded.log?.format ?? (options.tty === true ? "pretty" : "json")
-      }
+      },
+      plans:
+        decoded.plans === undefined
+          ? undefined
+          : {
+              files: decoded.plans.files.map((f) => (file === undefined ? f : resolvePath(dirname(file), f))),
+              interval: durationOf(decoded.plans.interval ?? "15m")
+            }
     } satisfies RunnerConfig
   })
 

@@ -13,6 +13,7 @@ import { Command, Flag } from "effect/cli"
 import { badInput } from "../CliExit.ts"
 import * as Config from "../Config.ts"
 import * as HttpApi from "../http/HttpApi.ts"
+import * as PlanSchedule from "../PlanSchedule.ts"
 import * as Plugins from "../Plugins.ts"
 import * as StoreLayer from "../StoreLayer.ts"
 
@@ -73,7 +74,8 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
             port,
             draining: Ref.get(draining),
             tokens: config.http.tokens,
-            tls: config.http.tls
+            tls: config.http.tls,
+            clusters: config.clusters
           })
         ).pipe(Effect.mapError((e) => badInput(`http.listen: cannot listen on ${host}:${port}: ${e.message}`)))
         yield* Effect.logInfo(
@@ -97,6 +99,9 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
           tokens: config.http.tokens.map((t) => `${t.name} (${t.role})`)
         }
       })
+      if (config.plans !== undefined) {
+        yield* Effect.forkScoped(PlanSchedule.run(config.plans.files, config.plans.interval, config.clusters))
+      }
       // the engine runs in a child fiber: on interruption the flag is set first, then the engine is
       // interrupted (its graceful shutdown), and only then the scope closes the HTTP server
       const engine = yield* Effect.forkChild(

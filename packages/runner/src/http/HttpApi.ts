@@ -16,6 +16,7 @@
  *   POST /api/jobs/:id/:operation      cancel, pause, resume, rollback, confirm, retry (body: { reason })
  *   GET  /api/whoami                   the caller's token name and role
  *   GET  /api/jobs/:id/progress        tasks per phase by state, and the RTO (for the dashboard's list)
+ *   POST /api/plans/check              pre-flight check of a recovery plan on the recovery cloud (PlanCheckRoute.ts)
  *   GET  /, /jobs/:id                  the dashboard (any other page: its not-found page, 404)
  *
  * Every `/api/` route needs a bearer token with a role (viewer, operator,
@@ -29,6 +30,7 @@ import { createServer } from "node:http"
 import { createServer as createTlsServer } from "node:https"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Job, JobBuilder, Jobs, type Keys, Store, type StoreError, TaskRegistry } from "@migrator/core"
+import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Duration, Effect, Layer, Metric, Option, Random, Redacted, Schema, Stream } from "effect"
 import { HttpRouter, type HttpServerError, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as Auth from "./Auth.ts"
@@ -37,6 +39,7 @@ import * as DashboardApi from "./DashboardApi.ts"
 import { allowedOperations, eventJson, jobJson, stateJson } from "./JobDocument.ts"
 import * as Metrics from "./Metrics.ts"
 import * as OperationPreview from "./OperationPreview.ts"
+import * as PlanCheckRoute from "./PlanCheckRoute.ts"
 
 export interface Options {
   readonly keys: Keys.Layout
@@ -54,6 +57,8 @@ export interface Options {
   readonly tls?: { readonly cert: string; readonly key: Redacted.Redacted<string> } | undefined
   /** How long an API request waits for the store before answering 503 (default 3 s). */
   readonly storeTimeout?: Duration.Input | undefined
+  /** The OpenStack clusters `POST /api/plans/check` checks plans on (default: none). */
+  readonly clusters?: Readonly<Record<string, OpenStackClient.ClientConfig>> | undefined
 }
 
 const json = (body: unknown, status = 200, headers: Readonly<Record<string, string>> = {}) =>
@@ -469,6 +474,7 @@ export const routes = (options: Options) => {
     listStream,
     operation,
     progress,
+    PlanCheckRoute.route(options.clusters ?? {}, tokens),
     unknownApi,
     ...Dashboard.routes
   ])
