@@ -267,4 +267,152 @@ describe("dashboard (headless Chromium)", () => {
       assert.strictEqual(yield* run((p) => p.locator('g.group[data-group="alpha"]').getAttribute("data-count")), "30")
     }).pipe(Effect.scoped)
   )
+
+  it.live(
+    "a 3,000-task DAG opens grouped by kind; search, expand and next failed stay quick; ungrouped it still draws",
+    () =>
+      Effect.gen(function* () {
+        const { server, page, open, run } = yield* setup
+        const { failed, tasks } = yield* server.provide(
+          Fixtures.write(server.keys, { id: "huge", projects: 50, vms: 16 })
+        )
+        assert.strictEqual(tasks, 3000)
+        const started = Date.now()
+        yield* open("/jobs/huge", "g.group")
+        const loaded = Date.now() - started
+        assert.strictEqual(yield* run((p) => p.locator("g.node").count()), 0)
+        assert.strictEqual(yield* run((p) => p.locator("g.group").count()), 10)
+        assert.strictEqual(
+          yield* run((p) => p.locator('g.group[data-group="instance"]').getAttribute("data-count")),
+          "800"
+        )
+        yield* run((p) => p.fill("#graph-search", "golf-2-application-server-011"))
+        assert.strictEqual(yield* run((p) => p.locator("#search-count").getAttribute("data-count")), "3")
+        yield* run((p) => p.press("#graph-search", "Enter"))
+        assert.match((yield* run((p) => p.locator("#details h2").textContent())) ?? "", /golf-2-application-server-011/)
+        const t0 = Date.now()
+        yield* run((p) => p.click("#next-failed"))
+        assert.strictEqual(yield* run((p) => p.locator("g.node.selected").getAttribute("data-state")), "failed")
+        assert.include(failed, yield* run((p) => p.locator("g.node.selected").getAttribute("data-task")))
+        const nextFailed = Date.now() - t0
+        const t1 = Date.now()
+        yield* run((p) => p.selectOption("#graph-group", "none"))
+        assert.strictEqual(yield* run((p) => p.locator("g.node").count()), 3000)
+        const ungrouped = Date.now() - t1
+        // measured on a shared 2-core machine: the page loads 3,000 tasks and draws them in a few seconds
+        console.log(`3,000 tasks: page ${loaded} ms, next failed ${nextFailed} ms, ungrouped draw ${ungrouped} ms`)
+        assert.isBelow(ungrouped, 15_000)
+        void page
+      }).pipe(Effect.scoped)
+  )
+
+  it.live("timeline: one bar per attempt, in time order, coloured by how it ended", () =>
+    Effect.gen(function* () {
+      const { server, open, run } = yield* setup
+      const { failed, retried } = yield* server.provide(
+        Fixtures.write(server.keys, { id: "fleet", projects: 10, vms: 6 })
+      )
+      yield* open("/jobs/fleet")
+      yield* run((p) => p.click("#tab-timeline"))
+      yield* run((p) => p.waitForSelector("rect.attempt"))
+      // every task ran at least once: 300 rows; failed ones have three attempts, two retried then failed
+      const bars = (task: string) =>
+        run((p) =>
+          p.locator(`rect.attempt[data-task="${task}"]`).evaluateAll((rs) =>
+            rs.map((r) => ({
+              n: r.getAttribute("data-attempt"),
+              outcome: r.getAttribute("data-outcome"),
+              x: Number(r.getAttribute("x")),
+              w: Number(r.getAttribute("width")),
+              fill: r.getAttribute("fill")
+            }))
+          )
+        )
+      const f = yield* bars(failed[0]!)
+      assert.deepStrictEqual(
+        f.map((b) => [b.n, b.outcome]),
+        [
+          ["1", "retried"],
+          ["2", "retried"],
+          ["3", "failed"]
+        ]
+      )
+      assert.isBelow(f[0]!.x + f[0]!.w, f[1]!.x)
+      assert.isBelow(f[1]!.x + f[1]!.w, f[2]!.x)
+      assert.strictEqual(f[2]!.fill, "#ef4444")
+      // instance 3 of a project succeeds on its second attempt
+      const second = yield* bars(retried[0]!)
+      assert.deepStrictEqual(
+        second.map((b) => b.outcome),
+        ["retried", "success"]
+      )
+      assert.strictEqual(second[1]!.fill, "#4ade80")
+      const rows = yield* run((p) =>
+        p.locator("rect.attempt").evaluateAll((rs) => new Set(rs.map((r) => r.getAttribute("data-task"))).size)
+      )
+      assert.strictEqual(rows, 300 - 9) // the ignored tasks never ran
+      // a volume copy (9 minutes) is far longer than a keypair (under a second)
+      const volume = (yield* bars("volume:alpha-application-server-000-boot-volume"))[0]!
+      const keypair = (yield* bars("keypair:alpha-operators"))[0]!
+      assert.isAbove(volume.w, keypair.w * 50)
+      // only the tasks in trouble
+      yield* run((p) => p.check("#timeline-trouble"))
+      const trouble = yield* run((p) =>
+        p.locator("rect.attempt").evaluateAll((rs) => new Set(rs.map((r) => r.getAttribute("data-task"))).size)
+      )
+      assert.strictEqual(trouble, failed.length + retried.length)
+      // the attempt's runner and message on hover
+      yield* run((p) => p.locator(`rect.attempt[data-task="${failed[0]}"][data-attempt="3"]`).hover({ force: true }))
+      assert.match((yield* run((p) => p.locator("#tooltip").textContent())) ?? "", /attempt 3 on runner-[abc] · failed/)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("failure panel: every failed task with its full reason, attempts, runner and duration", () =>
+    Effect.gen(function* () {
+      const { server, open, run } = yield* setup
+      const { failed, ignored } = yield* server.provide(
+        Fixtures.write(server.keys, { id: "fleet", projects: 10, vms: 6 })
+      )
+      yield* open("/jobs/fleet")
+      assert.strictEqual(yield* run((p) => p.locator("#tab-failures").getAttribute("data-failed")), "9")
+      yield* run((p) => p.click("#tab-failures"))
+      const panels = yield* run((p) =>
+        p.locator("#failures .failure").evaluateAll((fs) =>
+          fs.map((f) => ({
+            task: f.getAttribute("data-task"),
+            reason: f.querySelector('[data-field="reason"]')!.textContent,
+            facts: f.querySelector('[data-field="facts"]')!.textContent
+          }))
+        )
+      )
+      assert.deepStrictEqual(panels.map((f) => f.task).sort(), [...failed].sort())
+      for (const f of panels) {
+        // the whole message, up to its last words
+        assert.match(
+          f.reason ?? "",
+          /^nova\.no-valid-host: compute: instance .* in availability zone dr-az-1 \(attempt 3\)$/
+        )
+        assert.match(
+          f.facts ?? "",
+          /^attempts 3 · runner runner-[abc] · last attempt \d+\.\d s · total \d+m \d+s · finished /
+        )
+      }
+      // the reason is shown whole, not cut by the panel
+      const clipped = yield* run((p) =>
+        p
+          .locator('#failures [data-field="reason"]')
+          .first()
+          .evaluate((e) => e.scrollWidth > e.clientWidth)
+      )
+      assert.isFalse(clipped)
+      assert.include(
+        yield* run((p) => p.locator("#ignored summary").textContent()),
+        `${ignored.length} task(s) did not run because a dependency failed`
+      )
+      // a failed task's link opens it in the graph
+      yield* run((p) => p.click(`#failures .failure[data-task="${failed[1]}"] a`))
+      assert.strictEqual(yield* run((p) => p.locator("g.node.selected").getAttribute("data-task")), failed[1])
+      assert.match((yield* run((p) => p.locator("#task-attempts").textContent())) ?? "", /retried on runner-[abc]/)
+    }).pipe(Effect.scoped)
+  )
 })

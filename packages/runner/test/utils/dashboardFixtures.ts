@@ -95,7 +95,7 @@ export interface Options {
   readonly runningAt?: number
 }
 
-/** Submits a job and writes its history; returns the ids of the failed and ignored tasks. */
+/** Submits a job and writes its history; returns the ids of the failed, ignored and retried-then-succeeded tasks. */
 export const write = (keys: Keys.Layout, options: Options) =>
   Effect.gen(function* () {
     const store = yield* Store.Store
@@ -126,6 +126,7 @@ export const write = (keys: Keys.Layout, options: Options) =>
     const end = new Map<string, { at: number; result: Task.Result }>()
     const failed: Array<string> = []
     const ignored: Array<string> = []
+    const retried: Array<string> = []
     let ops: Array<Store.Op> = []
     let seq = 0
     const flush = Effect.suspend(() => {
@@ -237,6 +238,7 @@ export const write = (keys: Keys.Layout, options: Options) =>
             })
           }
           end.set(e.id, { at, result: fails ? "failed" : "success" })
+          if (!fails && n > 1) retried.push(e.id)
         }
       }
       if (!finished) continue
@@ -260,7 +262,7 @@ export const write = (keys: Keys.Layout, options: Options) =>
     yield* put(keys.jobState(options.id), Jobs.encodeState(state))
     yield* put(keys.indexEntry(options.id), Jobs.encodeState(state))
     yield* flush
-    return { failed, ignored, tasks: entries.length }
+    return { failed, ignored, retried, tasks: entries.length }
   })
 
 /** A shared-resource record held by `holders` (for the rollback preview). */
