@@ -65,12 +65,11 @@ const enclosingName = (url: string, source: string, line: number) => {
   const indent = (text: string) => text.length - text.trimStart().length
   const own = DECLARATION.exec(at)
   if (own !== null) return own[1] ?? own[2]
-  for (let i = line - 1, limit = indent(at); i >= 0 && i > line - 80; i--) {
+  for (let i = line - 1; i >= 0 && i > line - 80; i--) {
     const text = lines[i]!
-    if (text.trim() === "" || indent(text) >= limit) continue
+    if (text.trim() === "" || indent(text) >= indent(at)) continue
     const found = DECLARATION.exec(text)
     if (found !== null) return found[1] ?? found[2]
-    limit = indent(text)
   }
   return undefined
 }
