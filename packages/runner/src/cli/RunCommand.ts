@@ -29,7 +29,7 @@ const flags = {
     Flag.optional
   ),
   plugins: Flag.String("plugins").pipe(
-    Flag.withDescription("plugins to load: test, openstack, or module paths, comma separated"),
+    Flag.withDescription("plugins to load: test, openstack, npm packages or module paths, comma separated"),
     Flag.optional
   ),
   concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("tasks in flight on this runner (16)"), Flag.optional),
