@@ -4,7 +4,7 @@
  * catalog lookup (type, region, interface).
  */
 import { Option, Redacted, Schema } from "effect"
-import type { Auth, Interface, PasswordAuth } from "../OpenStackClient.ts"
+import type { Auth, Interface, PasswordAuth } from "../ClientConfig.ts"
 
 /** Where a token is scoped: the configured scope, or an explicit project id. */
 export type Scope = { readonly _tag: "configured" } | { readonly _tag: "project"; readonly projectId: string }
