@@ -25,7 +25,7 @@
  */
 import {
   Clock,
-  Config,
+  type Config,
   Context,
   DateTime,
   Duration,
