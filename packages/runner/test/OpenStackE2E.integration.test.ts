@@ -5,6 +5,11 @@
  * checked through its API. A second job sharing resources with the first keeps
  * them through the first one's rollback and removes them on its own.
  *
+ * Before the first job runs, `migrator plan check` finds that the plan fits
+ * the recovery cloud (exit 0). The inventory compared at the end includes
+ * the projects with quotas of their own (Neutron), and the deleted projects'
+ * Nova and Cinder quotas are back to the defaults.
+ *
  * On the OpenStack simulator by default; against a real OpenStack when the
  * openrc variables are set (`scripts/test-openstack.sh` does). The fault run
  * (a create that times out after it succeeded, a 503 burst, a server going to
@@ -120,7 +125,11 @@ const inventory = (client: OpenStackClient.Client) =>
       ports: ids(yield* client.list("network", "/ports", "ports")),
       floatingips: ids(yield* client.list("network", "/floatingips", "floatingips")),
       securityGroups: ids(yield* client.list("network", "/security-groups", "security_groups")),
-      securityGroupRules: ids(yield* client.list("network", "/security-group-rules", "security_group_rules"))
+      securityGroupRules: ids(yield* client.list("network", "/security-group-rules", "security_group_rules")),
+      // projects with Neutron quotas of their own (tenant.delete must remove what tenant.create set)
+      networkQuotas: (yield* client.list("network", "/quotas", "quotas"))
+        .map((q) => (q as { project_id: string }).project_id)
+        .sort()
     }
   })
 type Inventory = Effect.Success<ReturnType<typeof inventory>>
@@ -149,7 +158,12 @@ const planFor = (cloud: Cloud, name: string) =>
         )
       text = text.replaceAll(`"${source}"`, `"${volume.id}"`)
     }
-    return JSON.parse(text) as { readonly projects: ReadonlyArray<{ readonly instances?: ReadonlyArray<unknown> }> }
+    const plan = JSON.parse(text) as {
+      readonly projects: ReadonlyArray<{ readonly instances?: ReadonlyArray<unknown>; quotas?: unknown }>
+    }
+    // quotas set on the recovered project, in each service: the rollback must remove them again
+    plan.projects[0]!.quotas = { compute: { instances: 20 }, network: { port: 120 }, volume: { volumes: 40 } }
+    return plan
   })
 
 const file = (name: string, content: string) => {
@@ -262,6 +276,17 @@ describe("a recovery plan end to end", () => {
         yield* start(cloud, prefix, "e2e-a")
         yield* start(cloud, prefix, "e2e-b")
 
+        // pre-flight: the plan fits the recovery cloud
+        const checkConfig = file("check.yaml", ["clusters:", "  recovery-1:", ...cloud.clusterYaml].join("\n"))
+        const checked = yield* Effect.promise(() =>
+          migrator(
+            ["plan", "check", file("first-check.json", JSON.stringify(first)), "--config", checkConfig],
+            cloud.env
+          )
+        )
+        assert.strictEqual(checked.code, 0, checked.stdout + checked.stderr)
+        assert.match(checked.stdout, /^plan two-projects on recovery-1: \d+ pass, \d+ warn, 0 fail$/m)
+
         const one = yield* runPlan(prefix, first, "first")
         const afterOne = yield* inventory(cloud.client)
         const servers = serversOf(one.job)
@@ -306,6 +331,16 @@ describe("a recovery plan end to end", () => {
         yield* rollback(prefix, two.id)
         const end = yield* inventory(cloud.client)
         assert.deepStrictEqual(end, before)
+        // Nova and Cinder answer for a deleted project too: with the defaults again, not the plan's quotas
+        for (const project of made.projects) {
+          for (const service of ["compute", "volumev3"] as const) {
+            const now = yield* cloud.client.request(service, "GET", `/os-quota-sets/${project}`)
+            const defaults = yield* cloud.client.request(service, "GET", `/os-quota-sets/${project}/defaults`)
+            const { id: _a, ...shown } = (now as { quota_set: Record<string, unknown> }).quota_set
+            const { id: _b, ...standard } = (defaults as { quota_set: Record<string, unknown> }).quota_set
+            assert.deepStrictEqual(shown, standard, `${service} quotas of deleted project ${project}`)
+          }
+        }
       }).pipe(Effect.scoped),
     600_000
   )
