@@ -17,6 +17,7 @@ import * as graph from "./dashboard/graph.ts"
 import * as jobPage from "./dashboard/jobPage.ts"
 import * as layout from "./dashboard/layout.ts"
 import * as listPage from "./dashboard/listPage.ts"
+import * as planCheck from "./dashboard/planCheck.ts"
 import * as style from "./dashboard/style.ts"
 import * as timeline from "./dashboard/timeline.ts"
 
@@ -57,6 +58,7 @@ ${layout.js}
 ${graph.js}
 ${timeline.js}
 ${listPage.js}
+${planCheck.js}
 ${jobPage.js}
 ${router}
 })();

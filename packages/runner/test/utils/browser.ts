@@ -4,11 +4,13 @@
  * runner's HTTP routes served in-process on the memory store, whose
  * availability the test controls.
  */
+
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Keys, Store, TaskRegistry } from "@migrator/core"
 import { freePort } from "@migrator/etcd-store/testing"
+import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Effect, Layer } from "effect"
 import { type BrowserContext, chromium } from "playwright-core"
 import type * as Auth from "../../src/http/Auth.ts"
@@ -52,16 +54,27 @@ export const browser = (viewport = { width: 1440, height: 900 }) =>
   ).pipe(Effect.map(({ context }): BrowserContext => context))
 
 /** Serves the runner's routes on 127.0.0.1 over a memory store; returns the base URL and the store's controls. */
-export const serve = (options: { readonly tokens?: ReadonlyArray<Auth.ApiToken> } = {}, prefix = "dash/") =>
+export const serve = (
+  options: {
+    readonly tokens?: ReadonlyArray<Auth.ApiToken>
+    readonly clusters?: Readonly<Record<string, OpenStackClient.ClientConfig>>
+  } = {},
+  prefix = "dash/"
+) =>
   Effect.gen(function* () {
     const memory = yield* Store.makeMemory
     const keys = Keys.make(prefix)
     const port = yield* Effect.promise(() => freePort())
     const context = Layer.merge(Layer.succeed(Store.Store, memory.store), TaskRegistry.layer)
     yield* Layer.build(
-      HttpApi.layer({ keys, runnerId: "dash-runner", host: "127.0.0.1", port, tokens: options.tokens }).pipe(
-        Layer.provide(context)
-      )
+      HttpApi.layer({
+        keys,
+        runnerId: "dash-runner",
+        host: "127.0.0.1",
+        port,
+        tokens: options.tokens,
+        clusters: options.clusters
+      }).pipe(Layer.provide(context))
     )
     return {
       base: `http://127.0.0.1:${port}`,

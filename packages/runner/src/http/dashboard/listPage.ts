@@ -55,7 +55,7 @@ function listPage() {
   var body = el("tbody", { id: "jobs" });
   var summary = el("span", { "class": "muted", id: "list-summary" });
   root.appendChild(el("div", { "class": "card" }, [
-    el("h2", { text: "Jobs" }),
+    el("h2", {}, ["Jobs ", el("button", { type: "button", id: "check-plan", text: "check plan", onclick: planCheckDialog })]),
     el("div", { "class": "filters" }, [state, outcome, label, search, summary]),
     el("table", {}, [el("thead", {}, [el("tr", {}, ["job", "state", "progress", "elapsed", "RTO", "labels", "target", "created"]
       .map(function (h) { return el("th", { text: h }); }))]), body])
