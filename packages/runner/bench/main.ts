@@ -4,7 +4,7 @@
  * plain etcd3 client (SPEC §8, issue 12). Times come from the bench's etcd watch. See the README's
  * "Benchmark" section for the flags.
  */
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { startEtcd } from "@migrator/etcd-store/testing"
 import { type Bench, bigJob, chain, pickupCase, takeover, throughput } from "./cases.ts"
@@ -12,8 +12,8 @@ import { round } from "./common.ts"
 import { connect, measureFloor } from "./etcd.ts"
 import { history, scale } from "./history.ts"
 import { submitter } from "./jobs.ts"
-import { format, readProfile, summarize } from "./profile.ts"
-import { assertBundleFresh, killAll } from "./runners.ts"
+import { format, readProfile, SAVED_MAP, summarize } from "./profile.ts"
+import { assertBundleFresh, bundle, killAll } from "./runners.ts"
 
 const args = process.argv.slice(2)
 const has = (name: string) => args.includes(name)
@@ -41,9 +41,12 @@ const wanted = (c: (typeof CASES)[number]) => only.includes(c)
 const profileDir =
   value("--cpu-prof") === undefined ? undefined : resolve(process.env.INIT_CWD ?? ".", value("--cpu-prof")!)
 if (has("--cpu-prof") && profileDir === undefined) throw new Error("--cpu-prof wants a directory")
-if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
-
 assertBundleFresh()
+if (profileDir !== undefined) {
+  mkdirSync(profileDir, { recursive: true })
+  // the profiles stay readable after the bundle is rebuilt (its layout, so its map, changes)
+  copyFileSync(`${bundle}.map`, resolve(profileDir, SAVED_MAP))
+}
 const server = await startEtcd("bench")
 let stopping = false
 const cleanUp = async () => {

@@ -40,15 +40,23 @@ interface Frame {
 }
 
 const maps = new Map<string, SourceMap | undefined>()
-/** The map of the runner's bundle (only: dependencies outside it are named by their own path). */
+/**
+ * The source map of the bundle that ran: a copy saved beside the profiles (`pnpm bench --cpu-prof`
+ * saves one, since the next bundle maps differently), else the one beside the bundle.
+ */
+let savedMap: string | undefined
+/** Dependencies outside the bundle are named by their own path; only the bundle is mapped. */
 const sourceMapOf = (url: string) => {
   if (!url.endsWith("/dist/migrator.mjs")) return undefined
   if (!maps.has(url)) {
-    const file = `${fileURLToPath(url)}.map`
+    const file = savedMap !== undefined && existsSync(savedMap) ? savedMap : `${fileURLToPath(url)}.map`
     maps.set(url, existsSync(file) ? new SourceMap(JSON.parse(readFileSync(file, "utf8"))) : undefined)
   }
   return maps.get(url)
 }
+
+/** Name of the bundle's source map saved beside the profiles of a run. */
+export const SAVED_MAP = "migrator.mjs.map"
 
 const DECLARATION = /(?:const|let|function\*?)\s+(\w+)|^\s*(\w+)\s*(?::|\()/
 
@@ -217,7 +225,15 @@ export const format = (title: string, s: Summary, tasks?: number) => {
   ].join("\n")
 }
 
-export const readProfile = (file: string) => JSON.parse(readFileSync(file, "utf8")) as CpuProfile
+/** Reads a profile; frames of the bundle are mapped with the source map saved beside it, if any. */
+export const readProfile = (file: string) => {
+  const saved = resolve(dirname(file), SAVED_MAP)
+  if (saved !== savedMap) {
+    savedMap = saved
+    maps.clear()
+  }
+  return JSON.parse(readFileSync(file, "utf8")) as CpuProfile
+}
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2)
