@@ -342,7 +342,7 @@ describe("a recovery plan end to end", () => {
           }
         }
       }).pipe(Effect.scoped),
-    600_000
+    900_000
   )
 
   it.live(

@@ -61,6 +61,12 @@ const MIGRATOR = "migrator:"
 const ours = (r: { readonly tags?: ReadonlyArray<string>; readonly description?: string }) =>
   (r.tags ?? []).some((t) => t.startsWith(MIGRATOR)) || (r.description ?? "").includes(`[${MIGRATOR}`)
 
+const whose: Record<CloudFacts.SubnetFacts["visibleAs"], string> = {
+  "external network": "an external network",
+  "shared network": "a shared network",
+  "the project's own": "a network of the project"
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Judges `plan` against what was read from the cloud. */
@@ -259,10 +265,7 @@ const networking = (put: Put, facts: CloudFacts.Facts, project: Plan.Project, pp
         clashes.length === 0
           ? `${subnet.cidr} overlaps no subnet the project sees`
           : clashes
-              .map(
-                (c) =>
-                  `${subnet.cidr} overlaps ${c.cidr} (subnet "${c.name || c.id}" of a ${c.visibleAs.replace("the project's own", "network of the project")})`
-              )
+              .map((c) => `${subnet.cidr} overlaps ${c.cidr} (subnet "${c.name || c.id}" of ${whose[c.visibleAs]})`)
               .join("; "),
         "a CIDR no subnet the project sees overlaps"
       )
