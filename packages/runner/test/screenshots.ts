@@ -1,7 +1,8 @@
 /**
  * Takes the dashboard screenshots of the README (docs/screenshots/*.png):
- * a 30-task and a 300-task job with failures, the 300-task job grouped by
- * kind, its timeline and its failure panel, from the browser tests' fixtures.
+ * the job list, a 30-task and a 300-task job with failures, the 300-task job
+ * grouped by kind, its timeline and its failure panel, and the rollback
+ * dialog's preview, from the browser tests' fixtures.
  *
  *   pnpm exec tsx packages/runner/test/screenshots.ts [out-dir]
  */
@@ -23,21 +24,28 @@ const program = Effect.gen(function* () {
         projects: 2,
         vms: 1,
         labels: { site: "dr", plan: "small" },
-        rtoMs: 3_600_000
+        rtoMs: 3_600_000,
+        clear: true
       }),
+      Fixtures.holdShared(server.keys, "dr/network/network:alpha-production-network-0", "recovery-30", "x", [
+        "recovery-30",
+        "drill-live"
+      ]),
       Fixtures.write(server.keys, {
         id: "recovery-300",
         projects: 10,
         vms: 6,
         labels: { site: "dr", plan: "fleet" },
-        rtoMs: 1_200_000
+        rtoMs: 600_000
       }),
       Fixtures.write(server.keys, {
         id: "drill-live",
         projects: 3,
         vms: 4,
         labels: { site: "dr", plan: "drill" },
-        runningAt: 700_000
+        rtoMs: 1_800_000,
+        startedAt: Date.now() - 400_000,
+        runningAt: 400_000
       })
     ])
   )
@@ -61,8 +69,14 @@ const program = Effect.gen(function* () {
   yield* shot("job-300-tasks-grouped")
   yield* Effect.promise(() => page.locator("#tab-timeline").click())
   yield* shot("job-300-timeline")
+  yield* Effect.promise(() => page.locator("#timeline-trouble").check())
+  yield* shot("job-300-timeline-failed-or-retried")
   yield* Effect.promise(() => page.locator("#tab-failures").click())
   yield* shot("job-300-failures")
+  yield* open("/jobs/recovery-30")
+  yield* Effect.promise(() => page.locator('#ops [data-op="rollback"]').click())
+  yield* Effect.promise(() => page.waitForSelector("#confirm-dialog #preview"))
+  yield* shot("job-30-rollback-dialog")
 }).pipe(Effect.scoped)
 
 Effect.runPromise(program).then(

@@ -10,6 +10,7 @@ import { Codec, Job, JobBuilder, JobEvent, Jobs, type Keys, SharedResource, Stor
 import { Effect, type Schema } from "effect"
 
 export const T0 = Date.UTC(2026, 11, 2, 9, 0, 0)
+const DEFAULT_T0 = T0
 
 interface Entry {
   id: string
@@ -91,13 +92,16 @@ export interface Options {
   /** With clear tasks (one `undo:` per run task, with the same shared key). */
   readonly clear?: boolean
   readonly rtoMs?: number
-  /** Leave the job running: tasks starting after this many ms from T0 stay waiting, those in flight running. */
+  /** When the job started (default T0). */
+  readonly startedAt?: number
+  /** Leave the job running: tasks starting after this many ms from the start stay waiting, those in flight running. */
   readonly runningAt?: number
 }
 
 /** Submits a job and writes its history; returns the ids of the failed, ignored and retried-then-succeeded tasks. */
 export const write = (keys: Keys.Layout, options: Options) =>
   Effect.gen(function* () {
+    const T0 = options.startedAt ?? DEFAULT_T0
     const store = yield* Store.Store
     const entries = plan(options.projects, options.vms)
     const document = {

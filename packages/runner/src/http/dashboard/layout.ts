@@ -1,12 +1,12 @@
 /**
  * Browser code: the layered DAG layout (a small Sugiyama-style layout, kept
- * in the page rather than a library, see the README's dashboard section):
+ * in the page rather than a library, see docs/dashboard.md for why and measurements):
  * longest-path layers from a topological order (cycles, possible between
  * collapsed groups, are broken where they close), barycenter ordering sweeping
  * down and up, and layers taller than about the square root of the graph
  * wrapped into several columns, so a layer of 1,000 instances does not make
- * a graph 40,000 pixels tall. Linear in nodes and edges per sweep: a few tens
- * of milliseconds for 3,000 tasks.
+ * a graph 40,000 pixels tall. About 4 ms for 300 tasks and 250 ms for 3,000
+ * (measured in Node on the test fixtures).
  *
  * @since 0.1.0
  */

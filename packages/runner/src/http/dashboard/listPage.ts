@@ -128,12 +128,13 @@ function listPage() {
       return loadProgress(changed || jobs.map(function (j) { return j.id; }));
     }, function () { render(); });
   }
-  var dirty = {};
+  // a job's change reloads the list and that job's progress; a (re)connection reloads everything
+  var dirty = {}, all = false;
   function soon(id) {
-    if (id) dirty[id] = true;
+    if (id) dirty[id] = true; else all = true;
     if (pending) return;
     pending = true;
-    setTimeout(function () { pending = false; var ids = Object.keys(dirty); dirty = {}; load(ids); }, 300);
+    setTimeout(function () { pending = false; var ids = all ? undefined : Object.keys(dirty); dirty = {}; all = false; load(ids); }, 300);
   }
   state.onchange = function () { syncUrl(); load(); };
   label.onchange = function () { syncUrl(); load(); };
