@@ -71,8 +71,9 @@ export const runJob = async (
     await bench.submitter.submit(keys, document)
     const submitSeconds = (now() - submitStart) / 1000
     const committed = await job.committed
-    const completed = await within(job.completed, DEADLINE, `completion of ${document.id} (${tag})`)
-    await job.cancel()
+    const completed = await within(job.completed, DEADLINE, `completion of ${document.id} (${tag})`).finally(() =>
+      job.cancel()
+    )
     const tasks = document.tasks.length
     const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
     for (const r of runners) bench.profiled.push({ name: r.id, fromUs: committed.us, toUs: completed.us })

@@ -116,23 +116,36 @@ export const history = async (bench: Bench, options: HistoryOptions) => {
   return { figures, failures }
 }
 
-/** One job of `tasks` no-op tasks (a tree) to completion, then what it left in etcd per task. */
+/**
+ * One job of `tasks` no-op tasks (a tree) to completion, then what it left in etcd per task. If the
+ * run fails (a runner that cannot take a job this large), what the submission wrote is still measured.
+ */
 export const scale = async (bench: Bench, tasks: number) => {
   const keys = freshKeys("scale")
   const before = await counters(bench.endpoint)
   const fromRevision = await revision(bench.client)
-  const run = await runJob(bench, "scale", bench.runners, treeTasks("scale", tasks), keys)
+  const run = await runJob(bench, "scale", bench.runners, treeTasks("scale", tasks), keys).then(
+    (r) => ({ ...r, failure: undefined }),
+    (e: Error) => ({ failure: e.message })
+  )
   const writes = (await revision(bench.client)) - fromRevision
   const after = await counters(bench.endpoint)
   const held = await footprint(bench.client, keys.job("scale"))
   const mb = (bytes: number) => round(bytes / 2 ** 20, 1)
-  return {
+  const ran =
+    run.failure === undefined
+      ? {
+          scaleSubmitSeconds: round(run.submitSeconds),
+          scaleRunSeconds: round(run.seconds),
+          scaleTasksPerSecond: round(run.tasksPerSecond, 0),
+          scaleRunnerPeakRssMb: round(run.peakRssMb, 0),
+          scaleRunnerCpuMsPerTask: round(run.runnerCpuMsPerTask, 3)
+        }
+      : {}
+  const figures = {
     scaleTasks: tasks,
-    scaleSubmitSeconds: round(run.submitSeconds),
-    scaleRunSeconds: round(run.seconds),
-    scaleTasksPerSecond: round(run.tasksPerSecond, 0),
-    scaleRunnerPeakRssMb: round(run.peakRssMb, 0),
-    scaleRunnerCpuMsPerTask: round(run.runnerCpuMsPerTask, 3),
+    scaleCompleted: run.failure === undefined ? 1 : 0,
+    ...ran,
     scaleKeysPerTask: round(held.keys / tasks, 2),
     scaleBytesPerTask: round(held.bytes / tasks, 0),
     scaleWritesPerTask: round(writes / tasks, 2),
@@ -140,4 +153,5 @@ export const scale = async (bench: Bench, tasks: number) => {
     scaleEtcdDbInUseMb: mb(after.dbBytesInUse),
     scaleEtcdDbGrowthMb: mb(after.dbBytes - before.dbBytes)
   }
+  return { figures, failure: run.failure }
 }

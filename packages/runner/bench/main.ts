@@ -228,14 +228,21 @@ const run = async () => {
   await attempt("scale", async () => {
     const tasks = integer("--scale", 100_000)
     progress(`scale: one ${tasks}-task job`)
-    const s = await scale(bench, tasks)
+    const { figures: s, failure } = await scale(bench, tasks)
+    const label =
+      s.scaleRunSeconds === undefined
+        ? `${tasks}-task job: did not complete`
+        : `${tasks}-task job, ${s.scaleRunSeconds} s, ${s.scaleRunnerPeakRssMb} MB peak RSS`
+    const rate = s.scaleTasksPerSecond ?? Number.NaN
+    rows.push([label, `${rate} tasks/s`, txnFloor, ratio(rate / rawTps)])
     rows.push([
-      `${tasks}-task job, ${s.scaleRunSeconds} s, ${s.scaleRunnerPeakRssMb} MB peak RSS`,
-      `${s.scaleTasksPerSecond} tasks/s`,
-      txnFloor,
-      ratio(s.scaleTasksPerSecond / rawTps)
+      `${tasks}-task job in etcd, per task`,
+      `${s.scaleKeysPerTask} keys, ${s.scaleBytesPerTask} B, ${s.scaleWritesPerTask} writes`,
+      `db ${s.scaleEtcdDbMb} MB`,
+      ""
     ])
     Object.assign(figures, s)
+    if (failure !== undefined) failures.scale = failure
   })
   progress("raw etcd floor again (noise check)")
   const end = await measureFloor(client, "raw-end/", floorOptions)
