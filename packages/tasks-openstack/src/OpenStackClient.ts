@@ -21,38 +21,30 @@
  * (compute, `…/v2.1`), `/networks` (network, `…/v2.0`), `/volumes` (volumev3,
  * `…/v3/<project>`), `/images` (image, `…/v2`), `/projects` (identity, `…/v3`).
  *
+ * This module is the client itself (scopes, requests, lists); its
+ * configuration is `ClientConfig.ts`, tokens and the catalog are
+ * `internal/session.ts`, and one HTTP exchange with its retries is
+ * `internal/transport.ts`.
+ *
  * @since 0.1.0
  */
-import {
-  Clock,
-  type Config,
-  Context,
-  DateTime,
-  Duration,
-  Effect,
-  Layer,
-  Option,
-  Redacted,
-  Schedule,
-  Schema,
-  Semaphore,
-  Stream
-} from "effect"
-import { FetchHttpClient, Headers, HttpClient, HttpClientRequest } from "effect/http"
+import { type Config, Context, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { FetchHttpClient, type HttpClient } from "effect/http"
 import {
   type ClientConfig,
   DEFAULT_COMPUTE_MICROVERSION,
   DEFAULT_VOLUME_MICROVERSION,
-  type Interface,
   type Method,
   openRcConfig,
   type Query,
   type Service
 } from "./ClientConfig.ts"
-import * as errorBody from "./internal/errorBody.ts"
 import * as keystone from "./internal/keystone.ts"
 import * as pagination from "./internal/pagination.ts"
-import * as retry from "./internal/retry.ts"
+import type { Session } from "./internal/session.ts"
+import * as Sessions from "./internal/session.ts"
+import * as Transport from "./internal/transport.ts"
+import { buildUrl, type Call, fail, idempotentByDefault, microversionHeaders, scrub } from "./internal/transport.ts"
 import * as OpenStackError from "./OpenStackError.ts"
 
 // the configuration lives in ClientConfig.ts; it stays reachable as `OpenStackClient.<name>`
@@ -68,6 +60,7 @@ export type {
   Service
 } from "./ClientConfig.ts"
 export { DEFAULT_COMPUTE_MICROVERSION, DEFAULT_VOLUME_MICROVERSION, openRcConfig } from "./ClientConfig.ts"
+export type { Session } from "./internal/session.ts"
 
 /**
  * @category models
@@ -99,21 +92,6 @@ export interface ListOptions {
   readonly microversion?: string | undefined
   /** Page size for this listing (default: `pageSize` of the configuration). */
   readonly pageSize?: number | undefined
-}
-
-/**
- * Who the current token speaks for (the token itself is not exposed).
- *
- * @category models
- * @since 0.1.0
- */
-export interface Session {
-  readonly userId: string | undefined
-  readonly projectId: string | undefined
-  readonly projectName: string | undefined
-  readonly domainId: string | undefined
-  /** When the token expires, in epoch milliseconds of the Effect `Clock`. */
-  readonly expiresAt: number
 }
 
 /**
@@ -176,97 +154,6 @@ export class OpenStackClient extends Context.Service<OpenStackClient, Client>()(
   "@migrator/tasks-openstack/OpenStackClient"
 ) {}
 
-interface Token {
-  readonly value: Redacted.Redacted<string>
-  readonly refreshAt: number
-  readonly catalog: keystone.Catalog
-  readonly session: Session
-}
-
-interface TokenSlot {
-  readonly lock: Semaphore.Semaphore
-  current: Token | undefined
-}
-
-interface Response {
-  readonly status: number
-  readonly text: string
-  readonly contentType: string
-  /** Keystone sends the new token in this header. */
-  readonly subjectToken: string | undefined
-}
-
-interface Call {
-  readonly service: Service
-  readonly method: Method
-  readonly url: URL
-  readonly headers: Record<string, string>
-  readonly body: string | undefined
-  /** Values to scrub from anything reported about this call. */
-  readonly secrets: ReadonlyArray<string>
-}
-
-const at = (call: Call) => ({ service: call.service, method: call.method, path: call.url.pathname })
-
-const idempotentByDefault = (method: Method) => method !== "POST" && method !== "PATCH"
-
-// Header names whose values must never reach logs or spans.
-const secretHeaders = ["x-auth-token", "x-subject-token"]
-
-const scrub = (text: string, secrets: ReadonlyArray<string>): string =>
-  secrets.reduce((acc, secret) => (secret.length >= 4 ? acc.split(secret).join("<redacted>") : acc), text)
-
-const requestIdOf = (headers: Headers.Headers): string | undefined =>
-  headers["x-openstack-request-id"] ?? headers["x-compute-request-id"]
-
-// Connection failures that prove nothing was sent (as opposed to a connection
-// dropped mid-request, whose outcome is unknown).
-const notSentPattern =
-  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT|connection refused|bad port|invalid url/i
-
-const describeCause = (cause: unknown): { readonly text: string; readonly notSent: boolean } => {
-  const parts: Array<string> = []
-  let current: unknown = cause
-  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code
-    const message = (current as { message?: unknown }).message
-    if (typeof code === "string") parts.push(code)
-    else if (typeof message === "string" && message.length > 0) parts.push(message)
-    current = (current as { cause?: unknown }).cause
-  }
-  // runtimes name the URL in their messages: keep it, without its query
-  const text = (parts.length === 0 ? "connection failed" : parts.join(": ")).replace(
-    /(https?:\/\/[^\s?)]+)\?[^\s)]*/g,
-    "$1"
-  )
-  return { text, notSent: notSentPattern.test(text) }
-}
-
-const microversionHeaders = (service: Service, microversion: string | undefined): Record<string, string> => {
-  if (microversion === undefined) return {}
-  switch (service) {
-    case "compute":
-      return { "OpenStack-API-Version": `compute ${microversion}`, "X-OpenStack-Nova-API-Version": microversion }
-    case "volumev3":
-      return { "OpenStack-API-Version": `volume ${microversion}` }
-    default:
-      return { "OpenStack-API-Version": `${service} ${microversion}` }
-  }
-}
-
-const buildUrl = (root: string, path: string, query: Query | undefined): URL => {
-  const url = new URL(/^https?:\/\//.test(path) ? path : `${root}${path.startsWith("/") ? "" : "/"}${path}`)
-  if (query !== undefined) {
-    for (const [key, value] of Object.entries(query)) {
-      if (value === undefined) continue
-      url.searchParams.delete(key)
-      if (Array.isArray(value)) for (const v of value) url.searchParams.append(key, String(v))
-      else url.searchParams.append(key, String(value))
-    }
-  }
-  return url
-}
-
 /**
  * Builds a client. Nothing is sent until the first request.
  *
@@ -274,288 +161,19 @@ const buildUrl = (root: string, path: string, query: Query | undefined): URL => 
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function* (config: ClientConfig) {
-  const http = yield* HttpClient.HttpClient
-  const redactedNames = yield* Headers.CurrentRedactedNames
-  const iface: Interface = config.interface ?? "public"
-  const identityRoot = keystone.versionedRoot("identity", config.authUrl)
   const requestTimeout = Duration.fromInputUnsafe(config.requestTimeout ?? "60 seconds")
-  const refreshMargin = Duration.toMillis(Duration.fromInputUnsafe(config.tokenRefreshMargin ?? "5 minutes"))
   const configSecrets = keystone.secretsOf(config.auth)
-  const retrySettings: retry.Settings = {
-    times: config.retry?.times ?? 5,
-    baseDelay: Duration.fromInputUnsafe(config.retry?.baseDelay ?? "250 millis"),
-    maxDelay: Duration.fromInputUnsafe(config.retry?.maxDelay ?? "15 seconds"),
-    maxRetryAfter: Duration.fromInputUnsafe(config.retry?.maxRetryAfter ?? "60 seconds")
-  }
-  // Errors raised before the request left (auth, catalog): always safe to retry.
-  const notSent = new WeakSet<OpenStackError.OpenStackError>()
-  const slots = new Map<string, TokenSlot>()
-
-  const fail = (
-    where: { readonly service: Service; readonly method: Method; readonly path: string },
-    reason: OpenStackError.Reason,
-    extra: {
-      readonly status?: number
-      readonly requestId?: string | undefined
-      readonly errorType?: string | undefined
+  const transport = yield* Transport.make({
+    requestTimeout,
+    retry: {
+      times: config.retry?.times ?? 5,
+      baseDelay: Duration.fromInputUnsafe(config.retry?.baseDelay ?? "250 millis"),
+      maxDelay: Duration.fromInputUnsafe(config.retry?.maxDelay ?? "15 seconds"),
+      maxRetryAfter: Duration.fromInputUnsafe(config.retry?.maxRetryAfter ?? "60 seconds")
     }
-  ) =>
-    new OpenStackError.OpenStackError({
-      service: where.service,
-      method: where.method,
-      // never the query: only the path identifies the call
-      path: where.path.split("?")[0] ?? where.path,
-      reason,
-      ...(extra.status === undefined ? {} : { status: extra.status }),
-      ...(extra.requestId === undefined ? {} : { requestId: extra.requestId }),
-      ...(extra.errorType === undefined ? {} : { errorType: extra.errorType })
-    })
-
-  /** One HTTP exchange: status and body, or the error for a failed one. */
-  const send = (call: Call): Effect.Effect<Response, OpenStackError.OpenStackError> => {
-    let request = HttpClientRequest.make(call.method)(call.url.toString(), {
-      headers: { Accept: "application/json", "User-Agent": "migrator-tasks-openstack", ...call.headers }
-    })
-    if (call.body !== undefined) request = HttpClientRequest.bodyText(request, call.body, "application/json")
-    return Effect.gen(function* () {
-      const start = yield* Clock.currentTimeMillis
-      const response = yield* http.execute(request)
-      const text = yield* response.text
-      const requestId = requestIdOf(response.headers)
-      const elapsed = (yield* Clock.currentTimeMillis) - start
-      yield* Effect.logDebug("openstack request").pipe(
-        Effect.annotateLogs({
-          service: call.service,
-          method: call.method,
-          path: call.url.pathname,
-          status: response.status,
-          requestId: requestId ?? "",
-          millis: elapsed
-        })
-      )
-      if (response.status >= 200 && response.status < 300) {
-        return {
-          status: response.status,
-          text,
-          contentType: response.headers["content-type"] ?? "",
-          subjectToken: response.headers["x-subject-token"]
-        }
-      }
-      const found = errorBody.serverMessage(response.status, text)
-      const retryAfterHeader = response.headers["retry-after"]
-      let retryAfterMillis: number | undefined
-      if (retryAfterHeader !== undefined) {
-        const parsed = Headers.parseRetryAfter(retryAfterHeader)
-        if (parsed._tag === "Success") {
-          retryAfterMillis = Duration.toMillis(Headers.retryAfterDelay(parsed.success, yield* Clock.currentTimeMillis))
-        }
-      }
-      const message = { message: scrub(found.message, call.secrets), errorType: found.errorType }
-      return yield* fail(at(call), errorBody.reasonFor(response.status, message, retryAfterMillis), {
-        status: response.status,
-        requestId,
-        errorType: found.errorType
-      })
-    }).pipe(
-      Effect.catchTag("HttpClientError", (error) => {
-        // the cause (e.g. ECONNREFUSED), not the error's own message, which prints the URL with its query
-        const cause = describeCause("cause" in error.reason ? error.reason.cause : undefined)
-        return Effect.fail(
-          fail(
-            at(call),
-            new OpenStackError.Unavailable({
-              message: scrub(`${error.reason._tag}: ${cause.text}`, call.secrets),
-              maybeApplied: !cause.notSent
-            }),
-            {}
-          )
-        )
-      }),
-      Effect.timeoutOrElse({
-        duration: requestTimeout,
-        orElse: () =>
-          Effect.fail(
-            fail(
-              at(call),
-              new OpenStackError.Timeout({ message: `no answer within ${Duration.format(requestTimeout)}` }),
-              {}
-            )
-          )
-      }),
-      // keep token headers out of spans and anything that prints requests
-      Effect.provideService(Headers.CurrentRedactedNames, [...redactedNames, ...secretHeaders])
-    )
-  }
-
-  const decodeJson = (call: Call, response: Response): Effect.Effect<unknown, OpenStackError.OpenStackError> => {
-    if (response.status === 204 || response.text.trim().length === 0) return Effect.succeed(undefined)
-    return Effect.try({
-      try: (): unknown => JSON.parse(response.text),
-      catch: () => undefined
-    }).pipe(
-      Effect.catch(() =>
-        // a text answer (rare, e.g. from a proxy on a 2xx) is returned as is
-        /json/i.test(response.contentType)
-          ? Effect.fail(
-              fail(at(call), new OpenStackError.InvalidResponse({ message: "the response body is not valid JSON" }), {
-                status: response.status
-              })
-            )
-          : Effect.succeed<unknown>(response.text)
-      )
-    )
-  }
-
-  const withRetry =
-    (policy: retry.Policy) =>
-    <A, R>(self: Effect.Effect<A, OpenStackError.OpenStackError, R>) =>
-      Effect.retry(
-        self,
-        retry
-          .schedule(retrySettings, (error) => retry.shouldRetry(error, policy, notSent.has(error)))
-          .pipe(
-            // only steps that lead to another attempt get here
-            Schedule.tap(({ input, duration }) =>
-              Effect.logWarning("openstack request failed, retrying").pipe(
-                Effect.annotateLogs({
-                  service: input.service,
-                  method: input.method,
-                  path: input.path,
-                  status: input.status ?? 0,
-                  reason: input.reason._tag,
-                  requestId: input.requestId ?? "",
-                  delayMillis: Duration.toMillis(duration)
-                })
-              )
-            )
-          )
-      )
-
-  const authenticate = (scope: keystone.Scope): Effect.Effect<Token, OpenStackError.OpenStackError> =>
-    Effect.gen(function* () {
-      const url = new URL(`${identityRoot}/auth/tokens`)
-      const call: Call = {
-        service: "identity",
-        method: "POST",
-        url,
-        headers: { "Content-Type": "application/json" },
-        body: undefined,
-        secrets: configSecrets
-      }
-      if (config.auth.type === "application-credential" && scope._tag === "project") {
-        return yield* fail(
-          at(call),
-          new OpenStackError.Forbidden({
-            message: `an application credential is bound to its project; it cannot be scoped to project ${scope.projectId}`
-          }),
-          {}
-        )
-      }
-      const start = yield* Clock.currentTimeMillis
-      const response = yield* send({ ...call, body: keystone.authRequestBody(config.auth, scope) })
-      const invalid = (message: string) =>
-        fail(at(call), new OpenStackError.InvalidResponse({ message }), { status: response.status })
-      const subjectToken = response.subjectToken
-      if (subjectToken === undefined) return yield* invalid("the token response has no X-Subject-Token header")
-      const parsed = yield* decodeJson(call, response)
-      const body = yield* Schema.decodeUnknownEffect(keystone.TokenResponse)(parsed).pipe(
-        Effect.mapError(() => invalid("the token response does not have the Keystone v3 shape"))
-      )
-      const expires = DateTime.make(body.token.expires_at)
-      if (Option.isNone(expires)) return yield* invalid("the token response has an unreadable expires_at")
-      const issued = body.token.issued_at === undefined ? Option.none() : DateTime.make(body.token.issued_at)
-      // Lifetime measured on the server's clock, applied to ours: immune to clock skew.
-      const lifetime = Option.isSome(issued)
-        ? DateTime.toEpochMillis(expires.value) - DateTime.toEpochMillis(issued.value)
-        : DateTime.toEpochMillis(expires.value) - start
-      const expiresAt = start + lifetime
-      const margin = Math.min(refreshMargin, lifetime / 2)
-      const session: Session = {
-        userId: body.token.user?.id,
-        projectId: body.token.project?.id,
-        projectName: body.token.project?.name,
-        domainId: body.token.project?.domain?.id ?? body.token.domain?.id,
-        expiresAt
-      }
-      yield* Effect.logDebug("openstack authenticated").pipe(
-        Effect.annotateLogs({
-          projectId: session.projectId ?? "",
-          expiresInMillis: lifetime
-        })
-      )
-      return {
-        value: Redacted.make(subjectToken),
-        refreshAt: expiresAt - margin,
-        catalog: body.token.catalog ?? [],
-        session
-      }
-    })
-
-  const slotFor = (scope: keystone.Scope): TokenSlot => {
-    const key = keystone.scopeKey(scope)
-    let slot = slots.get(key)
-    if (slot === undefined) {
-      slot = { lock: Semaphore.makeUnsafe(1), current: undefined }
-      slots.set(key, slot)
-    }
-    return slot
-  }
-
-  const fresh = (slot: TokenSlot, now: number) =>
-    slot.current !== undefined && now < slot.current.refreshAt ? slot.current : undefined
-
-  const getToken = (scope: keystone.Scope): Effect.Effect<Token, OpenStackError.OpenStackError> => {
-    const slot = slotFor(scope)
-    return Effect.gen(function* () {
-      const cached = fresh(slot, yield* Clock.currentTimeMillis)
-      if (cached !== undefined) return cached
-      // single flight: concurrent requests wait for one authentication
-      return yield* slot.lock.withPermits(1)(
-        Effect.gen(function* () {
-          const again = fresh(slot, yield* Clock.currentTimeMillis)
-          if (again !== undefined) return again
-          const token = yield* authenticate(scope)
-          slot.current = token
-          return token
-        })
-      )
-    })
-  }
-
-  const invalidate = (scope: keystone.Scope, used: Token) =>
-    Effect.sync(() => {
-      const slot = slotFor(scope)
-      if (slot.current === used) slot.current = undefined
-    })
-
-  const endpointOf = (
-    token: Token,
-    service: Service,
-    method: Method,
-    path: string
-  ): Effect.Effect<string, OpenStackError.OpenStackError> => {
-    const override = config.endpointOverrides?.[service]
-    if (override !== undefined) return Effect.succeed(keystone.versionedRoot(service, override))
-    const found = keystone.findEndpoint(token.catalog, service, config.region, iface)
-    if (Option.isSome(found)) return Effect.succeed(keystone.versionedRoot(service, found.value))
-    if (service === "identity") return Effect.succeed(identityRoot)
-    const where = config.region === undefined ? "" : ` in region ${config.region}`
-    return Effect.fail(
-      fail(
-        { service, method, path },
-        new OpenStackError.EndpointNotFound({
-          message:
-            token.catalog.length === 0
-              ? "the token has no service catalog (is it scoped to a project?)"
-              : `the catalog has no ${iface} ${service} endpoint${where}`
-        }),
-        {}
-      )
-    )
-  }
-
-  const markNotSent = <A, R>(self: Effect.Effect<A, OpenStackError.OpenStackError, R>) =>
-    Effect.tapError(self, (error) => Effect.sync(() => notSent.add(error)))
+  })
+  const { send, decodeJson, withRetry, markNotSent } = transport
+  const { getToken, invalidate, endpointOf } = Sessions.make(config, transport)
 
   const raw = (
     scope: keystone.Scope,
