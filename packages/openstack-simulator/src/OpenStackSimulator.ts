@@ -24,7 +24,7 @@
  * @since 0.1.0
  */
 import * as Http from "node:http"
-import type { OpenStackClient } from "@migrator/tasks-openstack"
+import type * as OpenStackClient from "@migrator/tasks-openstack/ClientConfig"
 import { Clock, Duration, Effect, FiberSet, Random, Redacted, type Scope } from "effect"
 import * as core from "./internal/core.ts"
 import type * as M from "./internal/model.ts"
