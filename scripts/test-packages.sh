@@ -32,7 +32,7 @@ trap 'exit 143' TERM
 fail() { echo "!! $*" >&2; exit 1; }
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 # waits until a command succeeds (at most $1 seconds)
-await() {
+wait_for() {
   local limit=$1; shift
   local t0=$SECONDS
   until "$@" >/dev/null 2>&1; do
@@ -86,10 +86,10 @@ etcd --name consumer --logger=zap --log-level=error --data-dir "$WORK/etcd" \
   --listen-peer-urls "http://127.0.0.1:$PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
   --initial-cluster "consumer=http://127.0.0.1:$PEER_PORT" >"$WORK/etcd.log" 2>&1 &
 PIDS+=($!)
-await 30 etcdctl --endpoints="$ETCD" endpoint health || { cat "$WORK/etcd.log"; fail "etcd did not start"; }
+wait_for 30 etcdctl --endpoints="$ETCD" endpoint health || { cat "$WORK/etcd.log"; fail "etcd did not start"; }
 node simulator.mjs "$WORK/openrc" &
 PIDS+=($!)
-await 60 test -f "$WORK/openrc" || fail "the simulator did not start"
+wait_for 60 test -f "$WORK/openrc" || fail "the simulator did not start"
 # shellcheck disable=SC1091
 . "$WORK/openrc"
 export ETCD_ENDPOINTS=$ETCD
