@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Jobs, Store, Task } from "@migrator/core"
 import { Effect } from "effect"
 import type { Page } from "playwright-core"
 import * as Fixtures from "./utils/dashboardFixtures.ts"
@@ -18,7 +19,7 @@ const background = (page: Page, selector: string) =>
     .evaluate((e) => getComputedStyle(e).backgroundColor)
 
 describe("dashboard (headless Chromium)", () => {
-  it.live("outcome colours: failed red, partial amber, succeeded green, in the list and the job header", () =>
+  it.live("outcome colours: failed red, partial amber, succeeded green; task states each their own colour", () =>
     Effect.gen(function* () {
       const { server, open, run } = yield* setup()
       yield* server.provide(
@@ -32,6 +33,19 @@ describe("dashboard (headless Chromium)", () => {
             yield* setState(server.keys, id, completed(outcome))
           }
           yield* Fixtures.write(server.keys, { id: "busy", projects: 1, vms: 2, runningAt: 30_000 })
+          // failed and ignored run tasks, and a skipped clear task
+          yield* Fixtures.write(server.keys, { id: "small", projects: 2, vms: 1, clear: true })
+          yield* Store.put(
+            server.keys.task("small", "clear", "undo:fip:bravo-application-server-000", "result"),
+            Jobs.encodeResult(
+              new Task.TaskResult({
+                result: "skipped",
+                reason: { code: "run.not-started", message: "never started" },
+                attempt: 0,
+                finishedAt: Fixtures.T0
+              })
+            )
+          )
         })
       )
       yield* open("/")
@@ -47,17 +61,24 @@ describe("dashboard (headless Chromium)", () => {
       assert.strictEqual(yield* run((p) => background(p, "#job-head .badge")), AMBER)
 
       // task states: each its own fill
+      const fills = () =>
+        run((p) =>
+          p
+            .locator("g.node")
+            .evaluateAll((nodes) =>
+              nodes.map((n) => [n.getAttribute("data-state"), n.querySelector("rect")!.getAttribute("fill")] as const)
+            )
+        )
       yield* open("/jobs/busy")
-      const fills = yield* run((p) =>
-        p
-          .locator("g.node")
-          .evaluateAll((nodes) =>
-            nodes.map((n) => [n.getAttribute("data-state"), n.querySelector("rect")!.getAttribute("fill")] as const)
-          )
-      )
+      const seen = [...(yield* fills())]
+      yield* open("/jobs/small")
+      seen.push(...(yield* fills()))
+      yield* run((p) => p.selectOption("#graph-phase", "clear"))
+      seen.push(...(yield* fills()))
       const byState = new Map<string, Set<string>>()
-      for (const [s, f] of fills) byState.set(s!, (byState.get(s!) ?? new Set()).add(f!))
-      assert.includeMembers([...byState.keys()], ["success", "running", "waiting"])
+      for (const [s, f] of seen) byState.set(s!, (byState.get(s!) ?? new Set()).add(f!))
+      assert.sameMembers([...byState.keys()], ["success", "running", "waiting", "failed", "ignored", "skipped"])
+      assert.strictEqual([...byState.get("failed")!][0], "#f87171")
       for (const colours of byState.values()) assert.strictEqual(colours.size, 1)
       const distinct = new Set([...byState.values()].map((c) => [...c][0]))
       assert.strictEqual(distinct.size, byState.size)
