@@ -74,7 +74,14 @@ export interface Facts {
   /** The plan's projects that exist, by plan project id. */
   readonly projects: ReadonlyMap<string, ProjectFacts>
   readonly quotas: ReadonlyMap<string, ProjectQuotas>
-  readonly flavors: ReadonlyArray<{ readonly id: string; readonly name: string; readonly description: string }>
+  readonly flavors: ReadonlyArray<{
+    readonly id: string
+    readonly name: string
+    readonly description: string
+    readonly vcpus: number
+    readonly ramMb: number
+    readonly diskGb: number
+  }>
   /** The runner user's key pairs. */
   readonly keypairs: ReadonlyArray<{ readonly name: string; readonly publicKey: string }>
   readonly externalNetworks: ReadonlyArray<{ readonly id: string; readonly name: string }>
@@ -308,7 +315,14 @@ export const gather = (client: Client, plan: Plan.Plan): Effect.Effect<Facts, Op
     return {
       projects,
       quotas,
-      flavors: flavors.map(obj).map((f) => ({ id: str(f.id), name: str(f.name), description: str(f.description) })),
+      flavors: flavors.map(obj).map((f) => ({
+        id: str(f.id),
+        name: str(f.name),
+        description: str(f.description),
+        vcpus: num(f.vcpus),
+        ramMb: num(f.ram),
+        diskGb: num(f.disk)
+      })),
       // Nova lists `{ keypair: {...} }` items
       keypairs: keypairs
         .map((k) => obj(obj(k).keypair ?? k))

@@ -7,7 +7,7 @@
  *   creates (`Needs.ts`), against the project's quotas and usage when it
  *   exists, the cloud's defaults when it is new (the plan's own `quotas`,
  *   which `tenant.create` sets, win over both);
- * - `exists.*`: every external network, availability zone, compute host,
+ * - `exists.*`: every existing flavor (`existing: true`), external network, availability zone, compute host,
  *   volume type, Cinder pool and source volume or snapshot (available, not
  *   larger than the planned size) the plan names;
  * - `clash.*`: planned CIDRs overlapping subnets the project can see, fixed
@@ -136,6 +136,21 @@ const names = (put: Put, facts: CloudFacts.Facts, project: Plan.Project, pp: str
   )
   project.flavors?.forEach((flavor, f) => {
     const found = facts.flavors.find((x) => x.name === flavor.name)
+    if (flavor.existing === true) {
+      const small =
+        found !== undefined &&
+        (found.vcpus < flavor.vcpus || found.ramMb < flavor.ramMb || found.diskGb < flavor.diskGb)
+      put(
+        found === undefined ? "fail" : small ? "warn" : "pass",
+        "exists.flavor",
+        `${pp}.flavors[${f}].name`,
+        found === undefined
+          ? `no flavor "${flavor.name}"`
+          : `flavor "${flavor.name}" (${found.id}): ${found.vcpus} vCPUs, ${found.ramMb} MiB, ${found.diskGb} GiB`,
+        `a flavor of that name with at least ${flavor.vcpus} vCPUs, ${flavor.ramMb} MiB, ${flavor.diskGb} GiB`
+      )
+      return
+    }
     put(
       found === undefined || ours(found) ? "pass" : "fail",
       "clash.name",

@@ -28,6 +28,7 @@ import { Effect, Option, Schema } from "effect"
 import * as Clouds from "../Clouds.ts"
 import { awaitState, done, failed, mapErrors, ownerTag, pending } from "../internal/handler.ts"
 import type { Client } from "../OpenStackClient.ts"
+import * as OpenStackError from "../OpenStackError.ts"
 import {
   awaitVolumesDetached,
   computeMicroversion,
@@ -86,7 +87,7 @@ export const Diagnosis = Schema.Struct({
 export const Input = Schema.Struct({
   projectId: Schema.NonEmptyString,
   name: Schema.NonEmptyString,
-  /** `flavor.create` output (or an existing flavor). */
+  /** `flavor.create` output, or an existing flavor of the recovery cloud by id or by name. */
   flavorId: Schema.NonEmptyString,
   /** `keypair.create` output. */
   keypairName: Schema.optional(Schema.String),
@@ -260,6 +261,29 @@ const blockDevices = (volumes: ReadonlyArray<typeof Volume.Type>) => {
 
 const faultOf = (s: ServerView) => (s.fault?.message === undefined ? "" : `: ${s.fault.message}`)
 
+/** The id of a flavor given by id, or by name (a plan's existing flavor); none of that name fails for good. */
+const flavorRefOf = (client: Client, idOrName: string) =>
+  client.request("compute", "GET", `/flavors/${encodeURIComponent(idOrName)}`).pipe(
+    Effect.as(Option.some(idOrName)),
+    OpenStackError.catchNotFound(() => Option.none<string>()),
+    Effect.flatMap((byId) =>
+      Option.isSome(byId)
+        ? Effect.succeed(byId.value)
+        : client.list("compute", "/flavors/detail", "flavors", { is_public: "None" }).pipe(
+            Effect.flatMap((flavors) => {
+              const found = flavors
+                .map((f) => f as { readonly id?: unknown; readonly name?: unknown })
+                .find((f) => f.name === idOrName && typeof f.id === "string")
+              return found === undefined
+                ? Effect.fail(
+                    TaskError.permanent("openstack.flavor-not-found", `no flavor with id or name "${idOrName}"`)
+                  )
+                : Effect.succeed(found.id as string)
+            })
+          )
+    )
+  )
+
 /**
  * @category handlers
  * @since 0.1.0
@@ -319,12 +343,13 @@ export const run = (
           return yield* TaskError.permanent("openstack.volume-not-found", `boot volume ${bootVolumeId} does not exist`)
         }
         yield* ensureBootable(client, boot.value, true)
+        const flavorRef = yield* flavorRefOf(client, input.flavorId)
         const serverId = yield* client
           .request("compute", "POST", "/servers", {
             body: {
               server: {
                 name: input.name,
-                flavorRef: input.flavorId,
+                flavorRef,
                 networks: ports.length === 0 ? "none" : ports.map((p) => ({ port: p.id })),
                 block_device_mapping_v2: mappings,
                 tags: [serverTag],

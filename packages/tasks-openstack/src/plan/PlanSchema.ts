@@ -148,7 +148,12 @@ export const Flavor = Schema.Struct({
   swapMb: Schema.optionalKey(NonNegativeInt),
   /** Default true. */
   isPublic: Schema.optionalKey(Schema.Boolean),
-  extraSpecs: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+  extraSpecs: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  /**
+   * The recovery cloud's flavor of this name is used as it is: not created, not deleted (default
+   * false). The sizes say what the instances need (the pre-flight check compares them).
+   */
+  existing: Schema.optionalKey(Schema.Boolean)
 })
 export type Flavor = typeof Flavor.Type
 

@@ -71,6 +71,7 @@ describe("plan check", () => {
         const c = yield* cloud
         const id = yield* uniqueJobId("check")
         const source = yield* sourceVolume(c, `${id}-source`)
+        yield* made(c, "compute", "/flavors", "flavor", { name: `${id}-house`, vcpus: 2, ram: 512, disk: 1 })
         const plan = yield* decode({
           name: id,
           target: c.target,
@@ -89,7 +90,10 @@ describe("plan check", () => {
                 }
               ],
               floatingIps: [{ id: "f", network: c.externalNetwork.name }],
-              flavors: [{ id: "small", name: `${id}-small`, vcpus: 1, ramMb: 256, diskGb: 1 }],
+              flavors: [
+                { id: "small", name: `${id}-small`, vcpus: 1, ramMb: 256, diskGb: 1 },
+                { id: "house", name: `${id}-house`, vcpus: 2, ramMb: 512, diskGb: 1, existing: true }
+              ],
               keypairs: [{ id: "k", name: `${id}-k`, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA check" }],
               volumes: [
                 {
@@ -126,6 +130,7 @@ describe("plan check", () => {
         assert.strictEqual(instances?.path, "projects[0].quotas.compute.instances")
         assert.match(instances?.found ?? "", /^limit 4 \(set by the plan\), 0 in use$/)
         assert.match(report.checks.find((r) => r.check === "quota.volume.volumes")?.found ?? "", /the cloud's default/)
+        assert.deepStrictEqual(statusOf(report, "projects[0].flavors[1].name", "exists.flavor"), ["pass"])
         for (const check of [
           "exists.external-network",
           "exists.source-volume",
@@ -218,7 +223,8 @@ describe("plan check", () => {
               floatingIps: [{ id: "f", network: c.externalNetwork.name, address: fip.floatingip.floating_ip_address }],
               flavors: [
                 { id: "huge", name: `${id}-taken`, vcpus: 2, ramMb: 256, diskGb: 1 },
-                { id: "giant", name: `${id}-giant`, vcpus: 100_000, ramMb: 256, diskGb: 1 }
+                { id: "giant", name: `${id}-giant`, vcpus: 100_000, ramMb: 256, diskGb: 1 },
+                { id: "gone", name: `${id}-gone`, vcpus: 1, ramMb: 256, diskGb: 1, existing: true }
               ],
               keypairs: [{ id: "k", name: `${id}-key`, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA other" }],
               volumes: [
@@ -290,6 +296,7 @@ describe("plan check", () => {
         expectFail("projects[0].instances[0].availabilityZone", "exists.availability-zone")
         expectFail("projects[0].instances[0].hypervisor", "exists.host")
         expectFail("projects[0].flavors[0].name", "clash.name", /not made by migrator/)
+        expectFail("projects[0].flavors[2].name", "exists.flavor", /^no flavor/)
         expectFail("projects[0].keypairs[0].name", "clash.name", /another public key/)
         expectFail("projects[0].floatingIps[0].address", "clash.floating-ip")
         expectFail("projects[1].instances[0].nics[0].fixedIp", "clash.fixed-ip", /held by port/)

@@ -284,7 +284,8 @@ describe("openstack/instance.*", () => {
         const input: typeof InstanceCreate.Input.Type = {
           projectId: f.projectId,
           name: `${jobId}-web`,
-          flavorId: f.flavor.id,
+          // by name, as a plan's existing flavor is given (the plan's own come by id)
+          flavorId: `${jobId}-flavor`,
           keypairName: key.name,
           availabilityZone: c.availabilityZone,
           hypervisor,

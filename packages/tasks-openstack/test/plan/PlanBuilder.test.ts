@@ -59,6 +59,30 @@ const hasEdge = (doc: JobBuilder.JobDocument, task: string, dependency: string) 
   assert.include(edges(doc, task), dependency, `${task} depends on ${dependency}`)
 
 describe("PlanBuilder: the two-projects example", () => {
+  it.effect("an existing flavor is neither created nor deleted: instance.create takes it by name", () =>
+    Effect.gen(function* () {
+      const plan = yield* twoProjects
+      const withExisting = {
+        ...plan,
+        projects: plan.projects.map((p) => ({
+          ...p,
+          flavors: (p.flavors ?? []).map((f) => ({ ...f, existing: true }))
+        }))
+      }
+      const built = yield* PlanBuilder.buildJob(withExisting, { jobId: "j", types: PlanHandlers.inputs })
+      const tasks = allTasks(yield* PlanBuilder.build(withExisting, { jobId: "j" }))
+      assert.isFalse(tasks.some((t) => t.type === "openstack/flavor.create" || t.type === "openstack/flavor.delete"))
+      const flavor = plan.projects.flatMap((p) => p.flavors ?? [])[0]!
+      const instances = tasks.filter((t) => t.type === "openstack/instance.create")
+      assert.isAbove(instances.length, 0)
+      for (const t of instances) {
+        assert.strictEqual((t.input as { flavorId: unknown }).flavorId, flavor.name)
+        assert.notInclude(t.dependencies ?? [], PlanBuilder.taskIds.flavor(flavor.id))
+      }
+      assert.isAbove(built.tasks.length, 0)
+    })
+  )
+
   it.effect("builds a job that core's JobBuilder accepts with every handler's input Schema", () =>
     Effect.gen(function* () {
       const plan = yield* twoProjects

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type * as Plan from "../Plan.ts"
 import { type Assembly, compact, nicSubnets, out, type ProjectScope, res, taskIds } from "./Steps.ts"
 
 /** Keypairs (a keypair belongs to the runner's user, not to the project). */
@@ -42,6 +43,8 @@ export const flavors = (a: Assembly, scope: ProjectScope): void => {
   const { idx, share, add, undo, instancesUsing, undoInstances } = a
   const { project, pp, projectTask, projectId, clearOfProject } = scope
   project.flavors?.forEach((flavor, f) => {
+    // an existing flavor of the recovery cloud: instance.create takes it by name
+    if (flavor.existing === true) return
     const fp = `${pp}.flavors[${f}]`
     const flavorSharing = share.flavor(idx.flavors.get(flavor.id)!)
     const isPrivate = flavor.isPublic === false
@@ -148,7 +151,7 @@ export const instances = (a: Assembly, scope: ProjectScope): void => {
     const routers = (project.routers ?? []).filter((r) => (r.interfaces ?? []).some((x) => subnets.includes(x.subnet)))
     const dependencies = [
       projectTask,
-      taskIds.flavor(instance.flavor),
+      ...(existingFlavor(idx, instance.flavor) === undefined ? [taskIds.flavor(instance.flavor)] : []),
       ...(instance.keypair === undefined ? [] : [taskIds.keypair(instance.keypair)]),
       ...groups.flatMap((g) => [taskIds.securityGroup(g), ...(rulesOf.get(g) ?? [])]),
       ...nics.map((n) => taskIds.network(n.network)),
@@ -171,7 +174,7 @@ export const instances = (a: Assembly, scope: ProjectScope): void => {
       compact({
         projectId,
         name: instance.name,
-        flavorId: out.flavorId(instance.flavor),
+        flavorId: existingFlavor(idx, instance.flavor) ?? out.flavorId(instance.flavor),
         keypairName: instance.keypair === undefined ? undefined : out.keypair(instance.keypair, "name"),
         availabilityZone: instance.availabilityZone,
         hypervisor: instance.hypervisor,
@@ -220,4 +223,10 @@ export const instances = (a: Assembly, scope: ProjectScope): void => {
       )
     )
   })
+}
+
+/** The name of the flavor `id` when the plan uses the recovery cloud's own (`existing`). */
+const existingFlavor = (idx: Plan.Index, id: string): string | undefined => {
+  const flavor = idx.flavors.get(id)?.value
+  return flavor?.existing === true ? flavor.name : undefined
 }
