@@ -8,7 +8,7 @@
  * Before the first job runs, `migrator plan check` finds that the plan fits
  * the recovery cloud (exit 0). The inventory compared at the end includes
  * the projects with quotas of their own (Neutron), and the deleted projects'
- * Nova and Cinder quotas are back to the defaults.
+ * Cinder quotas are back to the defaults.
  *
  * On the OpenStack simulator by default; against a real OpenStack when the
  * openrc variables are set (`scripts/test-openstack.sh` does). The fault run
@@ -331,9 +331,9 @@ describe("a recovery plan end to end", () => {
         yield* rollback(prefix, two.id)
         const end = yield* inventory(cloud.client)
         assert.deepStrictEqual(end, before)
-        // Nova and Cinder answer for a deleted project too: with the defaults again, not the plan's quotas
+        // Cinder answers for a deleted project too (a real Nova refuses: not a valid project): the defaults again
         for (const project of made.projects) {
-          for (const service of ["compute", "volumev3"] as const) {
+          for (const service of ["volumev3"] as const) {
             const now = yield* cloud.client.request(service, "GET", `/os-quota-sets/${project}`)
             const defaults = yield* cloud.client.request(service, "GET", `/os-quota-sets/${project}/defaults`)
             const { id: _a, ...shown } = (now as { quota_set: Record<string, unknown> }).quota_set

@@ -10,7 +10,7 @@ import type { TaskError } from "@migrator/core"
 import * as TenantCreate from "@migrator/tasks-openstack/handlers/TenantCreate"
 import * as TenantDelete from "@migrator/tasks-openstack/handlers/TenantDelete"
 import { Effect, Exit, Schema } from "effect"
-import { type Cloud, cloud, realCloud, taskLayer, uniqueJobId } from "../support/cloud.ts"
+import { type Cloud, cloud, realCloud, recordingClient, taskLayer, uniqueJobId } from "../support/cloud.ts"
 
 /** A real cloud on a loaded two-core machine takes its time. */
 const timeout = realCloud ? 300_000 : 60_000
@@ -165,26 +165,27 @@ describe("openstack/tenant.*", () => {
         })
         const Limit = (key: string, member: string) =>
           Schema.Struct({ [member]: Schema.Struct({ [key]: Schema.Number }) })
+        // Nova, Neutron and Cinder keep quotas by project id; Neutron and Cinder show them after the project is gone
         const show = Effect.all({
-          instances: c.client.request("compute", "GET", `/os-quota-sets/${out.projectId}`, {
-            schema: Limit("instances", "quota_set")
-          }),
           port: c.client.request("network", "GET", `/quotas/${out.projectId}`, { schema: Limit("port", "quota") }),
           volumes: c.client.request("volumev3", "GET", `/os-quota-sets/${out.projectId}`, {
             schema: Limit("volumes", "quota_set")
           })
         })
         const set = yield* show
+        const instances = yield* c.client.request("compute", "GET", `/os-quota-sets/${out.projectId}`, {
+          schema: Limit("instances", "quota_set")
+        })
         assert.deepStrictEqual(
-          [set.instances.quota_set.instances, set.port.quota.port, set.volumes.quota_set.volumes],
+          [instances.quota_set.instances, set.port.quota.port, set.volumes.quota_set.volumes],
           [5, 120, 40]
         )
-        yield* deleteTenant(c, jobId, { projectId: out.projectId })
+        const recorded = yield* recordingClient(c)
+        yield* TenantDelete.run({ projectId: out.projectId }).pipe(
+          Effect.provide(taskLayer({ ...c, client: recorded.client }, { jobId, taskId: "t1-undo", phase: "clear" }))
+        )
         const after = yield* show
         const defaults = yield* Effect.all({
-          instances: c.client.request("compute", "GET", `/os-quota-sets/${out.projectId}/defaults`, {
-            schema: Limit("instances", "quota_set")
-          }),
           port: c.client.request("network", "GET", `/quotas/${out.projectId}/default`, {
             schema: Limit("port", "quota")
           }),
@@ -198,6 +199,14 @@ describe("openstack/tenant.*", () => {
         assert.isFalse(
           listed.some((q) => (q as { readonly project_id?: string }).project_id === out.projectId),
           "Neutron still lists the deleted project's quotas"
+        )
+        // a real Nova refuses to show the quotas of a deleted project (not a valid project): its DELETE is the evidence
+        const reset = recorded
+          .calls()
+          .filter((x) => x.method === "DELETE" && x.status < 300 && x.path.endsWith(`/os-quota-sets/${out.projectId}`))
+        assert.isTrue(
+          reset.some((x) => x.path.includes("/v2.1/")),
+          `no Nova quota reset among ${JSON.stringify(reset)}`
         )
       }).pipe(Effect.scoped),
     timeout
