@@ -12,11 +12,14 @@ const GREEN = "rgb(22, 163, 74)"
 const AMBER = "rgb(217, 119, 6)"
 const RED = "rgb(220, 38, 38)"
 
+/** The computed background of the first match, read in one go inside the page (views re-render while they load). */
 const background = (page: Page, selector: string) =>
   page
-    .locator(selector)
-    .first()
-    .evaluate((e) => getComputedStyle(e).backgroundColor)
+    .waitForFunction((sel) => {
+      const e = document.querySelector(sel)
+      return e === null ? false : getComputedStyle(e).backgroundColor
+    }, selector)
+    .then((h) => h.jsonValue() as Promise<string>)
 
 describe("dashboard (headless Chromium)", () => {
   it.live("outcome colours: failed red, partial amber, succeeded green; task states each their own colour", () =>

@@ -27,7 +27,8 @@ function jobPage(id) {
   ]));
 
   function tasksOf(p) { return job.tasks.filter(function (t) { return t.phase === p; }); }
-  function find(p, tid) { return job && job.tasks.filter(function (t) { return t.phase === p && t.id === tid; })[0]; }
+  var byKey = {};
+  function find(p, tid) { return byKey[p + "/" + tid]; }
 
   // ---- header and operations -------------------------------------------------------
   // what the state machine allows (Jobs.ts); the job document's "operations" says the same when present
@@ -203,10 +204,20 @@ function jobPage(id) {
   }
 
   // ---- live updates -------------------------------------------------------------------
-  var later = null;
+  var later = null, drawnAt = 0, timelineLater = null;
+  // the timeline redraws every row: at most every 2 s while a large job moves, and surely after the last change
+  function timelineSoon() {
+    if (timelineLater) return;
+    timelineLater = setTimeout(function () { timelineLater = null; drawnAt = Date.now(); renderTimeline(); }, Math.max(0, 2000 - (Date.now() - drawnAt)));
+  }
   function soon() {
     if (later) return;
-    later = setTimeout(function () { later = null; renderHead(); renderDetails(); if (tab === "failures") renderFailures(); if (tab === "timeline") renderTimeline(); }, 400);
+    later = setTimeout(function () {
+      later = null;
+      renderHead(); renderDetails();
+      if (tab === "failures") renderFailures();
+      if (tab === "timeline") timelineSoon();
+    }, 400);
   }
   document.addEventListener("health", function () { if (job) renderHead(); });
   setInterval(function () { if (job && job.startedAt && !job.completedAt) renderHead(); }, 5000);
@@ -214,6 +225,8 @@ function jobPage(id) {
     snapshot: function (snapshot) {
       var same = job && job.tasks.length === snapshot.tasks.length;
       job = snapshot;
+      byKey = {};
+      job.tasks.forEach(function (t) { byKey[t.phase + "/" + t.id] = t; });
       job.events = job.events || [];
       clear(events);
       job.events.forEach(addEvent);

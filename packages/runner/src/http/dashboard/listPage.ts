@@ -61,7 +61,7 @@ function listPage() {
       .map(function (h) { return el("th", { text: h }); }))]), body])
   ]));
 
-  var jobs = null, progress = {}, loadedAt = null, pending = false;
+  var jobs = null, progress = {}, loadedAt = null, pending = false, rows = {};
   function matches(j) {
     if (outcome.value && j.outcome !== outcome.value) return false;
     var q = search.value.trim().toLowerCase();
@@ -79,23 +79,32 @@ function listPage() {
     var shown = jobs.filter(matches);
     summary.textContent = shown.length + " of " + jobs.length + " jobs" + (storeDown() && loadedAt ? " · as of " + clock(loadedAt) : "");
     if (shown.length === 0) body.appendChild(el("tr", {}, [el("td", { colspan: "8", "class": "empty", id: "list-empty", text: "no jobs match" })]));
+    var before = rows;
+    rows = {};
     shown.forEach(function (j) {
       var p = progress[j.id];
       var e = elapsedOf(j);
-      body.appendChild(el("tr", { "class": "job", "data-job": j.id, "data-tone": jobTone(j), onclick: function (ev) {
-        if (ev.target.tagName !== "A") location.href = jobUrl(j.id);
-      } }, [
-        el("td", {}, [el("a", { href: jobUrl(j.id), text: j.id })]),
-        el("td", {}, [badge(j)]),
-        el("td", {}, p ? [progressBar(p), el("div", { "class": "muted", text: (p.run.total - p.run.waiting - p.run.running) + "/" + p.run.total +
-          (p.run.failed ? " · " + p.run.failed + " failed" : "") })] : []),
-        el("td", { "data-elapsed": e === null ? "" : String(e), text: e === null ? "—" : duration(e) }),
-        el("td", {}, [rtoCell(j, p)]),
-        el("td", {}, Object.keys(j.labels).map(function (k) { return el("span", { "class": "label", text: k + "=" + j.labels[k] }); })),
-        el("td", { text: j.target || "" }),
-        el("td", { text: when(j.createdAt) })
-      ]));
+      // a row whose content did not change is kept as it is (no flicker, no lost hover or click)
+      var sig = JSON.stringify([j, p, e === null ? null : duration(e)]);
+      var tr = before[j.id] && before[j.id].sig === sig ? before[j.id].tr : row(j, p, e);
+      rows[j.id] = { sig: sig, tr: tr };
+      body.appendChild(tr);
     });
+  }
+  function row(j, p, e) {
+    return el("tr", { "class": "job", "data-job": j.id, "data-tone": jobTone(j), onclick: function (ev) {
+      if (ev.target.tagName !== "A") location.href = jobUrl(j.id);
+    } }, [
+      el("td", {}, [el("a", { href: jobUrl(j.id), text: j.id })]),
+      el("td", {}, [badge(j)]),
+      el("td", {}, p ? [progressBar(p), el("div", { "class": "muted", text: (p.run.total - p.run.waiting - p.run.running) + "/" + p.run.total +
+        (p.run.failed ? " · " + p.run.failed + " failed" : "") })] : []),
+      el("td", { "data-elapsed": e === null ? "" : String(e), text: e === null ? "—" : duration(e) }),
+      el("td", {}, [rtoCell(j, p)]),
+      el("td", {}, Object.keys(j.labels).map(function (k) { return el("span", { "class": "label", text: k + "=" + j.labels[k] }); })),
+      el("td", { text: j.target || "" }),
+      el("td", { text: when(j.createdAt) })
+    ]);
   }
   function loadProgress(ids) {
     var queue = ids.slice(0, 200);
