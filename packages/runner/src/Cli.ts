@@ -7,8 +7,8 @@
  * @since 0.1.0
  */
 import { Keys } from "@migrator/core"
-import { Effect, Option, Stdio, Terminal } from "effect"
-import { Command, Flag } from "effect/cli"
+import { Console, Effect, Layer, Option, Stdio, Terminal } from "effect"
+import { CliConfig, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
 import { badInput } from "./CliExit.ts"
 import * as RunnerConfig from "./Config.ts"
 import * as JobCommands from "./cli/JobCommands.ts"
@@ -52,23 +52,48 @@ const demo = Command.make(
     http: Flag.String("http").pipe(
       Flag.withDescription("dashboard address (default 127.0.0.1:7070; another free port when busy)"),
       Flag.withDefault("127.0.0.1:7070")
+    ),
+    exit: Flag.Boolean("exit").pipe(
+      Flag.withDescription("end when the demo is done (for CI); by default the dashboard stays up until Ctrl-C"),
+      Flag.withDefault(false)
     )
   },
-  Effect.fn(function* ({ http }) {
+  Effect.fn(function* ({ http, exit }) {
     const match = /^(.+):(\d+)$/.exec(http)
     if (match === null) return yield* badInput(`--http: expected host:port, got "${http}"`)
     const tty = yield* (yield* Stdio.Stdio).stdoutIsTerminal
     const columns = tty ? yield* (yield* Terminal.Terminal).columns : 0
     // loaded on demand: the demo brings the OpenStack simulator, which a runner does not need
     const Demo = yield* Effect.promise(() => import("./Demo.ts"))
-    return yield* Demo.run({ host: match[1]!, port: Number(match[2]), display: { tty, columns } })
+    return yield* Demo.run({ host: match[1]!, port: Number(match[2]), display: { tty, columns }, exit })
   })
 ).pipe(
   Command.withDescription(
-    "Run a sample recovery plan end to end (in-memory store, OpenStack simulator, two runners), then roll it back"
+    "Run a sample recovery plan end to end (in-memory store, OpenStack simulator, two runners), roll it back, then keep the dashboard up until Ctrl-C"
   )
 )
 
 export const command = root.pipe(
   Command.withSubcommands([run, JobCommands.make(connect), PlanCommands.make(connect), demo])
+)
+
+/**
+ * How the CLI presents itself: a bad invocation prints its errors, one line each, and where the
+ * help is (not the whole help); `run` has its own `--log-level`, so the built-in one is left out
+ * (it was listed twice).
+ */
+export const presentation = Layer.mergeAll(
+  CliConfig.layer({
+    builtIns: GlobalFlag.BuiltIns.filter((f) => f !== GlobalFlag.LogLevel) as ReadonlyArray<GlobalFlag.BuiltIn>
+  }),
+  CliOutput.layerPresenter({
+    present: (event) =>
+      event._tag === "InvalidInvocation"
+        ? Effect.forEach(
+            [...event.errors.map((e) => e.message.split("\n")[0]!), `see '${event.commandPath.join(" ")} --help'`],
+            (line) => Console.error(line),
+            { discard: true }
+          )
+        : CliOutput.defaultPresenter.present(event)
+  })
 )

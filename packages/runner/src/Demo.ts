@@ -3,7 +3,8 @@
  * in-memory store, the OpenStack simulator and two in-process runners with
  * the OpenStack handlers, builds the sample two-projects plan, runs it while
  * showing progress (and serving the dashboard), rolls it back and checks the
- * simulated cloud is back to where it started.
+ * simulated cloud is back to where it started. The dashboard then stays up
+ * until Ctrl-C, so it can be looked at; `--exit` ends the demo there (CI).
  *
  * @since 0.1.0
  */
@@ -32,6 +33,8 @@ export interface Options {
   readonly port: number
   /** Terminal the progress is drawn on, if any. */
   readonly display: Progress.Display
+  /** End when the demo is done instead of serving the dashboard until interrupted. */
+  readonly exit?: boolean | undefined
 }
 
 const samplePlanText = () =>
@@ -119,38 +122,51 @@ export const run = (options: Options) =>
     yield* Console.log(
       `\njob ${JOB_ID}: ${built.spec.runTasks} run tasks, ${built.spec.clearTasks} clear tasks on cluster "${plan.target}"`
     )
-    yield* Console.log(`dashboard: http://${options.host}:${port}/jobs/${JOB_ID}  (live while the demo runs)\n`)
-
-    const store = yield* Store.Store
-    const followFrom = Effect.fn(function* (from: number) {
-      const view = yield* Jobs.read(keys, JOB_ID)
-      return yield* Progress.follow(keys, JOB_ID, view, from, options.display)
-    })
-    const submitted = yield* store.revision
-    yield* Jobs.submit(keys, built)
-    const done = yield* followFrom(submitted + 1)
-    if (done.state !== "completed" || done.outcome !== "succeeded") {
-      return yield* jobFailed(`demo job ended ${done.state} (${done.outcome ?? "no outcome"})`)
-    }
-    const recovered = count(yield* sim.inventory)
+    const url = `http://${options.host}:${port}/jobs/${JOB_ID}`
     yield* Console.log(
-      `\nrecovered: ${recovered.servers! - initial.servers!} servers, ${recovered.volumes! - initial.volumes!} volumes, ${recovered.networks! - initial.networks!} networks, ${recovered.routers! - initial.routers!} routers`
+      `dashboard: ${url}  (${options.exit === true ? "live while the demo runs" : "up until Ctrl-C"})\n`
     )
 
-    yield* Console.log("\nrolling back")
-    const before = yield* store.revision
-    yield* Jobs.request(keys, JOB_ID, "rollback")
-    const cleared = yield* followFrom(before + 1)
-    const after = count(yield* sim.inventory)
-    const leftovers = Object.keys(initial).filter((kind) => after[kind] !== initial[kind])
-    yield* Console.log(
-      `\ndemo finished: run ${done.outcome}, rollback ${cleared.state}; the simulated cloud is ${
-        leftovers.length === 0
-          ? "back to its initial inventory"
-          : `NOT back to its initial inventory (${leftovers.join(", ")})`
-      }`
+    // the dashboard stays up after the demo (also when it failed: that is when one wants to look)
+    const result = yield* Effect.exit(
+      Effect.gen(function* () {
+        const store = yield* Store.Store
+        const followFrom = Effect.fn(function* (from: number) {
+          const view = yield* Jobs.read(keys, JOB_ID)
+          return yield* Progress.follow(keys, JOB_ID, view, from, options.display)
+        })
+        const submitted = yield* store.revision
+        yield* Jobs.submit(keys, built)
+        const done = yield* followFrom(submitted + 1)
+        if (done.state !== "completed" || done.outcome !== "succeeded") {
+          return yield* jobFailed(`demo job ended ${done.state} (${done.outcome ?? "no outcome"})`)
+        }
+        const recovered = count(yield* sim.inventory)
+        yield* Console.log(
+          `\nrecovered: ${recovered.servers! - initial.servers!} servers, ${recovered.volumes! - initial.volumes!} volumes, ${recovered.networks! - initial.networks!} networks, ${recovered.routers! - initial.routers!} routers`
+        )
+
+        yield* Console.log("\nrolling back")
+        const before = yield* store.revision
+        yield* Jobs.request(keys, JOB_ID, "rollback", { actor: "demo" })
+        const cleared = yield* followFrom(before + 1)
+        const after = count(yield* sim.inventory)
+        const leftovers = Object.keys(initial).filter((kind) => after[kind] !== initial[kind])
+        yield* Console.log(
+          `\ndemo finished: run ${done.outcome}, rollback ${cleared.state}; the simulated cloud is ${
+            leftovers.length === 0
+              ? "back to its initial inventory"
+              : `NOT back to its initial inventory (${leftovers.join(", ")})`
+          }`
+        )
+        if (cleared.state !== "cleared" || leftovers.length > 0) {
+          return yield* jobFailed(`demo rollback ended ${cleared.state}`)
+        }
+      })
     )
-    if (cleared.state !== "cleared" || leftovers.length > 0) {
-      return yield* jobFailed(`demo rollback ended ${cleared.state}`)
+    if (options.exit !== true) {
+      yield* Console.log(`\nthe dashboard stays up at ${url}: press Ctrl-C to stop (--exit ends the demo here)`)
+      return yield* Effect.never
     }
+    return yield* result
   }).pipe(Effect.scoped, Effect.provide(Store.layerMemory))

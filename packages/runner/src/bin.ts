@@ -7,11 +7,11 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
-import { command } from "./Cli.ts"
+import { command, presentation } from "./Cli.ts"
 import { BAD_INPUT, STORE_UNREACHABLE } from "./CliExit.ts"
 
 const exitWith = (code: number, message: string) =>
-  Console.error(message).pipe(
+  (message === "" ? Effect.void : Console.error(message)).pipe(
     Effect.andThen(
       Effect.sync(() => {
         process.exitCode = code
@@ -37,10 +37,14 @@ const program = Command.runWith(command, { version: "0.1.0" })(process.argv.slic
         return exitWith(e.reason?._tag === "Unavailable" ? STORE_UNREACHABLE : 1, `store: ${e.message}`)
       case "JobError":
         return exitWith(BAD_INPUT, e.message ?? "")
+      case "ShowHelp":
+        // the presenter has printed the errors (or the help)
+        return exitWith(BAD_INPUT, "")
       default:
-        return exitWith(e._tag?.includes("Cli") || e._tag === "ShowHelp" ? BAD_INPUT : 1, e.message ?? String(e))
+        return exitWith(e._tag?.includes("Cli") ? BAD_INPUT : 1, e.message ?? String(e))
     }
   }),
+  Effect.provide(presentation),
   Effect.provide(NodeServices.layer)
 )
 

@@ -126,7 +126,7 @@ describe("migrator under Deno 2 against a real etcd", () => {
         assert.strictEqual(badPlan.code, 2)
 
         // the demo (a recovery plan on the OpenStack simulator, then its rollback)
-        const demo = await denoCli(["demo"])
+        const demo = await denoCli(["demo", "--exit"])
         assert.strictEqual(demo.code, 0, demo.stdout + demo.stderr)
         assert.include(demo.stdout, "demo finished: run succeeded, rollback cleared")
 

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Job, Keys, type Store } from "@migrator/core"
-import { type EtcdServer, startEtcd } from "@migrator/etcd-store/testing"
+import { type EtcdServer, freePort, startEtcd } from "@migrator/etcd-store/testing"
 import { Effect } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import * as Graph from "../src/cli/Graph.ts"
@@ -13,6 +13,17 @@ import * as Progress from "../src/cli/Progress.ts"
 import { migrator, type Run, runner, stop } from "./utils/cli.ts"
 
 const bin = fileURLToPath(new URL("../bin/migrator.js", import.meta.url))
+const ADMIN = "admin-token-for-the-cli-0123456789"
+const VIEWER = "viewer-token-for-the-cli-0123456789"
+
+/** Waits for `check`, trying every 50 ms. */
+const until = async (check: () => Promise<boolean>) => {
+  for (let i = 0; i < 1200; i++) {
+    if (await check().catch(() => false)) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error("timed out")
+}
 
 let etcd: EtcdServer
 const children: Array<ChildProcess> = []
@@ -192,11 +203,14 @@ describe("migrator job commands against a real etcd", () => {
           cli("job", "events", "nope")
         ])
         const events = JSON.parse(ok(eventsJson)) as Array<Record<string, unknown>>
+        // actor and reason were added in 0.2.0 (who submitted or operated the job, and why)
         assert.deepStrictEqual(Object.keys(events[0]!).sort(), [
+          "actor",
           "at",
           "data",
           "message",
           "phase",
+          "reason",
           "runner",
           "taskId",
           "type"
@@ -228,7 +242,20 @@ describe("migrator job commands against a real etcd", () => {
           cli("job", "submit", file("lc-ops", echoJob("lc", {})))
         ])
         submitted.forEach(ok)
-        start("--runner-id", "operator")
+        const port = await freePort()
+        const base = `http://127.0.0.1:${port}`
+        const config = join(tmpdir(), `migrator-jobcmd-${process.pid}-tokens.yaml`)
+        writeFileSync(
+          config,
+          [
+            "http:",
+            `  listen: 127.0.0.1:${port}`,
+            "  tokens:",
+            `    - { name: dr-lead, role: admin, token: ${ADMIN} }`,
+            `    - { name: grafana, role: viewer, token: ${VIEWER} }`
+          ].join("\n")
+        )
+        start("--runner-id", "operator", "--config", config)
         const watched = await Promise.all([
           cli("job", "watch", "la"),
           cli("job", "watch", "lb"),
@@ -250,6 +277,11 @@ describe("migrator job commands against a real etcd", () => {
         assert.include(rolledBack.stdout, "job la cleared: clear phase 1/1 done (1 success)")
         assert.strictEqual(ok(retried).trim(), "lb: running")
         assert.strictEqual(invalid.code, 2)
+        // an invalid operation says what is possible
+        assert.include(
+          invalid.stderr,
+          'cannot resume job "lc" in state completed (succeeded); possible now: rollback, confirm'
+        )
         assert.strictEqual(missing.code, 2)
         const clearing = JSON.parse(ok(await cli("job", "list", "--state", "cleared", "--json"))) as Array<ListRow>
         assert.deepStrictEqual(
@@ -262,6 +294,65 @@ describe("migrator job commands against a real etcd", () => {
         const log = JSON.parse(ok(await cli("job", "events", "lb", "--json"))) as Array<{ type: string }>
         assert.strictEqual(log.filter((e) => e.type === "task.started").length, 2)
         assert.strictEqual(log.filter((e) => e.type === "job.retry").length, 1)
+
+        // show: a header, failed tasks first with their reasons; --failed
+        const shown = ok(await cli("job", "show", "lb")).split("\n")
+        assert.strictEqual(shown[0], "job lb: completed (failed)")
+        assert.match(shown[1]!, /^ {2}elapsed \d\d:\d\d {3}- {3}target - {3}created /)
+        assert.strictEqual(shown[2], "  run phase 1/1 done (1 failed)")
+        assert.match(shown[4]!, /^ {2}run\s+f\s+test\/fail\s+done\s+failed\s+attempt 1 {2}test\.fail: no$/)
+        const onlyFailed = JSON.parse(ok(await cli("job", "show", "lc", "--failed", "--json"))) as { tasks: unknown[] }
+        assert.deepStrictEqual(onlyFailed.tasks, [])
+        // list --outcome
+        const outcomes = JSON.parse(ok(await cli("job", "list", "--outcome", "failed", "--json"))) as Array<ListRow>
+        assert.deepStrictEqual(
+          outcomes.map((r) => r.id),
+          ["lb"]
+        )
+
+        // through the runner's API (--server, --token): the same documents, the token's role enforced
+        await until(async () => (await fetch(`${base}/healthz`)).ok)
+        const api = ["--server", base, "--token", ADMIN]
+        const viaEtcd = ok(await cli("job", "show", "lb", "--json"))
+        assert.strictEqual(ok(await cli("job", "show", "lb", "--json", ...api)), viaEtcd)
+        const direct = await fetch(`${base}/api/jobs/lb`, { headers: { authorization: `Bearer ${ADMIN}` } })
+        assert.deepStrictEqual(JSON.parse(viaEtcd), await direct.json())
+        const anonymous = await cli("job", "show", "lb", "--server", base)
+        assert.strictEqual(anonymous.code, 2)
+        assert.include(anonymous.stderr, "--token")
+        const viewer = await cli("job", "rollback", "lc", "--server", base, "--token", VIEWER)
+        assert.strictEqual(viewer.code, 2)
+        assert.include(viewer.stderr, "this needs admin")
+        assert.strictEqual(
+          ok(await cli("job", "rollback", "lc", "--reason", "drill over", ...api)).trim(),
+          "lc: clearing"
+        )
+        const events = JSON.parse(ok(await cli("job", "events", "lc", "--json", ...api))) as Array<
+          Record<string, unknown>
+        >
+        assert.deepInclude(
+          events.find((e) => e.type === "job.rollback"),
+          { actor: "dr-lead", reason: "drill over" }
+        )
+        const listed = JSON.parse(
+          ok(await cli("job", "list", "--outcome", "failed", "--json", ...api))
+        ) as Array<ListRow>
+        assert.deepStrictEqual(
+          listed.map((r) => r.id),
+          ["lb"]
+        )
+        // through etcd the actor is the local user
+        ok(await cli("job", "rollback", "lb", "--reason", "cleanup"))
+        const local = JSON.parse(ok(await cli("job", "events", "lb", "--json"))) as Array<Record<string, unknown>>
+        const rollback = local.find((e) => e.type === "job.rollback")
+        assert.strictEqual(rollback?.reason, "cleanup")
+        assert.match(String(rollback?.actor), /@/)
+        const watchedApi = await cli("job", "watch", "lc", ...api)
+        assert.strictEqual(watchedApi.code, 0, watchedApi.stdout + watchedApi.stderr)
+        assert.include(watchedApi.stdout, "job lc cleared: clear phase 1/1 done (1 success)")
+        assert.strictEqual((await cli("job", "show", "nope", ...api)).code, 2)
+        assert.strictEqual((await cli("job", "show", "lb", "--server", "http://127.0.0.1:1")).code, 3)
+        rmSync(config, { force: true })
       }),
     LONG
   )
@@ -367,7 +458,11 @@ describe("migrator job commands against a real etcd", () => {
         start("--runner-id", "watched-runner")
         const r = await watch.done
         assert.strictEqual(r.code, 0, r.stdout + r.stderr)
-        const lines = r.stdout.trimEnd().split("\n")
+        // line mode: every line but the summary starts with the time it was seen
+        const stamp = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /
+        const raw = r.stdout.trimEnd().split("\n")
+        for (const l of raw.slice(0, -1)) assert.match(l, stamp)
+        const lines = raw.map((l) => l.replace(stamp, ""))
         const expected = [
           "job watched: running",
           "run first running (attempt 1 on watched-runner)",
@@ -405,6 +500,8 @@ describe("migrator job commands against a real etcd", () => {
         const failed = await cli("job", "watch", "failing")
         assert.strictEqual(failed.code, 1)
         assert.include(failed.stdout, "1 failed, 1 ignored")
+        // it ends with the failed tasks and why
+        assert.match(failed.stdout, /\nfailed tasks \(1\):\n {2}run f \(test\/fail, attempt 1\): test\.fail: boom\n$/)
         assert.include(failed.stderr, "job failing ended completed (failed)")
 
         const [unreachable, missing] = await Promise.all([

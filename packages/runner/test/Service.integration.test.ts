@@ -97,6 +97,23 @@ describe("migrator run --http against a real etcd", () => {
 
       const before = await scrape()
       assert.strictEqual(before.types.get("migrator_jobs"), "gauge")
+      assert.strictEqual(before.value("migrator_reporter"), 1)
+      // every counter is there from the start (at 0 unless something happened), for each type and result
+      for (const name of ["migrator_takeovers_total", "migrator_lease_losses_total", "migrator_claims_total"]) {
+        assert.strictEqual(before.types.get(name), "counter", name)
+        assert.isDefined(
+          before.samples.find((s) => s.name === name),
+          name
+        )
+      }
+      for (const result of ["success", "failed", "ignored", "canceled", "skipped"]) {
+        const sample = before.samples.find(
+          (s) =>
+            s.name === "migrator_tasks_finished_total" && s.labels.type === "test/sleep" && s.labels.result === result
+        )
+        assert.isDefined(sample, result)
+      }
+
       const echoDone = (m: ReturnType<typeof parsePrometheus>) =>
         m.value("migrator_tasks_finished_total", { type: "test/echo", result: "success" })
       const submitted = await api("POST", "/api/jobs", {
@@ -110,10 +127,15 @@ describe("migrator run --http against a real etcd", () => {
       assert.strictEqual(submitted.status, 201, JSON.stringify(submitted.body))
       await waitForState("metrics-1", ["completed"])
       const after = await scrape()
+      // task durations in seconds, with buckets up to 6 hours
+      assert.include(
+        after.samples.filter((s) => s.name === "migrator_task_duration_seconds_bucket").map((s) => s.labels.le),
+        "21600"
+      )
 
       assert.strictEqual(after.types.get("migrator_tasks_finished_total"), "counter")
-      assert.strictEqual(after.types.get("migrator_task_duration_ms"), "histogram")
-      assert.strictEqual(after.types.get("migrator_store_latency_ms"), "histogram")
+      assert.strictEqual(after.types.get("migrator_task_duration_seconds"), "histogram")
+      assert.strictEqual(after.types.get("migrator_store_latency_seconds"), "histogram")
       assert.strictEqual(echoDone(after) - echoDone(before), 2)
       assert.strictEqual(
         after.value("migrator_tasks_finished_total", { type: "test/fail", result: "failed" }) -
@@ -122,18 +144,24 @@ describe("migrator run --http against a real etcd", () => {
       )
       assert.isAtLeast(after.value("migrator_claims_total") - before.value("migrator_claims_total"), 3)
       assert.isAtLeast(
-        after.value("migrator_task_duration_ms_count", { type: "test/echo" }) -
-          before.value("migrator_task_duration_ms_count", { type: "test/echo" }),
+        after.value("migrator_task_duration_seconds_count", { type: "test/echo" }) -
+          before.value("migrator_task_duration_seconds_count", { type: "test/echo" }),
         2
       )
       // histogram buckets are cumulative and end with +Inf = count
       const buckets = after.samples.filter(
-        (s) => s.name === "migrator_task_duration_ms_bucket" && s.labels.type === "test/echo"
+        (s) => s.name === "migrator_task_duration_seconds_bucket" && s.labels.type === "test/echo"
       )
       for (let i = 1; i < buckets.length; i++) assert.isAtLeast(buckets[i]!.value, buckets[i - 1]!.value)
       assert.strictEqual(buckets.at(-1)?.labels.le, "+Inf")
-      assert.strictEqual(buckets.at(-1)?.value, after.value("migrator_task_duration_ms_count", { type: "test/echo" }))
-      assert.isAbove(after.value("migrator_store_latency_ms_count"), before.value("migrator_store_latency_ms_count"))
+      assert.strictEqual(
+        buckets.at(-1)?.value,
+        after.value("migrator_task_duration_seconds_count", { type: "test/echo" })
+      )
+      assert.isAbove(
+        after.value("migrator_store_latency_seconds_count"),
+        before.value("migrator_store_latency_seconds_count")
+      )
       assert.strictEqual(
         after.value("migrator_jobs", { state: "completed" }) - before.value("migrator_jobs", { state: "completed" }),
         1

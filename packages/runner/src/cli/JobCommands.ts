@@ -2,19 +2,37 @@
  * `migrator job …`: submit, list, show, watch, events, graph and the user
  * operations (cancel, pause, resume, rollback, confirm, retry).
  *
- * Output that is data has a `--json` form; exit codes are those of
- * CliExit.ts (0 ok, 1 the job did not succeed, 2 bad input, 3 store
- * unreachable).
+ * They reach the jobs through etcd, or through a runner's API with
+ * `--server URL` (and `--token`, or `MIGRATOR_SERVER`/`MIGRATOR_TOKEN`):
+ * see JobClient.ts. Output that is data has a `--json` form (`job show
+ * --json` is the API's job document); exit codes are those of CliExit.ts
+ * (0 ok, 1 the job did not succeed, 2 bad input, 3 store unreachable).
  *
  * @since 0.1.0
  */
-import { Job, JobBuilder, Jobs, Store, type Task, TaskRegistry } from "@migrator/core"
-import { Console, Context, Effect, Layer, Option, Random, type Schema, Stdio, Terminal } from "effect"
+import { Job, JobBuilder, Jobs, Store, TaskRegistry } from "@migrator/core"
+import {
+  Clock,
+  Config,
+  Console,
+  Context,
+  Effect,
+  Layer,
+  Option,
+  Random,
+  Redacted,
+  type Schema,
+  Stdio,
+  Terminal
+} from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { badInput, CliExit, jobFailed } from "../CliExit.ts"
+import { badInput, jobFailed } from "../CliExit.ts"
+import type { JobJson } from "../http/JobDocument.ts"
 import * as Plugins from "../Plugins.ts"
-import { type Connect, withStore } from "./Connection.ts"
+import type { Connect } from "./Connection.ts"
 import * as Graph from "./Graph.ts"
+import * as JobClient from "./JobClient.ts"
+import * as JobText from "./JobText.ts"
 import * as Progress from "./Progress.ts"
 
 /** Reads and parses a JSON file; a missing file or bad JSON is bad input. */
@@ -59,43 +77,6 @@ export const pluginTypes = (names: ReadonlyArray<string>) =>
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false))
 const jobId = Argument.String("id").pipe(Argument.withDescription("job id"))
 
-const iso = (ms: number) => new Date(ms).toISOString()
-
-export const taskJson = (t: Jobs.TaskView) => ({
-  id: t.spec.id,
-  type: t.spec.type,
-  phase: t.spec.phase,
-  status: t.status?.status ?? "waiting",
-  result: t.result?.result ?? null,
-  output: t.result?.output ?? null,
-  reason:
-    t.result?.reason === undefined
-      ? null
-      : { code: t.result.reason.code, message: t.result.reason.message, details: t.result.reason.details ?? null },
-  attempt: t.status?.attempt ?? 0
-})
-
-const phaseCounts = (view: Jobs.JobView, phase: Task.Phase) => {
-  const tasks = view.tasks.filter((t) => t.spec.phase === phase)
-  return { done: tasks.filter((t) => t.status?.status === "done").length, total: tasks.length }
-}
-
-const labelsText = (labels: Readonly<Record<string, string>>) =>
-  Object.entries(labels)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(",")
-
-const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  return [header, ...rows].map((r) =>
-    r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd()
-  )
-}
-
 const parseLabel = (text: string) => {
   const at = text.indexOf("=")
   return at <= 0
@@ -103,9 +84,51 @@ const parseLabel = (text: string) => {
     : Effect.succeed([text.slice(0, at), text.slice(at + 1)] as const)
 }
 
-/** The `job` command and its subcommands, reading the connection through `connect`. */
+const serverFlags = {
+  server: Flag.String("server").pipe(
+    Flag.withDescription("go through this runner's API, e.g. https://runner-1:8443 (env MIGRATOR_SERVER)"),
+    Flag.optional
+  ),
+  token: Flag.String("token").pipe(
+    Flag.withDescription("API token for --server (env MIGRATOR_TOKEN, which keeps it out of the process list)"),
+    Flag.optional
+  )
+}
+
+const envOption = (name: string) => Config.option(Config.String(name)).pipe(Effect.orElseSucceed(() => Option.none()))
+
+/** Graph nodes from a job document's tasks. */
+const nodesOf = (job: JobJson): ReadonlyArray<Graph.Node> =>
+  job.tasks
+    .map((t) => ({
+      id: t.id,
+      type: t.type,
+      phase: t.phase,
+      dependencies: t.dependencies,
+      undoes: t.undoes ?? undefined,
+      status: t.result ?? t.status
+    }))
+    .sort((a, b) => (a.phase === b.phase ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.phase === "run" ? -1 : 1))
+
+/** The `job` command and its subcommands, reading the etcd connection through `connect`. */
 export const make = <R>(connect: Connect<R>) => {
-  const store = withStore(connect)
+  const group = Command.make("job").pipe(Command.withSharedFlags(serverFlags))
+
+  /** etcd, or the runner's API when `--server`/`MIGRATOR_SERVER` is given. */
+  const client = Effect.gen(function* () {
+    const flags = yield* group
+    const server = Option.orElse(flags.server, () => Option.none<string>())
+    const url = Option.isSome(server) ? server : yield* envOption("MIGRATOR_SERVER")
+    if (Option.isSome(url)) {
+      if (!/^https?:\/\/[^\s/]+/.test(url.value)) {
+        return yield* badInput(`--server: expected a URL like https://runner-1:8443, got "${url.value}"`)
+      }
+      const token = Option.isSome(flags.token) ? flags.token : yield* envOption("MIGRATOR_TOKEN")
+      return JobClient.http(url.value, Option.getOrUndefined(Option.map(token, Redacted.make)))
+    }
+    const c = yield* connect
+    return JobClient.etcd(c.keys, (effect) => Effect.provide(effect, c.store))
+  })
 
   const submit = Command.make(
     "submit",
@@ -123,42 +146,36 @@ export const make = <R>(connect: Connect<R>) => {
         .map((p) => p.trim())
         .filter((p) => p !== "")
       const built = yield* buildDocument(document, yield* pluginTypes(names))
-      yield* store((keys) => Jobs.submit(keys, built))
-      yield* Console.log(built.spec.id)
+      const id = yield* (yield* client).submit(built, document)
+      yield* Console.log(id)
     })
   ).pipe(Command.withDescription("Validate and submit a job; prints its id"))
 
   const show = Command.make(
     "show",
-    { id: jobId, json: jsonFlag },
-    Effect.fn(function* ({ id, json }) {
-      const view = yield* store((keys) => Jobs.read(keys, id))
-      const tasks = [...view.tasks].sort((a, b) =>
-        a.spec.phase === b.spec.phase ? 0 : a.spec.phase === "run" ? -1 : 1
+    {
+      id: jobId,
+      json: jsonFlag,
+      failed: Flag.Boolean("failed").pipe(
+        Flag.withDescription("only the tasks that failed (with --json: the document with only those tasks)"),
+        Flag.withDefault(false)
       )
-      if (json) {
-        return yield* Console.log(
-          JSON.stringify(
-            { id, state: view.state.state, outcome: view.state.outcome ?? null, tasks: tasks.map(taskJson) },
-            null,
-            2
-          )
-        )
-      }
-      yield* Console.log(
-        `job ${id}: ${view.state.state}${view.state.outcome === undefined ? "" : ` (${view.state.outcome})`}`
-      )
-      for (const t of tasks) {
-        const j = taskJson(t)
-        yield* Console.log(
-          `  ${j.phase.padEnd(5)} ${j.id.padEnd(24)} ${j.type.padEnd(28)} ${j.status.padEnd(8)} ${(j.result ?? "-").padEnd(9)} attempt ${j.attempt}` +
-            (j.reason === null ? "" : `  ${j.reason.code}: ${j.reason.message}`) +
-            (j.output === null ? "" : `  output ${JSON.stringify(j.output)}`)
-        )
-      }
-      for (const p of view.problems) yield* Console.error(`  unreadable record: ${p.message}`)
+    },
+    Effect.fn(function* ({ id, json, failed }) {
+      const job = yield* (yield* client).show(id)
+      const tasks = failed ? job.tasks.filter((t) => t.result === "failed") : job.tasks
+      if (json) return yield* Console.log(JSON.stringify(failed ? { ...job, tasks } : job, null, 2))
+      const now = yield* Clock.currentTimeMillis
+      for (const line of JobText.header(job, now)) yield* Console.log(line)
+      for (const t of JobText.problemsFirst(tasks)) yield* Console.log(JobText.taskLine(t))
+      if (failed && tasks.length === 0) yield* Console.log("  no failed task")
+      for (const p of job.problems) yield* Console.error(`  unreadable record: ${p}`)
     })
-  ).pipe(Command.withDescription("Show a job's state and every task's status, result, output and reason"))
+  ).pipe(
+    Command.withDescription(
+      "Show a job: state, outcome, elapsed time and RTO, then every task (failed first) with its reason or output"
+    )
+  )
 
   const list = Command.make(
     "list",
@@ -167,50 +184,31 @@ export const make = <R>(connect: Connect<R>) => {
         Flag.withDescription("only jobs in this state (repeatable: any of them)"),
         Flag.atLeast(0)
       ),
+      outcome: Flag.Literals("outcome", Job.Outcome.literals).pipe(
+        Flag.withDescription("only jobs whose run phase ended so: succeeded, partial, failed (repeatable)"),
+        Flag.atLeast(0)
+      ),
       label: Flag.String("label").pipe(
         Flag.withDescription("only jobs with this label, key=value (repeatable: all of them)"),
         Flag.atLeast(0)
       ),
       json: jsonFlag
     },
-    Effect.fn(function* ({ state, label, json }) {
+    Effect.fn(function* ({ state, outcome, label, json }) {
       const labels = yield* Effect.forEach(label, parseLabel)
-      const jobs = yield* store((keys) =>
-        Effect.gen(function* () {
-          const index = (yield* Jobs.list(keys)).filter((j) => state.length === 0 || state.includes(j.state.state))
-          const views = yield* Effect.forEach(
-            index,
-            (j) =>
-              Jobs.read(keys, j.id).pipe(
-                Effect.map(Option.some),
-                Effect.catchTag("JobError", () => Effect.succeed(Option.none<Jobs.JobView>()))
-              ),
-            { concurrency: 8 }
-          )
-          return views
-            .flatMap((v, i) => (Option.isSome(v) ? [{ id: index[i]!.id, view: v.value }] : []))
-            .filter(({ view }) => labels.every(([k, v]) => view.spec.labels[k] === v))
-            .sort((a, b) => a.view.spec.createdAt - b.view.spec.createdAt || (a.id < b.id ? -1 : 1))
-        })
+      const jobs = (yield* (yield* client).list({ states: state, labels })).filter(
+        (j) => outcome.length === 0 || (j.outcome !== null && (outcome as ReadonlyArray<string>).includes(j.outcome))
       )
-      const rows = jobs.map(({ id, view }) => ({
-        id,
-        state: view.state.state,
-        outcome: view.state.outcome ?? null,
-        labels: view.spec.labels,
-        createdAt: iso(view.spec.createdAt),
-        phase: Progress.phaseOf(view.state),
-        tasks: { run: phaseCounts(view, "run"), clear: phaseCounts(view, "clear") }
-      }))
+      const rows = jobs.map(JobText.listRow)
       if (json) return yield* Console.log(JSON.stringify(rows, null, 2))
-      const lines = table(
+      const lines = JobText.table(
         ["ID", "STATE", "OUTCOME", "TASKS", "LABELS", "CREATED"],
         rows.map((r) => [
           r.id,
           r.state,
           r.outcome ?? "-",
           `${r.phase === "clear" ? "clear " : ""}${r.tasks[r.phase].done}/${r.tasks[r.phase].total}`,
-          labelsText(r.labels) || "-",
+          JobText.labelsText(r.labels) || "-",
           r.createdAt.replace(/\.\d+Z$/, "Z")
         ])
       )
@@ -224,14 +222,27 @@ export const make = <R>(connect: Connect<R>) => {
     Effect.fn(function* ({ id }) {
       const tty = yield* (yield* Stdio.Stdio).stdoutIsTerminal
       const columns = tty ? yield* (yield* Terminal.Terminal).columns : 0
-      const final = yield* store((keys) =>
-        Effect.gen(function* () {
-          const s = yield* Store.Store
-          const from = yield* s.revision
-          const view = yield* Jobs.read(keys, id)
-          return yield* Progress.follow(keys, id, view, from + 1, { tty, columns })
-        })
-      )
+      const jobs = yield* client
+      const final =
+        jobs.via === "etcd"
+          ? yield* Effect.gen(function* () {
+              const c = yield* connect
+              return yield* Effect.gen(function* () {
+                const s = yield* Store.Store
+                const from = yield* s.revision
+                const view = yield* Jobs.read(c.keys, id)
+                return yield* Progress.follow(c.keys, id, view, from + 1, { tty, columns })
+              }).pipe(
+                Effect.provide(c.store),
+                Effect.catchTag("JobError", (e) => Effect.fail(badInput(e.message)))
+              )
+            })
+          : yield* Progress.poll(jobs.show(id), { tty, columns })
+      const document = yield* jobs.show(id)
+      for (const line of JobText.failedSummary(
+        document.tasks.filter((t) => t.phase === JobText.phaseOfState(document.state))
+      ))
+        yield* Console.log(line)
       if (!Progress.succeeded(final))
         return yield* jobFailed(
           `job ${id} ended ${final.state}${final.outcome === undefined ? "" : ` (${final.outcome})`}`
@@ -239,7 +250,7 @@ export const make = <R>(connect: Connect<R>) => {
     })
   ).pipe(
     Command.withDescription(
-      "Follow a job until it is terminal (live progress on a terminal, one line per change otherwise); exit 0 only if it succeeded"
+      "Follow a job until it is terminal (live progress on a terminal, timestamped lines otherwise), then list the failed tasks; exit 0 only if it succeeded"
     )
   )
 
@@ -247,31 +258,26 @@ export const make = <R>(connect: Connect<R>) => {
     "events",
     { id: jobId, json: jsonFlag },
     Effect.fn(function* ({ id, json }) {
-      const log = yield* store((keys) =>
-        Effect.gen(function* () {
-          const s = yield* Store.Store
-          const spec = yield* s.get(keys.jobSpec(id))
-          if (Option.isNone(spec)) return yield* badInput(`no job "${id}"`)
-          return yield* Jobs.events(keys, id)
-        })
-      )
+      const log = yield* (yield* client).events(id)
       const rows = log.map((e) => ({
-        at: iso(e.at),
+        at: JobText.iso(e.at),
         type: e.type,
         phase: e.phase ?? null,
         taskId: e.taskId ?? null,
         runner: e.runner ?? null,
+        actor: e.actor ?? null,
+        reason: e.reason ?? null,
         message: e.message,
         data: e.data ?? null
       }))
       if (json) return yield* Console.log(JSON.stringify(rows, null, 2))
       for (const r of rows) {
         yield* Console.log(
-          `${r.at}  ${r.type.padEnd(18)} ${(r.taskId === null ? "" : `${r.phase ?? ""} ${r.taskId}`).padEnd(24)} ${(r.runner ?? "").padEnd(12)} ${r.message}`.trimEnd()
+          `${r.at}  ${r.type.padEnd(18)} ${(r.taskId === null ? "" : `${r.phase ?? ""} ${r.taskId}`).padEnd(24)} ${(r.runner ?? r.actor ?? "").padEnd(12)} ${r.message}`.trimEnd()
         )
       }
     })
-  ).pipe(Command.withDescription("Print a job's event log in commit order"))
+  ).pipe(Command.withDescription("Print a job's event log in commit order (operations with their actor and reason)"))
 
   const graph = Command.make(
     "graph",
@@ -283,8 +289,7 @@ export const make = <R>(connect: Connect<R>) => {
       )
     },
     Effect.fn(function* ({ id, format }) {
-      const view = yield* store((keys) => Jobs.read(keys, id))
-      const nodes = Graph.nodesOf(view.tasks)
+      const nodes = nodesOf(yield* (yield* client).show(id))
       if (format === "dot") return yield* Console.log(Graph.dot(id, nodes))
       const text = Graph.mermaid(nodes)
       yield* Console.log(text)
@@ -300,23 +305,21 @@ export const make = <R>(connect: Connect<R>) => {
   const operation = (name: Job.Operation, description: string) =>
     Command.make(
       name,
-      { id: jobId },
-      Effect.fn(function* ({ id }) {
-        const next = yield* store((keys) => Jobs.request(keys, id, name)).pipe(
-          Effect.catchTag("JobError", (e) =>
-            Effect.fail(
-              e.reason === "NotFound" || e.reason === "InvalidOperation"
-                ? badInput(e.message)
-                : new CliExit({ code: 1, message: e.message })
-            )
-          )
+      {
+        id: jobId,
+        reason: Flag.String("reason").pipe(
+          Flag.withDescription("why, recorded in the job's event log with who asked"),
+          Flag.optional
         )
+      },
+      Effect.fn(function* ({ id, reason }) {
+        const next = yield* (yield* client).request(id, name, Option.getOrUndefined(reason))
         yield* Console.log(`${id}: ${next.state}`)
       })
     ).pipe(Command.withDescription(description))
 
-  return Command.make("job").pipe(
-    Command.withDescription("Submit, inspect and operate jobs"),
+  return group.pipe(
+    Command.withDescription("Submit, inspect and operate jobs (through etcd, or a runner's API with --server)"),
     Command.withSubcommands([
       submit,
       list,

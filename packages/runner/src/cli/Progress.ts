@@ -7,7 +7,8 @@
  * @since 0.1.0
  */
 import { Job, type Jobs, type Keys, Store, Task } from "@migrator/core"
-import { Clock, Console, Effect, Exit, Fiber, Option, Schedule, Schema, Stream } from "effect"
+import { Clock, Console, type Duration, Effect, Exit, Fiber, Option, Schedule, Schema, Stream } from "effect"
+import type { JobJson } from "../http/JobDocument.ts"
 
 export interface TaskProgress {
   readonly id: string
@@ -199,7 +200,7 @@ export const summary = (model: Model, now: number): string => {
 }
 
 /** Whether `watch` exits 0: the run phase succeeded, or the clear phase finished cleanly. */
-export const succeeded = (s: Job.JobState) =>
+export const succeeded = (s: { readonly state: string; readonly outcome?: string | null | undefined }) =>
   (s.state === "completed" && s.outcome === "succeeded") || s.state === "cleared"
 
 const HIDE_CURSOR = "\x1b[?25l"
@@ -234,8 +235,11 @@ export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRe
       drawn = lines.length
       yield* Console.log(`${up}${lines.join("\n")}`)
     })
+    // plain lines carry the time they were seen: a log of the job's progress
+    const stamped = (line: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Console.log(`${new Date(now).toISOString()} ${line}`))
     if (tty) yield* draw
-    else yield* Console.log(`job ${id}: ${describeState(model.state)}`)
+    else yield* stamped(`job ${id}: ${describeState(model.state)}`)
     if (!Job.isTerminal(model.state.state)) {
       const ticker = tty ? yield* draw.pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.forkChild) : undefined
       yield* store.watch(keys.job(id), { fromRevision }).pipe(
@@ -243,7 +247,7 @@ export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRe
           Effect.suspend(() => {
             const next = apply(keys, model, event)
             model = next.model
-            return tty ? Effect.void : Effect.forEach(next.lines, (l) => Console.log(l), { discard: true })
+            return tty ? Effect.void : Effect.forEach(next.lines, stamped, { discard: true })
           })
         ),
         Stream.takeUntil(() => Job.isTerminal(model.state.state)),
@@ -254,5 +258,80 @@ export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRe
     const now = yield* Clock.currentTimeMillis
     if (tty) yield* draw
     yield* Console.log(`${tty ? SHOW_CURSOR : ""}${summary(model, now)}`)
+    return model.state
+  }).pipe(Effect.onExit((exit) => (display.tty && Exit.isFailure(exit) ? Console.log(SHOW_CURSOR) : Effect.void)))
+
+/** A job document as a progress model (for following a job through a runner's API). */
+export const fromDocument = (job: JobJson): Model => ({
+  id: job.id,
+  state: Schema.decodeUnknownSync(Job.JobState)({ ...job, outcome: job.outcome ?? undefined }),
+  tasks: new Map(
+    job.tasks.map((t) => [
+      key(t.phase, t.id),
+      {
+        id: t.id,
+        phase: t.phase,
+        type: t.type,
+        status: t.status as Task.Status,
+        attempt: t.attempt,
+        runner: t.runner ?? undefined,
+        startedAt: t.startedAt ?? undefined,
+        result: (t.result ?? undefined) as Task.Result | undefined,
+        reason: t.reason === null ? undefined : `${t.reason.code}: ${t.reason.message}`
+      }
+    ])
+  )
+})
+
+/** The plain lines `apply` would print for the changes from `before` to `after` (polling sees only snapshots). */
+export const changes = (before: Model, after: Model): ReadonlyArray<string> => {
+  const lines: Array<string> = []
+  for (const [k, t] of after.tasks) {
+    const was = before.tasks.get(k)
+    if (was === undefined) continue
+    if (t.status !== "done" && (t.status !== was.status || t.attempt !== was.attempt)) {
+      lines.push(
+        `${t.phase} ${t.id} ${t.status}${t.status === "running" ? ` (attempt ${t.attempt}${t.runner === undefined ? "" : ` on ${t.runner}`})` : ""}`
+      )
+    }
+    if (t.result !== undefined && (t.result !== was.result || t.attempt !== was.attempt)) {
+      lines.push(`${t.phase} ${t.id} ${t.result}${t.reason === undefined ? "" : ` (${t.reason})`}`)
+    }
+  }
+  if (after.state.state !== before.state.state || after.state.outcome !== before.state.outcome) {
+    lines.push(`job ${after.id}: ${describeState(after.state)}`)
+  }
+  return lines
+}
+
+/** Follows a job by reading it every `interval` (through a runner's API) until it is terminal. */
+export const poll = <E>(load: Effect.Effect<JobJson, E>, display: Display, interval: Duration.Input = "1 second") =>
+  Effect.gen(function* () {
+    let model = fromDocument(yield* load)
+    const fit = fitTo(display.columns)
+    let drawn = 0
+    const stamped = (line: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Console.log(`${new Date(now).toISOString()} ${line}`))
+    const draw = Effect.gen(function* () {
+      const lines = frame(model, yield* Clock.currentTimeMillis).map(fit)
+      const up = drawn === 0 ? HIDE_CURSOR : `\x1b[${drawn}A\x1b[0J`
+      drawn = lines.length
+      yield* Console.log(`${up}${lines.join("\n")}`)
+    })
+    if (display.tty) yield* draw
+    else yield* stamped(`job ${model.id}: ${describeState(model.state)}`)
+    while (!Job.isTerminal(model.state.state)) {
+      yield* Effect.sleep(interval)
+      const next = fromDocument(yield* load)
+      if (display.tty) {
+        model = next
+        yield* draw
+      } else {
+        const lines = changes(model, next)
+        model = next
+        yield* Effect.forEach(lines, stamped, { discard: true })
+      }
+    }
+    yield* Console.log(`${display.tty ? SHOW_CURSOR : ""}${summary(model, yield* Clock.currentTimeMillis)}`)
     return model.state
   }).pipe(Effect.onExit((exit) => (display.tty && Exit.isFailure(exit) ? Console.log(SHOW_CURSOR) : Effect.void)))

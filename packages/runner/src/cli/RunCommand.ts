@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Engine, Keys, type Store, type TaskRegistry } from "@migrator/core"
+import { Engine, EngineMetrics, Keys, type Store, TaskRegistry } from "@migrator/core"
 import { Effect, Fiber, Layer, Logger, Option, Random, Ref, References, Stdio } from "effect"
 import { Command, Flag } from "effect/cli"
 import { badInput } from "../CliExit.ts"
@@ -102,6 +102,8 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
       if (config.plans !== undefined) {
         yield* Effect.forkScoped(PlanSchedule.run(config.plans.files, config.plans.interval, config.clusters))
       }
+      // every counter is exported from the start, at 0, for each task type this runner handles
+      yield* EngineMetrics.initialize((yield* TaskRegistry.TaskRegistry).types())
       // the engine runs in a child fiber: on interruption the flag is set first, then the engine is
       // interrupted (its graceful shutdown), and only then the scope closes the HTTP server
       const engine = yield* Effect.forkChild(
@@ -122,7 +124,11 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
       program as Effect.Effect<never, ReturnType<typeof badInput>, Store.Store | TaskRegistry.TaskRegistry>
     ).pipe(Effect.provide(plugins), Effect.provide(StoreLayer.layerConfig(config.etcd)))
   }).pipe(
-    Effect.provide(Logger.layer([config.log.format === "json" ? Logger.consoleJson : Logger.consolePretty()])),
+    // logs go to stderr: stdout stays for what a command prints as its result
+    Effect.provide(
+      Logger.layer([config.log.format === "json" ? Logger.withConsoleError(Logger.formatJson) : Logger.consolePretty()])
+    ),
+    Effect.provideService(References.LogToStderr, true),
     Effect.provideService(References.MinimumLogLevel, config.log.level)
   )
 

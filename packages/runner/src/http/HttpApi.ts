@@ -163,26 +163,56 @@ export const routes = (options: Options) => {
     })
   )
 
+  /**
+   * Whether this runner exports the fleet-wide gauges (jobs by state): the one holding the
+   * reporter key, put on its own lease with a CAS, so the gauges are exported once in the fleet
+   * and another runner takes over when the holder dies.
+   */
+  const reporter = Effect.gen(function* () {
+    const store = yield* Store.Store
+    const registration = yield* store.get(keys.runner(options.runnerId))
+    const lease = Option.isSome(registration) ? registration.value.lease : undefined
+    if (lease === undefined) return false
+    const key = Metrics.reporterKey(keys)
+    const r = yield* store.txn({
+      compare: [{ key, target: "createRevision", op: "==", value: 0 }],
+      success: [{ _tag: "put", key, value: options.runnerId, lease }],
+      failure: [{ _tag: "get", key }]
+    })
+    if (r.succeeded) return true
+    const held = r.results[0]
+    return held?._tag === "get" && held.kv?.value === options.runnerId
+  })
+
   const metrics = HttpRouter.route(
     "GET",
     "/metrics",
     Effect.gen(function* () {
       const snapshots = yield* Metric.snapshot
-      const jobs = yield* Jobs.list(keys).pipe(Effect.timeout("2 seconds"), Effect.option)
+      const fleet = yield* Effect.gen(function* () {
+        const mine = yield* reporter
+        return { mine, jobs: mine ? yield* Jobs.list(keys) : [] }
+      }).pipe(Effect.timeout("2 seconds"), Effect.option)
       const extra: Array<Metrics.Sample> = [
         {
           name: "migrator_store_up",
           help: "Whether the store answered the last scrape's read",
           type: "gauge",
-          values: [{ labels: {}, value: Option.isSome(jobs) ? 1 : 0 }]
+          values: [{ labels: {}, value: Option.isSome(fleet) ? 1 : 0 }]
+        },
+        {
+          name: "migrator_reporter",
+          help: "Whether this runner exports the fleet-wide gauges (one runner in the fleet does)",
+          type: "gauge",
+          values: [{ labels: {}, value: Option.isSome(fleet) && fleet.value.mine ? 1 : 0 }]
         }
       ]
-      if (Option.isSome(jobs)) {
+      if (Option.isSome(fleet) && fleet.value.mine) {
         const counts = new Map<string, number>(Job.State.literals.map((s) => [s, 0]))
-        for (const j of jobs.value) counts.set(j.state.state, (counts.get(j.state.state) ?? 0) + 1)
+        for (const j of fleet.value.jobs) counts.set(j.state.state, (counts.get(j.state.state) ?? 0) + 1)
         extra.push({
           name: "migrator_jobs",
-          help: "Jobs by state",
+          help: "Jobs by state, fleet-wide (exported by the reporter runner only)",
           type: "gauge",
           values: [...counts].map(([state, value]) => ({ labels: { state }, value }))
         })

@@ -60,3 +60,4 @@ export type JobJson = ReturnType<typeof jobJson>
 
 /** An event of the log: absent fields are left out (`actor` and `reason` only on user operations). */
 export const eventJson = (e: JobEvent.JobEvent) => Schema.encodeSync(JobEvent.JobEvent)(e)
+export type EventJson = ReturnType<typeof eventJson>

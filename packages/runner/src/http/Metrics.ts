@@ -1,11 +1,16 @@
 /**
  * Prometheus text exposition (format 0.0.4) of the process's Effect metrics
  * (the engine's metrics in `@migrator/core/EngineMetrics`) plus gauges that
- * are read from the store when scraped (jobs by state).
+ * are read from the store when scraped (jobs by state, exported by one
+ * runner of the fleet: the holder of the reporter key).
  *
  * @since 0.1.0
  */
+import type { Keys } from "@migrator/core"
 import { Metric } from "effect"
+
+/** The key the reporter runner holds on its lease (outside the job layout: nothing else reads it). */
+export const reporterKey = (keys: Keys.Layout) => `${keys.prefix}metrics/reporter`
 
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

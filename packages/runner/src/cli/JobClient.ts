@@ -1,0 +1,217 @@
+/**
+ * How the job commands reach the jobs: straight through etcd (the default)
+ * or through a runner's HTTP API (`--server URL --token …`, see
+ * `http/API.md`). Both give the same job documents, so every command prints
+ * the same thing whichever way it went.
+ *
+ * Failures are CliExits with the documented codes: 2 bad input (unknown
+ * job, invalid operation, refused token), 3 store or server unreachable,
+ * 1 anything else.
+ *
+ * @since 0.2.0
+ */
+import { hostname, userInfo } from "node:os"
+import type { Job, JobBuilder, Keys, StoreError } from "@migrator/core"
+import { Jobs, Store } from "@migrator/core"
+import { Effect, Option, Redacted, Schema } from "effect"
+import { badInput, CliExit, STORE_UNREACHABLE } from "../CliExit.ts"
+import { type EventJson, eventJson, type JobJson, jobJson } from "../http/JobDocument.ts"
+import * as OperationPreview from "../http/OperationPreview.ts"
+
+export interface ListFilter {
+  readonly states: ReadonlyArray<Job.State>
+  readonly labels: ReadonlyArray<readonly [string, string]>
+}
+
+export interface JobClient {
+  /** Where the jobs are read from, for messages. */
+  readonly via: string
+  readonly submit: (built: JobBuilder.BuiltJob, document: unknown) => Effect.Effect<string, CliExit>
+  /** Jobs, oldest first. */
+  readonly list: (filter: ListFilter) => Effect.Effect<ReadonlyArray<JobJson>, CliExit>
+  readonly show: (id: string) => Effect.Effect<JobJson, CliExit>
+  readonly events: (id: string) => Effect.Effect<ReadonlyArray<EventJson>, CliExit>
+  readonly request: (
+    id: string,
+    operation: Job.Operation,
+    reason: string | undefined
+  ) => Effect.Effect<{ readonly state: string }, CliExit>
+}
+
+/** The actor recorded for operations made through etcd: the local user and host. */
+export const localActor = (): string => {
+  try {
+    return `${userInfo().username}@${hostname()}`
+  } catch {
+    return `cli@${hostname()}`
+  }
+}
+
+const fromStore = (e: StoreError.StoreError) =>
+  new CliExit({ code: e.reason._tag === "Unavailable" ? STORE_UNREACHABLE : 1, message: `store: ${e.message}` })
+
+const oldestFirst = (a: JobJson, b: JobJson) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)
+
+/** Straight through etcd: `store` runs an effect with the connected Store. */
+export const etcd = (
+  keys: Keys.Layout,
+  store: <A, E>(effect: Effect.Effect<A, E, Store.Store>) => Effect.Effect<A, E | CliExit>
+): JobClient => {
+  const run = <A>(effect: Effect.Effect<A, Jobs.JobError | StoreError.StoreError | CliExit, Store.Store>) =>
+    store(effect).pipe(
+      Effect.catchTags({
+        StoreError: (e: StoreError.StoreError) => Effect.fail(fromStore(e)),
+        JobError: (e: Jobs.JobError) =>
+          Effect.fail(
+            e.reason === "NotFound" || e.reason === "AlreadyExists"
+              ? badInput(e.message)
+              : new CliExit({ code: 1, message: e.message })
+          )
+      })
+    )
+  return {
+    via: "etcd",
+    submit: (built) => run(Jobs.submit(keys, built, { actor: localActor() })),
+    list: (filter) =>
+      run(
+        Effect.gen(function* () {
+          const index = (yield* Jobs.list(keys)).filter(
+            (j) => filter.states.length === 0 || filter.states.includes(j.state.state)
+          )
+          const views = yield* Effect.forEach(
+            index,
+            (j) =>
+              Jobs.read(keys, j.id).pipe(
+                Effect.map(Option.some),
+                Effect.catchTag("JobError", () => Effect.succeed(Option.none<Jobs.JobView>()))
+              ),
+            { concurrency: 8 }
+          )
+          return views
+            .flatMap((v) => (Option.isSome(v) ? [jobJson(v.value)] : []))
+            .filter((j) => filter.labels.every(([k, v]) => j.labels[k] === v))
+            .sort(oldestFirst)
+        })
+      ),
+    show: (id) => run(Effect.map(Jobs.read(keys, id), jobJson)),
+    events: (id) =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* Store.Store
+          if (Option.isNone(yield* s.get(keys.jobSpec(id)))) return yield* badInput(`no job "${id}"`)
+          return (yield* Jobs.events(keys, id)).map(eventJson)
+        })
+      ),
+    request: (id, operation, reason) =>
+      run(
+        Jobs.request(keys, id, operation, { actor: localActor(), reason }).pipe(
+          Effect.catchTag(
+            "JobError",
+            (e): Effect.Effect<never, Jobs.JobError | StoreError.StoreError | CliExit, Store.Store> =>
+              e.reason === "InvalidOperation"
+                ? Effect.flatMap(
+                    Jobs.read(keys, id).pipe(Effect.catchTag("JobError", () => Effect.fail(badInput(e.message)))),
+                    (view) => Effect.fail(badInput(`${e.message}; ${OperationPreview.hint(view.state, operation)}`))
+                  )
+                : Effect.fail(e)
+          )
+        )
+      )
+  }
+}
+
+const ErrorBody = Schema.Struct({ error: Schema.String, reason: Schema.optional(Schema.String) })
+const decodeError = Schema.decodeUnknownOption(ErrorBody)
+
+/** Through a runner's API at `server` (e.g. https://runner-1:8443), with a bearer token if given. */
+export const http = (server: string, token: Redacted.Redacted<string> | undefined): JobClient => {
+  const base = server.replace(/\/+$/, "")
+  const call = (method: "GET" | "POST", path: string, body?: unknown) =>
+    Effect.gen(function* () {
+      const response = yield* Effect.tryPromise({
+        try: (signal) =>
+          fetch(`${base}${path}`, {
+            method,
+            signal,
+            headers: {
+              accept: "application/json",
+              ...(token === undefined ? {} : { authorization: `Bearer ${Redacted.value(token)}` }),
+              ...(body === undefined ? {} : { "content-type": "application/json" })
+            },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) })
+          }),
+        catch: (e) =>
+          new CliExit({
+            code: STORE_UNREACHABLE,
+            message: `server ${base} unreachable: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`
+          })
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: "30 seconds",
+          orElse: () =>
+            Effect.fail(new CliExit({ code: STORE_UNREACHABLE, message: `server ${base}: no answer within 30s` }))
+        })
+      )
+      const text = yield* Effect.tryPromise({
+        try: () => response.text(),
+        catch: () => new CliExit({ code: STORE_UNREACHABLE, message: `server ${base}: the answer was cut off` })
+      })
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        return yield* new CliExit({ code: 1, message: `server ${base}: not a JSON answer (HTTP ${response.status})` })
+      }
+      if (response.ok) return parsed
+      const error = Option.getOrUndefined(decodeError(parsed))
+      const message = error?.error ?? `HTTP ${response.status}`
+      const code =
+        response.status === 503
+          ? STORE_UNREACHABLE
+          : response.status === 401 || response.status === 403 || response.status === 404 || response.status === 400
+            ? 2
+            : response.status === 409 && error?.reason !== "Conflict"
+              ? 2
+              : 1
+      return yield* new CliExit({ code, message: response.status === 401 ? `${message} (use --token)` : message })
+    })
+  const path = (id: string) => `/api/jobs/${encodeURIComponent(id)}`
+  const show = (id: string) => Effect.map(call("GET", path(id)), (j) => j as JobJson)
+  return {
+    via: base,
+    submit: (built, document) =>
+      Effect.map(
+        call(
+          "POST",
+          "/api/jobs",
+          typeof document === "object" && document !== null ? { ...document, id: built.spec.id } : document
+        ),
+        (r) => (r as { id: string }).id
+      ),
+    list: (filter) =>
+      Effect.gen(function* () {
+        const query = new URLSearchParams()
+        for (const s of filter.states) query.append("state", s)
+        for (const [k, v] of filter.labels) query.append("label", `${k}=${v}`)
+        const q = query.toString()
+        const summaries = (yield* call("GET", `/api/jobs${q === "" ? "" : `?${q}`}`)) as ReadonlyArray<{ id: string }>
+        const docs = yield* Effect.forEach(
+          summaries,
+          (s) =>
+            show(s.id).pipe(
+              Effect.map(Option.some),
+              Effect.catch((e) => (e.code === 2 ? Effect.succeed(Option.none<JobJson>()) : Effect.fail(e)))
+            ),
+          { concurrency: 8 }
+        )
+        return docs.flatMap((d) => Option.toArray(d)).sort(oldestFirst)
+      }),
+    show,
+    events: (id) => Effect.map(call("GET", `${path(id)}/events`), (e) => e as ReadonlyArray<EventJson>),
+    request: (id, operation, reason) =>
+      Effect.map(
+        call("POST", `${path(id)}/${operation}`, reason === undefined ? {} : { reason }),
+        (r) => r as { state: string }
+      )
+  }
+}
