@@ -50,6 +50,8 @@ export const localActor = (): string => {
 const fromStore = (e: StoreError.StoreError) =>
   new CliExit({ code: e.reason._tag === "Unavailable" ? STORE_UNREACHABLE : 1, message: `store: ${e.message}` })
 
+const READ_TIMEOUT = "10 seconds"
+
 const oldestFirst = (a: JobJson, b: JobJson) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)
 
 /** Straight through etcd: `store` runs an effect with the connected Store. */
@@ -69,51 +71,66 @@ export const etcd = (
           )
       })
     )
+  // reads and operations give up after a while: an etcd outage is exit 3 soon, not after the client's retries
+  const bounded = <A>(effect: Effect.Effect<A, CliExit>) =>
+    effect.pipe(
+      Effect.timeoutOrElse({
+        duration: READ_TIMEOUT,
+        orElse: () =>
+          Effect.fail(new CliExit({ code: STORE_UNREACHABLE, message: `store: no answer within ${READ_TIMEOUT}` }))
+      })
+    )
   return {
     via: "etcd",
     submit: (built) => run(Jobs.submit(keys, built, { actor: localActor() })),
     list: (filter) =>
-      run(
-        Effect.gen(function* () {
-          const index = (yield* Jobs.list(keys)).filter(
-            (j) => filter.states.length === 0 || filter.states.includes(j.state.state)
-          )
-          const views = yield* Effect.forEach(
-            index,
-            (j) =>
-              Jobs.read(keys, j.id).pipe(
-                Effect.map(Option.some),
-                Effect.catchTag("JobError", () => Effect.succeed(Option.none<Jobs.JobView>()))
-              ),
-            { concurrency: 8 }
-          )
-          return views
-            .flatMap((v) => (Option.isSome(v) ? [jobJson(v.value)] : []))
-            .filter((j) => filter.labels.every(([k, v]) => j.labels[k] === v))
-            .sort(oldestFirst)
-        })
+      bounded(
+        run(
+          Effect.gen(function* () {
+            const index = (yield* Jobs.list(keys)).filter(
+              (j) => filter.states.length === 0 || filter.states.includes(j.state.state)
+            )
+            const views = yield* Effect.forEach(
+              index,
+              (j) =>
+                Jobs.read(keys, j.id).pipe(
+                  Effect.map(Option.some),
+                  Effect.catchTag("JobError", () => Effect.succeed(Option.none<Jobs.JobView>()))
+                ),
+              { concurrency: 8 }
+            )
+            return views
+              .flatMap((v) => (Option.isSome(v) ? [jobJson(v.value)] : []))
+              .filter((j) => filter.labels.every(([k, v]) => j.labels[k] === v))
+              .sort(oldestFirst)
+          })
+        )
       ),
-    show: (id) => run(Effect.map(Jobs.read(keys, id), jobJson)),
+    show: (id) => bounded(run(Effect.map(Jobs.read(keys, id), jobJson))),
     events: (id) =>
-      run(
-        Effect.gen(function* () {
-          const s = yield* Store.Store
-          if (Option.isNone(yield* s.get(keys.jobSpec(id)))) return yield* badInput(`no job "${id}"`)
-          return (yield* Jobs.events(keys, id)).map(eventJson)
-        })
+      bounded(
+        run(
+          Effect.gen(function* () {
+            const s = yield* Store.Store
+            if (Option.isNone(yield* s.get(keys.jobSpec(id)))) return yield* badInput(`no job "${id}"`)
+            return (yield* Jobs.events(keys, id)).map(eventJson)
+          })
+        )
       ),
     request: (id, operation, reason) =>
-      run(
-        Jobs.request(keys, id, operation, { actor: localActor(), reason }).pipe(
-          Effect.catchTag(
-            "JobError",
-            (e): Effect.Effect<never, Jobs.JobError | StoreError.StoreError | CliExit, Store.Store> =>
-              e.reason === "InvalidOperation"
-                ? Effect.flatMap(
-                    Jobs.read(keys, id).pipe(Effect.catchTag("JobError", () => Effect.fail(badInput(e.message)))),
-                    (view) => Effect.fail(badInput(`${e.message}; ${OperationPreview.hint(view.state, operation)}`))
-                  )
-                : Effect.fail(e)
+      bounded(
+        run(
+          Jobs.request(keys, id, operation, { actor: localActor(), reason }).pipe(
+            Effect.catchTag(
+              "JobError",
+              (e): Effect.Effect<never, Jobs.JobError | StoreError.StoreError | CliExit, Store.Store> =>
+                e.reason === "InvalidOperation"
+                  ? Effect.flatMap(
+                      Jobs.read(keys, id).pipe(Effect.catchTag("JobError", () => Effect.fail(badInput(e.message)))),
+                      (view) => Effect.fail(badInput(`${e.message}; ${OperationPreview.hint(view.state, operation)}`))
+                    )
+                  : Effect.fail(e)
+            )
           )
         )
       )
