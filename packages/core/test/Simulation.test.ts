@@ -1,12 +1,31 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { simulate } from "./utils/simulation.ts"
+import { type Pending, pendingNames, simulate } from "./utils/simulation.ts"
 
 // `SIM_SEEDS` and `SIM_FROM` size the run; `pnpm sim` runs a longer soak with the same harness.
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {}
 const seeds = Number(env.SIM_SEEDS ?? 1000)
 const from = Number(env.SIM_FROM ?? 1)
+
+/**
+ * Issue 11: the faults and invariants today's engine does not survive yet. Switch each on
+ * here with the engine fix it waits for. `SIM_PENDING=lostReplies,sharedRetries` (or `all`)
+ * switches them on for one run.
+ */
+const pending: Pending = {
+  lostReplies: false, // defect 2: a claim (result, shared record, lease) txn whose answer is lost
+  sharedRetries: false, // defect 1: shared tasks are never retried
+  clusterLimits: false // defect 4: per-target limits are per runner, taken after the claim
+}
+const requested = (env.SIM_PENDING ?? "").split(",").filter((s) => s !== "")
+for (const name of requested) {
+  if (name !== "all" && !(pendingNames as ReadonlyArray<string>).includes(name))
+    throw new Error(`SIM_PENDING: unknown "${name}" (known: all, ${pendingNames.join(", ")})`)
+}
+const enabled: Pending = Object.fromEntries(
+  pendingNames.map((n) => [n, pending[n] || requested.includes(n) || requested.includes("all")])
+) as unknown as Pending
 
 describe("deterministic simulation", () => {
   it.effect(
@@ -20,7 +39,9 @@ describe("deterministic simulation", () => {
         let simulated = 0
         for (let seed = from; seed < from + seeds; seed++) {
           // every seed on a fresh clock, so a failing seed re-runs alone exactly as it ran here
-          const report = yield* simulate(seed, env.SIM_DEBUG !== undefined).pipe(Effect.provide(TestClock.layer()))
+          const report = yield* simulate(seed, { debug: env.SIM_DEBUG !== undefined, pending: enabled }).pipe(
+            Effect.provide(TestClock.layer())
+          )
           if (env.SIM_VERBOSE !== undefined) {
             yield* Effect.sync(() =>
               console.log(
@@ -40,7 +61,7 @@ describe("deterministic simulation", () => {
         }
         yield* Effect.sync(() =>
           console.log(
-            `simulation: ${seeds} seeds, ${jobs} jobs, ${tasks} tasks, ${Math.round(simulated / 1000)} s simulated, faults ${JSON.stringify(totals)}`
+            `simulation: ${seeds} seeds (pending checks on: ${pendingNames.filter((n) => enabled[n]).join(", ") || "none"}), ${jobs} jobs, ${tasks} tasks, ${Math.round(simulated / 1000)} s simulated, faults ${JSON.stringify(totals)}`
           )
         )
         assert.deepStrictEqual(failing, [])
