@@ -4,5 +4,6 @@
  * @since 0.1.0
  */
 
+export * from "./CuttingProxy.ts"
 export * from "./EtcdCluster.ts"
 export * from "./EtcdServer.ts"
