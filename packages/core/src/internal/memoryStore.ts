@@ -67,6 +67,8 @@ export interface MemoryStoreControl {
   readonly lostReplies: Effect.Effect<Readonly<Record<string, number>>>
   /** The live keys under a prefix at the current revision, bypassing every injected fault (for checks). */
   readonly peek: (prefix: string) => Effect.Effect<ReadonlyArray<KeyValue>>
+  /** One key at the current revision, bypassing every injected fault. */
+  readonly peekKey: (key: string) => Effect.Effect<KeyValue | undefined>
   /** Whether a lease exists (not expired, not revoked), bypassing every injected fault. */
   readonly leaseExists: (lease: LeaseId) => Effect.Effect<boolean>
 }
@@ -488,6 +490,7 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
           .sort()
           .map((key) => current(key)!)
       ),
+    peekKey: (key) => Effect.sync(() => current(key)),
     leaseExists: (id) => Effect.sync(() => leases.has(id))
   }
   return { store, control }

@@ -5,6 +5,7 @@
  * results that give up on a retryable failure with attempts left.
  */
 import type { Jobs, Keys, Store } from "@migrator/core"
+import { Effect } from "effect"
 
 export interface ClaimSample {
   /** The live store contents under the prefix (read without faults). */
@@ -27,6 +28,11 @@ export const makeIdleClaims = (options: {
   readonly activity: (claim: string) => { readonly busy: boolean; readonly lastBusy: number | undefined }
   readonly runningOn: (runner: string) => ReadonlyArray<string>
   readonly permitWaits: boolean
+  /** The shared key of a task, if any, and whether a job has a target (from the jobs as generated). */
+  readonly sharedOf: (job: string, phase: string, task: string) => string | undefined
+  readonly targeted: (job: string) => boolean
+  /** A value in the store now, without faults. */
+  readonly read: (key: string) => Effect.Effect<string | undefined>
   readonly violations: Array<string>
 }) => {
   const firstSeen = new Map<string, number>()
@@ -34,51 +40,47 @@ export const makeIdleClaims = (options: {
   const reported = new Map<string, number>()
   const gone = new Set<string>()
   let worst = 0
-  const sample = ({ kvs, now, live }: ClaimSample) => {
-    const present = new Set<string>()
-    const shared = new Map<string, { state: string; job: string }>()
-    for (const kv of kvs) if (kv.key.startsWith(options.keys.sharedPrefix)) shared.set(kv.key, JSON.parse(kv.value))
-    const specs = new Map(kvs.map((kv) => [kv.key, kv]))
-    for (const kv of kvs) {
-      const parsed = options.keys.parse(kv.key)
-      if (parsed?._tag !== "task" || parsed.record !== "claim" || !live.has(kv.value)) continue
-      const claim = `${parsed.job}/${parsed.phase}/${parsed.task}@${kv.createRevision}`
-      present.add(claim)
-      const seen = firstSeen.get(claim) ?? now
-      firstSeen.set(claim, seen)
-      const { busy, lastBusy } = options.activity(claim)
-      let waiting = busy
-      const spec = specs.get(options.keys.task(parsed.job, parsed.phase, parsed.task, "spec"))
-      const sharedKey = spec === undefined ? undefined : (JSON.parse(spec.value) as { shared?: string }).shared
-      if (sharedKey !== undefined) {
-        const record = shared.get(options.keys.shared(sharedKey))
-        if (record !== undefined && (record.state === "creating" || record.state === "deleting"))
-          waiting ||= record.job !== parsed.job
+  const sample = ({ kvs, now, live }: ClaimSample) =>
+    Effect.gen(function* () {
+      const present = new Set<string>()
+      for (const kv of kvs) {
+        // most keys are not claims: the cheap test first
+        if (!kv.key.endsWith("/claim") || !live.has(kv.value)) continue
+        const parsed = options.keys.parse(kv.key)
+        if (parsed?._tag !== "task" || parsed.record !== "claim") continue
+        const claim = `${parsed.job}/${parsed.phase}/${parsed.task}@${kv.createRevision}`
+        present.add(claim)
+        const seen = firstSeen.get(claim) ?? now
+        firstSeen.set(claim, seen)
+        const { busy, lastBusy } = options.activity(claim)
+        let waiting = busy
+        const sharedKey = options.sharedOf(parsed.job, parsed.phase, parsed.task)
+        if (sharedKey !== undefined && !waiting) {
+          const record = yield* options.read(options.keys.shared(sharedKey))
+          const { state, job } = record === undefined ? { state: "", job: "" } : JSON.parse(record)
+          waiting = (state === "creating" || state === "deleting") && job !== parsed.job
+        }
+        if (options.permitWaits && !waiting) waiting = options.targeted(parsed.job)
+        if (waiting) {
+          firstSeen.set(claim, now)
+          continue
+        }
+        const idle = now - Math.max(seen, lastBusy ?? seen)
+        worst = Math.max(worst, idle)
+        if (idle > options.ttlMs && !reported.has(claim) && !gone.has(claim)) {
+          reported.set(claim, options.violations.length)
+          options.violations.push(
+            `${kv.value} holds the claim ${claim} without executing it for ${idle} ms at ${now} ms (${lastBusy === undefined ? "never executed" : `last execution ended at ${lastBusy} ms`}; it executes ${options.runningOn(kv.value).join(", ") || "nothing"})`
+          )
+        }
       }
-      if (options.permitWaits && !waiting) {
-        const job = specs.get(options.keys.jobSpec(parsed.job))
-        waiting = job !== undefined && (JSON.parse(job.value) as { target?: string }).target !== undefined
+      for (const [claim, at] of reported) {
+        if (present.has(claim)) continue
+        options.violations[at] += `, released at ${now} ms`
+        reported.delete(claim)
+        gone.add(claim)
       }
-      if (waiting) {
-        firstSeen.set(claim, now)
-        continue
-      }
-      const idle = now - Math.max(seen, lastBusy ?? seen)
-      worst = Math.max(worst, idle)
-      if (idle > options.ttlMs && !reported.has(claim) && !gone.has(claim)) {
-        reported.set(claim, options.violations.length)
-        options.violations.push(
-          `${kv.value} holds the claim ${claim} without executing it for ${idle} ms at ${now} ms (${lastBusy === undefined ? "never executed" : `last execution ended at ${lastBusy} ms`}; it executes ${options.runningOn(kv.value).join(", ") || "nothing"})`
-        )
-      }
-    }
-    for (const [claim, at] of reported) {
-      if (present.has(claim)) continue
-      options.violations[at] += `, released at ${now} ms`
-      reported.delete(claim)
-      gone.add(claim)
-    }
-  }
+    })
   const end = () => {
     for (const at of reported.values()) options.violations[at] += ", still held at the end"
   }

@@ -62,7 +62,7 @@ interface Execution {
 }
 
 export interface CloudOptions {
-  readonly peek: (prefix: string) => Effect.Effect<ReadonlyArray<Store.KeyValue>>
+  readonly peekKey: (key: string) => Effect.Effect<Store.KeyValue | undefined>
   readonly now: Effect.Effect<number>
   readonly violations: Array<string>
   /** The per-target limit the runners are started with. */
@@ -83,10 +83,7 @@ export const makeCloud = (options: CloudOptions) => {
   let maxPerTarget = 0
 
   const runningOn = new Map<string, Set<string>>() // runner -> tasks it executes now
-  const claimLive = (e: Execution) =>
-    Effect.map(options.peek(e.claimKey), (kvs) =>
-      kvs.some((kv) => kv.key === e.claimKey && kv.createRevision === e.token)
-    )
+  const claimLive = (e: Execution) => Effect.map(options.peekKey(e.claimKey), (kv) => kv?.createRevision === e.token)
 
   /** Wraps a handler body: overlaps, activity per claim, executions per target. */
   const witnessed = <A, E, R>(body: Effect.Effect<A, E, R>) =>
@@ -138,10 +135,9 @@ export const makeCloud = (options: CloudOptions) => {
     })
 
   const sharedRecord = (shared: string) =>
-    Effect.map(options.peek(keys.shared(shared)), (kvs) => {
-      const kv = kvs.find((x) => x.key === keys.shared(shared))
-      return kv === undefined ? undefined : (JSON.parse(kv.value) as { state: string; holders: Array<string> })
-    })
+    Effect.map(options.peekKey(keys.shared(shared)), (kv) =>
+      kv === undefined ? undefined : (JSON.parse(kv.value) as { state: string; holders: Array<string> })
+    )
 
   const create = Create.toLayer((input) =>
     witnessed(

@@ -82,8 +82,10 @@ export const simulate = (seed: number, options: Options = {}) =>
     }
     const log = (line: string) => (debug ? Effect.sync(() => console.log(line)) : Effect.void)
 
+    const sharedTasks = new Map<string, string>() // job/phase/task -> shared key
+    const targeted = new Set<string>() // jobs with a target
     const cloud = makeCloud({
-      peek: memory.control.peek,
+      peekKey: memory.control.peekKey,
       now,
       violations,
       targetLimit: TARGET_LIMIT,
@@ -96,6 +98,9 @@ export const simulate = (seed: number, options: Options = {}) =>
       activity: cloud.activity,
       runningOn: cloud.runningOn,
       permitWaits: !pending.clusterLimits,
+      sharedOf: (job, phase, task) => sharedTasks.get(`${job}/${phase}/${task}`),
+      targeted: (job) => targeted.has(job),
+      read: (key) => Effect.map(memory.control.peekKey(key), (kv) => kv?.value),
       violations
     })
 
@@ -170,6 +175,12 @@ export const simulate = (seed: number, options: Options = {}) =>
         }))
         taskCount += n * 2
         expectations.set(id, modes)
+        if (target !== undefined) targeted.add(id)
+        for (const t of tasks) {
+          if (t.shared === undefined) continue
+          sharedTasks.set(`${id}/run/${t.id}`, t.shared)
+          sharedTasks.set(`${id}/clear/${t.id}-del`, t.shared)
+        }
         const built = yield* JobBuilder.build({ id, ...(target === undefined ? {} : { target }), tasks, clearTasks })
         let tries = 0
         yield* Effect.suspend(() => {
@@ -286,7 +297,7 @@ export const simulate = (seed: number, options: Options = {}) =>
     let finished = false
     while (!finished && (chaosEnded === undefined || (yield* now) - chaosEnded < SETTLE_MS)) {
       yield* TestClock.adjust(Duration.millis(STEP_MS))
-      idleClaims.sample({
+      yield* idleClaims.sample({
         kvs: yield* memory.control.peek(keys.prefix),
         now: yield* now,
         live: new Set(slots.map((s) => s.id).filter((id) => !stopping.has(id)))
