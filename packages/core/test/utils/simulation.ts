@@ -368,6 +368,8 @@ export const simulate = (seed: number, options: Options = {}) =>
     for (const kv of yield* memory.control.peek(keys.sharedPrefix))
       violations.push(`shared record ${kv.key} left: ${kv.value}`)
     for (const s of slots) yield* Fiber.interrupt(s.fiber).pipe(Effect.timeout("30 seconds"), Effect.ignore)
+    // which operations actually lost their reply
+    for (const [op, n] of Object.entries(yield* memory.control.lostReplies)) faults[`lost ${op} reply`] = n
     return { seed, jobs: jobCount, tasks: taskCount, faults, violations, simulatedMs } satisfies Report
   }).pipe(
     Random.withSeed(seed),
