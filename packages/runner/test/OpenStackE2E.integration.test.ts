@@ -15,7 +15,7 @@
  * (a create that times out after it succeeded, a 503 burst, a server going to
  * ERROR) needs the simulator's fault injection.
  */
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -41,6 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(services.map((s) => s.stop("SIGKILL")))
   await etcd?.destroy()
+  for (const path of written) rmSync(path, { force: true })
 })
 
 interface Cloud {
@@ -166,9 +167,11 @@ const planFor = (cloud: Cloud, name: string) =>
     return plan
   })
 
+const written: Array<string> = []
 const file = (name: string, content: string) => {
   const path = join(tmpdir(), `migrator-e2e-${process.pid}-${name}`)
   writeFileSync(path, content)
+  written.push(path)
   return path
 }
 
