@@ -81,6 +81,7 @@ export const makeCloud = (options: CloudOptions) => {
   const perTarget = new Map<string, Set<Execution>>()
   let nextId = 0
   let maxPerTarget = 0
+  const overLimit = new Map<string, number>() // target -> starts found over its limit
 
   const runningOn = new Map<string, Set<string>>() // runner -> tasks it executes now
   const claimLive = (e: Execution) => Effect.map(options.peekKey(e.claimKey), (kv) => kv?.createRevision === e.token)
@@ -115,7 +116,10 @@ export const makeCloud = (options: CloudOptions) => {
         for (const e of running) if (yield* claimLive(e)) live.push(e)
         const counted = options.clusterLimits ? live : live.filter((e) => e.runner === ctx.runnerId)
         maxPerTarget = Math.max(maxPerTarget, counted.length)
-        if (counted.length > options.targetLimit) {
+        const over = overLimit.get(ctx.target) ?? 0
+        if (counted.length > options.targetLimit) overLimit.set(ctx.target, over + 1)
+        // the first few are enough to see what happened
+        if (counted.length > options.targetLimit && over < 3) {
           violations.push(
             `${counted.length} tasks of target ${ctx.target} run at once${options.clusterLimits ? "" : ` on ${ctx.runnerId}`} at ${at} ms (limit ${options.targetLimit}): ${counted.map((e) => `${e.task} on ${e.runner}`).join(", ")}`
           )
