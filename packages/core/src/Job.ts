@@ -73,20 +73,36 @@ export class JobState extends Schema.Class<JobState>("@migrator/core/JobState")(
   rtoMet: Schema.optional(Schema.Boolean)
 }) {}
 
-const transitions: Record<State, ReadonlyArray<State>> = {
-  pending: ["running", "canceled"],
-  running: ["completed", "canceling", "paused"],
-  paused: ["running", "canceling"],
-  canceling: ["canceled"],
-  canceled: ["clearing"],
-  completed: ["clearing"],
-  clearing: ["cleared", "clear-failed"],
-  cleared: [],
-  "clear-failed": ["clearing"]
+/**
+ * What moves a job: a user's operation, or the engine when the work of a state is done.
+ * `start`: the first claim; `complete`: every run task has a result; `canceled`: nothing is
+ * left running after a cancel; `cleared`/`clear-failed`: every clear task has a result;
+ * `auto-rollback`: a drill's rollback is due.
+ */
+export type Event = Operation | "start" | "complete" | "canceled" | "cleared" | "clear-failed" | "auto-rollback"
+
+/**
+ * The job lifecycle (SPEC §4.1), the one table consulted by user operations (`Jobs.request`)
+ * and by the engine. `retry` keeps the state it re-enters (`running`/`clearing`) with the
+ * operation pending until the engine has reset the failed tasks.
+ */
+export const lifecycle: Readonly<Record<State, Partial<Readonly<Record<Event, State>>>>> = {
+  pending: { start: "running", cancel: "canceling" },
+  running: { complete: "completed", cancel: "canceling", pause: "paused" },
+  paused: { resume: "running", cancel: "canceling" },
+  canceling: { canceled: "canceled" },
+  canceled: { rollback: "clearing" },
+  completed: { rollback: "clearing", confirm: "clearing", retry: "running", "auto-rollback": "clearing" },
+  clearing: { cleared: "cleared", "clear-failed": "clear-failed" },
+  cleared: {},
+  "clear-failed": { retry: "clearing" }
 }
 
-/** Whether the state machine of SPEC §4.1 allows `from → to`. */
-export const canTransition = (from: State, to: State): boolean => transitions[from].includes(to)
+/** The state `event` moves a job in `from` to, if the lifecycle allows it. */
+export const next = (from: State, event: Event): State | undefined => lifecycle[from][event]
+
+/** Whether some event moves a job from `from` to `to`. */
+export const canTransition = (from: State, to: State): boolean => Object.values(lifecycle[from]).includes(to)
 
 /** States in which no runner has anything to do until a user asks. */
 export const isTerminal = (state: State): boolean =>

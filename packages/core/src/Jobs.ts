@@ -7,7 +7,9 @@
  */
 import { Clock, Effect, Option, Random, Schema } from "effect"
 import * as Codec from "./Codec.ts"
-import { JobSpec, JobState, type Operation, RequestedOperation, type State } from "./Job.ts"
+import { decodeRegistration } from "./internal/registration.ts"
+import * as Job from "./Job.ts"
+import { JobSpec, JobState, type Operation, RequestedOperation } from "./Job.ts"
 import type { BuiltJob } from "./JobBuilder.ts"
 import { JobEvent } from "./JobEvent.ts"
 import type * as Keys from "./Keys.ts"
@@ -117,6 +119,8 @@ export interface TaskView {
   readonly status: TaskStatus | undefined
   readonly result: TaskResult | undefined
   readonly claim: string | undefined
+  /** Why a task whose dependencies are done is not running, e.g. no live runner serves its type. */
+  readonly waitingFor?: string
 }
 
 export interface JobView {
@@ -142,8 +146,27 @@ export const read = Effect.fn("Jobs.read")(function* (keys: Keys.Layout, id: str
   if (Option.isNone(specKv)) return yield* new JobError({ job: id, reason: "NotFound", message: `no job "${id}"` })
   const tasks = yield* store.range(keys.tasks(id))
   const state = yield* store.get(keys.jobState(id))
-  return yield* viewOf(keys, id, [specKv.value, ...Option.toArray(state), ...tasks.kvs])
+  const view = yield* viewOf(keys, id, [specKv.value, ...Option.toArray(state), ...tasks.kvs])
+  return withWaitingReasons(view, (yield* store.range(keys.runners)).kvs)
 })
+
+/** Marks ready tasks that no live runner serves, from the runners' registrations. */
+const withWaitingReasons = (view: JobView, runners: ReadonlyArray<KeyValue>): JobView => {
+  const served = new Set<string>()
+  for (const kv of runners) for (const type of decodeRegistration(kv.value)?.types ?? []) served.add(type)
+  const done = new Map<string, boolean>()
+  for (const t of view.tasks) {
+    done.set(`${t.spec.phase}/${t.spec.id}`, t.result?.result === "success" || t.result?.result === "skipped")
+  }
+  const tasks = view.tasks.map((t) => {
+    const ready =
+      t.result === undefined &&
+      t.status?.status !== "running" &&
+      t.spec.dependencies.every((d) => done.get(`${t.spec.phase}/${d}`) === true)
+    return ready && !served.has(t.spec.type) ? { ...t, waitingFor: `no live runner serves "${t.spec.type}"` } : t
+  })
+  return { ...view, tasks }
+}
 
 export const viewOf = (keys: Keys.Layout, id: string, kvs: ReadonlyArray<KeyValue>) =>
   Effect.gen(function* () {
@@ -218,29 +241,12 @@ export const list = Effect.fn("Jobs.list")(function* (keys: Keys.Layout) {
   return out
 })
 
-interface Transition {
-  readonly from: ReadonlyArray<State>
-  readonly to: (state: JobState) => State
-  readonly clearMode?: "rollback" | "confirm"
-  readonly pending?: boolean
-}
-
-const operations: Record<Operation, Transition> = {
-  cancel: { from: ["pending", "running", "paused"], to: () => "canceling" },
-  pause: { from: ["running"], to: () => "paused" },
-  resume: { from: ["paused"], to: () => "running" },
-  rollback: { from: ["completed", "canceled"], to: () => "clearing", clearMode: "rollback" },
-  confirm: { from: ["completed"], to: () => "clearing", clearMode: "confirm" },
-  retry: {
-    from: ["completed", "clear-failed"],
-    to: (s) => (s.state === "completed" ? "running" : "clearing"),
-    pending: true
-  }
-}
+/** What an operation records besides the new state: the kind of clear phase, or a pending retry. */
+const clearModes: Partial<Record<Operation, "rollback" | "confirm">> = { rollback: "rollback", confirm: "confirm" }
 
 /** Whether `operation` may be asked for a job in `state` (what `request` checks before its CAS). */
 export const canRequest = (state: JobState, operation: Operation): boolean =>
-  operations[operation].from.includes(state.state) && !(operation === "retry" && state.outcome === "succeeded")
+  Job.next(state.state, operation) !== undefined && !(operation === "retry" && state.outcome === "succeeded")
 
 /** Carries out a user operation as a CAS on the job state (retried on conflicts). */
 export const request = Effect.fn("Jobs.request")(function* (
@@ -250,14 +256,14 @@ export const request = Effect.fn("Jobs.request")(function* (
   by?: Requester
 ) {
   const store = yield* Store
-  const t = operations[operation]
   for (let round = 0; round < 20; round++) {
     const kv = yield* store.get(keys.jobState(id))
     if (Option.isNone(kv)) return yield* new JobError({ job: id, reason: "NotFound", message: `no job "${id}"` })
     const current = yield* decodeState(kv.value.key, kv.value.value).pipe(
       Effect.mapError((e) => new JobError({ job: id, reason: "InvalidOperation", message: e.message }))
     )
-    if (!canRequest(current, operation)) {
+    const to = Job.next(current.state, operation)
+    if (to === undefined || !canRequest(current, operation)) {
       return yield* new JobError({
         job: id,
         reason: "InvalidOperation",
@@ -265,14 +271,13 @@ export const request = Effect.fn("Jobs.request")(function* (
       })
     }
     const now = yield* Clock.currentTimeMillis
-    const to = t.to(current)
     const { pending: _p, outcome: _o, reason: _r, ...rest } = current
     const next = new JobState({
       ...rest,
       ...(to === "running" || to === "clearing" ? {} : { outcome: current.outcome }),
       state: to,
-      ...(t.clearMode === undefined ? {} : { clearMode: t.clearMode }),
-      ...(t.pending === true ? { pending: new RequestedOperation({ operation, requestedAt: now }) } : {}),
+      ...(clearModes[operation] === undefined ? {} : { clearMode: clearModes[operation] }),
+      ...(operation === "retry" ? { pending: new RequestedOperation({ operation, requestedAt: now }) } : {}),
       updatedAt: now
     } as ConstructorParameters<typeof JobState>[0])
     const value = encodeState(next)

@@ -10,7 +10,8 @@
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/claim   runner id, on the runner's lease (fencing token = create revision)
  *   <prefix>jobs/<job>/events/<time>-<writer>-<n>   JobEvent; the log's order is the keys' create revision
  *   <prefix>index/<job>                             JobState summary for listing without reading tasks
- *   <prefix>runners/<runner>                        registration, on the runner's lease
+ *   <prefix>runners/<runner>                        registration and task types served, on the runner's lease
+ *   <prefix>slots/<target>/<n>                      one of a target's cluster-wide slots, held with a claim on the runner's lease
  *   <prefix>shared/<shared key>                     shared resource record (SPEC §4.5)
  *
  * The job spec is written last when a job is submitted in several
@@ -38,6 +39,8 @@ export interface Layout {
   readonly indexEntry: (job: string) => string
   readonly runners: string
   readonly runner: (runner: string) => string
+  readonly slots: string
+  readonly slot: (target: string, n: number) => string
   readonly shared: (key: string) => string
   readonly sharedPrefix: string
   /** Parses a key under `jobs/`; undefined for keys of other kinds. */
@@ -73,6 +76,8 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
     indexEntry: (id) => `${prefix}index/${id}`,
     runners: `${prefix}runners/`,
     runner: (id) => `${prefix}runners/${id}`,
+    slots: `${prefix}slots/`,
+    slot: (target, n) => `${prefix}slots/${encodeURIComponent(target)}/${n}`,
     sharedPrefix: `${prefix}shared/`,
     shared: (key) => `${prefix}shared/${encodeURIComponent(key)}`,
     parse: (key) => {

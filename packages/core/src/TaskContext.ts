@@ -21,5 +21,11 @@ export class TaskContext extends Context.Service<
     readonly runnerId: string
     /** The shared-resource key of the task, if any. */
     readonly shared: string | undefined
+    /**
+     * What to mark created resources with so a later attempt finds them: derived from the shared
+     * key for shared tasks (a successor in another job adopts what this one half-made), from the
+     * job and task otherwise.
+     */
+    readonly idempotencyKey: string
   }
 >()("@migrator/core/TaskContext") {}

@@ -77,28 +77,34 @@ describe("domain model", () => {
   )
 
   it("the job state machine allows exactly the transitions of SPEC §4.1", () => {
-    const allowed: Array<[Job.State, Job.State]> = [
-      ["pending", "running"],
-      ["running", "completed"],
-      ["running", "canceling"],
-      ["canceling", "canceled"],
-      ["running", "paused"],
-      ["paused", "running"],
-      ["completed", "clearing"],
-      ["canceled", "clearing"],
-      ["clearing", "cleared"],
-      ["clearing", "clear-failed"],
-      ["clear-failed", "clearing"]
-    ]
-    for (const [from, to] of allowed) assert.isTrue(Job.canTransition(from, to), `${from} -> ${to}`)
-    for (const [from, to] of [
-      ["completed", "running"],
-      ["cleared", "clearing"],
-      ["pending", "completed"],
-      ["canceled", "running"]
-    ] as Array<[Job.State, Job.State]>) {
-      assert.isFalse(Job.canTransition(from, to), `${from} -> ${to}`)
+    // every (state, event) pair: the expected next state, or nothing
+    const expected: Record<Job.State, Partial<Record<Job.Event, Job.State>>> = {
+      pending: { start: "running", cancel: "canceling" },
+      running: { complete: "completed", cancel: "canceling", pause: "paused" },
+      paused: { resume: "running", cancel: "canceling" },
+      canceling: { canceled: "canceled" },
+      canceled: { rollback: "clearing" },
+      completed: { rollback: "clearing", confirm: "clearing", retry: "running", "auto-rollback": "clearing" },
+      clearing: { cleared: "cleared", "clear-failed": "clear-failed" },
+      cleared: {},
+      "clear-failed": { retry: "clearing" }
     }
+    const events: ReadonlyArray<Job.Event> = [
+      ...Job.Operation.literals,
+      "start",
+      "complete",
+      "canceled",
+      "cleared",
+      "clear-failed",
+      "auto-rollback"
+    ]
+    for (const from of Job.State.literals) {
+      for (const event of events) {
+        assert.strictEqual(Job.next(from, event), expected[from][event], `${from} --${event}-->`)
+      }
+    }
+    assert.isTrue(Job.canTransition("completed", "running"), "retry re-enters running")
+    assert.isFalse(Job.canTransition("cleared", "clearing"))
     assert.deepStrictEqual(Schema.decodeUnknownSync(Job.State)("clear-failed"), "clear-failed")
   })
 

@@ -72,6 +72,7 @@ describe("engine rules", () => {
     )
   )
 
+  // (a type no runner serves is not failed but waits: see EngineFaults)
   it.effect("bad inputs and outputs fail their task with a clear reason; other tasks go on", () =>
     withEnv(() =>
       Effect.gen(function* () {
@@ -79,7 +80,6 @@ describe("engine rules", () => {
         const id = yield* submit({
           id: "bad",
           tasks: [
-            { id: "unknown", type: "nope/missing", input: {} },
             { id: "input", type: "test/sleep", input: { ms: "soon" } },
             { id: "output", type: "test/bad-output", input: {} },
             { id: "defect", type: "test/defect", input: {} },
@@ -92,8 +92,6 @@ describe("engine rules", () => {
         const view = yield* show(id)
         assert.strictEqual(view.state.outcome, "partial")
         const reason = (t: string) => task(view, t)?.result?.reason
-        assert.strictEqual(reason("unknown")?.code, "handler.unknown")
-        assert.include(reason("unknown")?.message ?? "", "nope/missing")
         assert.strictEqual(reason("input")?.code, "input.invalid")
         assert.include(reason("input")?.message ?? "", "/ms")
         assert.strictEqual(reason("output")?.code, "output.invalid")
@@ -151,36 +149,6 @@ describe("engine rules", () => {
         // no time passes: the periodic resync cannot be what finds task "a"
         yield* awaitState("early-tasks", terminal)
         assert.strictEqual((yield* show("early-tasks")).state.outcome, "succeeded")
-      })
-    )
-  )
-
-  it.effect("a stale executor's write is rejected by fencing", () =>
-    withEnv((probe) =>
-      Effect.gen(function* () {
-        yield* runner("r1")
-        const id = yield* submit({ id: "fence", tasks: [{ id: "t", type: "probe/work", input: { gate: "f" } }] })
-        yield* awaitTask(id, "t", (s) => s.status === "running")
-        const store = yield* Store.Store
-        const claim = Option.getOrThrow(yield* store.get(keys.task(id, "run", "t", "claim")))
-        // a stale executor (an older claim) tries to write a result
-        const stale = yield* store.txn({
-          compare: [
-            {
-              key: keys.task(id, "run", "t", "claim"),
-              target: "createRevision",
-              op: "==",
-              value: claim.createRevision - 1
-            }
-          ],
-          success: [{ _tag: "put", key: keys.task(id, "run", "t", "result"), value: "{}" }]
-        })
-        assert.isFalse(stale.succeeded)
-        yield* probe.open("f")
-        yield* awaitState(id, terminal)
-        const t = task(yield* show(id), "t")
-        assert.strictEqual(t?.result?.result, "success")
-        assert.strictEqual((t?.result?.output as { token: number } | undefined)?.token, claim.createRevision)
       })
     )
   )

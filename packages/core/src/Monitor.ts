@@ -1,0 +1,163 @@
+/**
+ * Discovery (SPEC §4.2): the only reader of the job key space. Lists, then
+ * watches from the list's revision; a periodic resync (and any watch
+ * failure) reloads the picture. Other engine services read the resulting
+ * `JobView` and are told which jobs changed.
+ *
+ * @since 0.2.0
+ */
+import { Cause, Context, type Duration, Effect, Layer, Option, type Scope, Stream } from "effect"
+import * as JobView from "./internal/jobView.ts"
+import * as Signal from "./internal/signal.ts"
+import * as Jobs from "./Jobs.ts"
+import * as Keys from "./Keys.ts"
+import { type KeyValue, Store, type WatchEvent } from "./Store.ts"
+
+export interface Options {
+  readonly runnerId: string
+  readonly prefix?: string
+  readonly resyncInterval?: Duration.Input
+}
+
+export type Change = JobView.Applied
+
+export class Monitor extends Context.Service<
+  Monitor,
+  {
+    readonly view: JobView.JobView
+    /** Jobs changed since the last call, each once. */
+    readonly takeDirty: Effect.Effect<ReadonlyArray<string>>
+    readonly markDirty: (job: string) => Effect.Effect<void>
+    /** Fires when some job became dirty. */
+    readonly wake: Signal.Signal
+    /** Fires after every change the watch delivered. */
+    readonly changed: Signal.Signal
+    /** Looks at every task of `job` again once the view has caught up with `revision`. */
+    readonly rescanAfter: (job: string, revision: number) => void
+    /** Calls `listener` for every change of a claim or slot key (after the view has applied it). */
+    readonly onChange: (listener: (change: Change) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
+  }
+>()("@migrator/core/Monitor") {}
+
+export const make = (options: Options): Effect.Effect<Monitor["Service"], never, Store | Scope.Scope> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const keys = Keys.make(options.prefix ?? Keys.DEFAULT_PREFIX)
+    const view = JobView.make(keys, options.runnerId)
+    const dirty = new Set<string>()
+    const rescans = new Map<string, number>()
+    const listeners = new Set<(change: Change) => Effect.Effect<void>>()
+    const wake = yield* Signal.make
+    const changed = yield* Signal.make
+
+    const markDirty = (job: string) =>
+      Effect.suspend(() => {
+        dirty.add(job)
+        return wake.fire
+      })
+
+    const applied = (a: JobView.Applied) =>
+      Effect.gen(function* () {
+        if (a.job !== undefined) dirty.add(a.job)
+        if (a.claim !== undefined || a.slot !== undefined) for (const l of listeners) yield* l(a)
+      })
+
+    const fetchJob = (id: string) =>
+      Effect.gen(function* () {
+        const head = yield* store.range(`${keys.job(id)}s`)
+        const tasks = yield* store.range(keys.tasks(id), { revision: head.revision })
+        const slot = view.slot(id)
+        for (const kv of [...head.kvs, ...tasks.kvs]) yield* applied(yield* view.apply(kv, kv.key))
+        slot.loadedAt = head.revision
+        slot.scan = true
+      })
+
+    const load = Effect.gen(function* () {
+      const index = yield* store.range(keys.index)
+      const at = index.revision
+      // read everything first, then replace the view in one go
+      const kvs: Array<KeyValue> = []
+      const ids: Array<string> = []
+      for (const kv of index.kvs) {
+        const id = kv.key.slice(keys.index.length)
+        const state = yield* Effect.option(Jobs.decodeState(kv.key, kv.value))
+        if (Option.isSome(state) && state.value.state === "cleared") continue
+        // "<job>/s" covers spec and state; tasks separately: the event log is never read here
+        const head = yield* store.range(`${keys.job(id)}s`, { revision: at })
+        const tasks = yield* store.range(keys.tasks(id), { revision: at })
+        kvs.push(...head.kvs, ...tasks.kvs)
+        ids.push(id)
+      }
+      for (const prefix of [keys.sharedPrefix, keys.runners, keys.slots]) {
+        kvs.push(...(yield* store.range(prefix, { revision: at })).kvs)
+      }
+      view.clear()
+      for (const kv of kvs) yield* applied(yield* view.apply(kv, kv.key))
+      for (const id of ids) {
+        view.slot(id).loadedAt = at
+        dirty.add(id)
+      }
+      view.revision = at
+      yield* wake.fire
+      return at
+    })
+
+    const onEvent = (event: WatchEvent) =>
+      Effect.gen(function* () {
+        const key = event._tag === "put" ? event.kv.key : event.key
+        yield* applied(yield* view.apply(event._tag === "put" ? event.kv : undefined, key, event.revision))
+        // a submission commits with its spec; tasks written before the watch began
+        // were never seen, so a new job is read in full once
+        const parsed = keys.parse(key)
+        if (event._tag === "put" && parsed?._tag === "jobSpec" && view.slot(parsed.job).loadedAt === 0) {
+          yield* fetchJob(parsed.job)
+        }
+        view.revision = Math.max(view.revision, event.revision)
+        for (const [id, at] of rescans) {
+          if (at > view.revision) continue
+          rescans.delete(id)
+          const slot = view.jobs.get(id)
+          if (slot !== undefined) slot.scan = true
+          dirty.add(id)
+        }
+        yield* changed.fire
+        if (dirty.size > 0) yield* wake.fire
+      })
+
+    const follow = Effect.gen(function* () {
+      const at = yield* load
+      yield* store.watch(keys.prefix, { fromRevision: at + 1 }).pipe(Stream.runForEach(onEvent))
+    }).pipe(
+      // a periodic resync repairs anything a watch could have missed
+      Effect.timeoutOption(options.resyncInterval ?? "30 seconds"),
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.void
+          : Effect.logWarning("view reload", Cause.pretty(cause)).pipe(Effect.andThen(Effect.sleep("200 millis")))
+      ),
+      Effect.forever
+    )
+    yield* Effect.forkScoped(follow)
+
+    return Monitor.of({
+      view,
+      takeDirty: Effect.sync(() => {
+        const out = [...dirty]
+        dirty.clear()
+        return out
+      }),
+      markDirty,
+      wake,
+      changed,
+      rescanAfter: (job, revision) => {
+        rescans.set(job, revision)
+      },
+      onChange: (listener) =>
+        Effect.acquireRelease(
+          Effect.sync(() => listeners.add(listener)),
+          () => Effect.sync(() => listeners.delete(listener))
+        ).pipe(Effect.asVoid)
+    })
+  })
+
+export const layer = (options: Options): Layer.Layer<Monitor, never, Store> => Layer.effect(Monitor, make(options))

@@ -1,0 +1,374 @@
+/**
+ * Deciding (SPEC §4.2-§4.4): for a job that changed, which tasks are ready,
+ * which are `ignored` or `skipped`, which are claimed now (within this
+ * runner's concurrency, the target's cluster-wide slots and the task types
+ * this runner serves), and when the job moves on. Every decision becomes a
+ * compare-and-swap against the revision it was taken on.
+ *
+ * @since 0.2.0
+ */
+import { Duration, Effect, Metric, type Schema, type Scope } from "effect"
+import * as EngineMetrics from "./EngineMetrics.ts"
+import type { JobSlot, TaskSlot } from "./internal/jobView.ts"
+import { done, type Writer } from "./internal/jobWrites.ts"
+import type * as Keys from "./Keys.ts"
+import type { Claim, Session } from "./LeaderElection.ts"
+import type { Monitor } from "./Monitor.ts"
+import { make as reason } from "./Reason.ts"
+import type { StoreError } from "./StoreError.ts"
+import type { Phase, Result } from "./Task.ts"
+
+/** Tasks claimed per transaction: ~4 compares and 3 writes each, under etcd's 128 operations. */
+const CLAIM_BATCH = 25
+
+/** What the scheduler needs of the tasks this runner executes. */
+export interface Executions {
+  /** Task keys (`job/phase/task`) being executed. */
+  readonly running: ReadonlySet<string>
+  readonly start: (claims: ReadonlyArray<Claim>) => Effect.Effect<void>
+  /** Interrupts a running task and writes its `canceled` result. */
+  readonly cancel: (key: string) => Effect.Effect<number | undefined, StoreError>
+}
+
+export interface Options {
+  readonly keys: Keys.Layout
+  readonly monitor: Monitor["Service"]
+  readonly session: Session
+  readonly writer: Writer
+  readonly executions: Executions
+  /** Task types this runner serves: others are left to runners that do. */
+  readonly serves: (type: string) => boolean
+  readonly concurrency: number
+  /** Tasks in flight per job target across the whole fleet. */
+  readonly targetConcurrency: number | undefined
+  readonly stopping: () => boolean
+  /** Where forked writes and timers live (the session). */
+  readonly scope: Scope.Scope
+}
+
+export interface Scheduler {
+  readonly evaluate: (job: JobSlot) => Effect.Effect<void>
+  /** A task ended here: its capacity and slot are free again. */
+  readonly freed: (claim: Claim) => Effect.Effect<void>
+  /** A target slot changed somewhere in the fleet. */
+  readonly slotChanged: (slot: string) => Effect.Effect<void>
+  /** Drops bookkeeping of writes the view has caught up with. */
+  readonly tidy: () => void
+}
+
+export const make = (options: Options): Scheduler => {
+  const { keys, monitor, session, writer, executions } = options
+  const view = monitor.view
+  const busy = new Map<string, number>() // action key -> revision the view must reach first (-1: in flight)
+  const timers = new Set<string>()
+  const starved = new Set<string>() // jobs with ready tasks left unclaimed for lack of capacity
+  const slotWaiters = new Set<string>() // jobs with ready tasks waiting for a target slot
+  const reserved = new Set<string>() // target slots in our claims and executions
+  let claiming = 0 // tasks in claim transactions not yet answered
+
+  const isBusy = (key: string) => {
+    const until = busy.get(key)
+    return until !== undefined && (until < 0 || until > view.revision)
+  }
+  /** Runs an action once at a time per key; the view must catch up with its txn before the key is retried. */
+  const act = (
+    key: string | ReadonlyArray<string>,
+    job: string,
+    action: Effect.Effect<number | undefined, StoreError>
+  ) =>
+    Effect.suspend(() => {
+      const all = typeof key === "string" ? [key] : key
+      if (all.some(isBusy)) return Effect.void
+      for (const k of all) busy.set(k, -1)
+      return action.pipe(
+        Effect.tap((revision) =>
+          Effect.sync(() => {
+            for (const k of all) busy.set(k, revision ?? 0)
+          })
+        ),
+        Effect.catch((error) =>
+          // the key stays busy while backing off, so failures cannot multiply the retries
+          Effect.logDebug("action failed", error.message).pipe(
+            Effect.andThen(Effect.sleep(error.retryable ? "100 millis" : "1 second")),
+            Effect.andThen(
+              Effect.sync(() => {
+                for (const k of all) busy.delete(k)
+                const slot = view.jobs.get(job)
+                if (slot !== undefined) slot.scan = true
+              })
+            ),
+            Effect.andThen(monitor.markDirty(job))
+          )
+        ),
+        Effect.forkIn(options.scope),
+        Effect.asVoid
+      )
+    })
+
+  const wakeAt = (key: string, job: string, due: number, at: number, candidate?: string) =>
+    Effect.suspend(() => {
+      const timer = `${key}@${due}`
+      if (timers.has(timer)) return Effect.void
+      timers.add(timer)
+      return Effect.sleep(Duration.millis(Math.max(0, due - at))).pipe(
+        Effect.andThen(
+          Effect.sync(() => {
+            timers.delete(timer)
+            const slot = view.jobs.get(job)
+            if (slot === undefined) return
+            if (candidate === undefined) slot.scan = true
+            else slot.candidates.add(candidate)
+          })
+        ),
+        Effect.andThen(monitor.markDirty(job)),
+        Effect.forkIn(options.scope),
+        Effect.asVoid
+      )
+    })
+
+  /** A free cluster-wide slot of the job's target; undefined when the target has no limit. */
+  const freeSlot = (job: JobSlot): string | undefined | null => {
+    const target = job.spec?.target
+    if (target === undefined || options.targetConcurrency === undefined) return undefined
+    for (let n = 0; n < options.targetConcurrency; n++) {
+      const key = keys.slot(target, n)
+      if (!view.slots.has(key) && !reserved.has(key)) return key
+    }
+    return null
+  }
+
+  const evaluate = (job: JobSlot) =>
+    Effect.gen(function* () {
+      const spec = job.spec
+      const state = job.state?.value
+      if (spec === undefined || state === undefined) return // half-written or unreadable
+      const at = yield* Effect.clockWith((c) => c.currentTimeMillis)
+      switch (state.state) {
+        case "pending":
+          // the first claim starts the job in the same transaction
+          return yield* schedulePhase(job, "run", spec.runTasks, at)
+        case "running":
+          if (state.pending?.operation === "retry")
+            return yield* act(`${job.id}/state`, job.id, writer.resetFailed(job, "run"))
+          return yield* schedulePhase(job, "run", spec.runTasks, at)
+        case "clearing":
+          if (state.pending?.operation === "retry")
+            return yield* act(`${job.id}/state`, job.id, writer.resetFailed(job, "clear"))
+          return yield* schedulePhase(job, "clear", spec.clearTasks, at)
+        case "canceling":
+          return yield* cancelPhase(job)
+        case "completed": {
+          if (spec.autoRollbackAfterMs === undefined || state.completedAt === undefined) return
+          const due = state.completedAt + spec.autoRollbackAfterMs
+          if (at < due) return yield* wakeAt(`${job.id}/auto-rollback`, job.id, due, at)
+          return yield* act(
+            `${job.id}/state`,
+            job.id,
+            writer.transition(
+              job,
+              "auto-rollback",
+              ({ outcome: _o, ...rest }) => ({ ...rest, clearMode: "rollback", updatedAt: at }),
+              "job.rollback",
+              "automatic rollback of a drill"
+            )
+          )
+        }
+        default:
+          return
+      }
+    })
+
+  const schedulePhase = (job: JobSlot, phase: Phase, expected: number, at: number) =>
+    Effect.gen(function* () {
+      const tasks = job.tasks[phase]
+      if (job.scan) {
+        job.scan = false
+        job.candidates.clear()
+        for (const id of tasks.keys()) job.candidates.add(`${phase}/${id}`)
+      }
+      // candidates are looked at only while there is room for what they may start: the rest
+      // wait for a freed slot, so a job with thousands of ready tasks costs little per change
+      const room = Math.max(0, options.concurrency - executions.running.size - claiming)
+      const ready: Array<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }> = []
+      for (const candidate of job.candidates) {
+        if (ready.length >= room) {
+          starved.add(job.id)
+          break
+        }
+        job.candidates.delete(candidate)
+        if (!candidate.startsWith(`${phase}/`)) continue
+        const id = candidate.slice(phase.length + 1)
+        const t = tasks.get(id)
+        if (t?.spec === undefined || t.result !== undefined) continue
+        if (!(yield* considerTask(job, phase, id, t, at))) continue
+        const slot = freeSlot(job)
+        if (slot === null) {
+          // no slot of the target is free: the task is not claimed, so any runner may take it later
+          job.candidates.add(candidate)
+          slotWaiters.add(job.id)
+          break
+        }
+        if (slot !== undefined) reserved.add(slot)
+        ready.push({ id, t, slot })
+      }
+      // claims go in batches: one transaction for many ready tasks
+      for (let i = 0; i < ready.length; i += CLAIM_BATCH) {
+        const batch = ready.slice(i, i + CLAIM_BATCH)
+        yield* act(
+          batch.map(({ id }) => `${job.id}/${phase}/${id}`),
+          job.id,
+          claim(job, phase, batch)
+        )
+      }
+      if (job.finished[phase] === expected && tasks.size >= expected) {
+        const results: Array<Result> = []
+        for (const t of tasks.values()) if (t.result !== undefined) results.push(t.result.value.result)
+        if (phase === "run") return yield* act(`${job.id}/state`, job.id, writer.complete(job, results, at))
+        const ok = results.every(done)
+        return yield* act(
+          `${job.id}/state`,
+          job.id,
+          writer.transition(
+            job,
+            ok ? "cleared" : "clear-failed",
+            (current) => ({ ...current, updatedAt: at }),
+            ok ? "job.cleared" : "job.clear-failed",
+            ok ? "cleared" : "clear phase failed"
+          )
+        )
+      }
+    })
+
+  /** Settles what can be settled without running; true when the task is ready to be claimed here. */
+  const considerTask = (job: JobSlot, phase: Phase, id: string, t: TaskSlot, at: number) =>
+    Effect.gen(function* () {
+      const spec = t.spec!
+      const state = job.state!.value
+      if (t.claim !== undefined) return false // someone holds it (maybe us)
+      if (t.unreadable?.status === true || t.unreadable?.result === true) return false // reported when read
+      const key = `${job.id}/${phase}/${id}`
+      const deps = spec.dependencies.map((d) => ({ id: d, result: job.tasks[phase].get(d)?.result?.value.result }))
+      if (deps.some((d) => d.result === undefined)) return false
+      const failed = deps.filter((d) => !done(d.result))
+      const settle = (result: Result, code: string, message: string, details?: Schema.Json) =>
+        act(key, job.id, writer.settle(job, phase, id, t, result, reason(code, message, details))).pipe(
+          Effect.as(false)
+        )
+      if (failed.length > 0) {
+        return yield* settle(
+          "ignored",
+          "dependency.failed",
+          `dependencies did not succeed: ${failed.map((d) => `${d.id} (${d.result})`).join(", ")}`,
+          { dependencies: failed.map((d) => d.id) }
+        )
+      }
+      if (phase === "clear") {
+        if (state.clearMode === "confirm" && spec.runOnConfirm !== true) {
+          return yield* settle("skipped", "confirm.kept", "kept on confirm")
+        }
+        const undone = spec.undoes === undefined ? undefined : job.tasks.run.get(spec.undoes)
+        if (undone !== undefined && (undone.status?.value.attempt ?? 0) === 0) {
+          return yield* settle("skipped", "run.not-started", `run task ${spec.undoes} never started`)
+        }
+      }
+      const notBefore = t.status?.value.notBefore
+      if (notBefore !== undefined && notBefore > at) {
+        yield* wakeAt(key, job.id, notBefore, at, `${phase}/${id}`)
+        return false
+      }
+      // a type this runner does not serve is left to one that does (or waits for one to join)
+      if (!options.serves(spec.type)) return false
+      return !options.stopping() && !executions.running.has(key) && !isBusy(key)
+    })
+
+  const claim = (
+    job: JobSlot,
+    phase: Phase,
+    batch: ReadonlyArray<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }>
+  ) => {
+    // the job state and task statuses the claim was decided on: the watch may move them before it runs
+    const decided = job.state!
+    const tasks = batch.map(({ t, slot }) => ({ spec: t.spec!, status: t.status, slot }))
+    return Effect.gen(function* () {
+      // the first claim of a job also starts it
+      const starts = decided.value.state === "pending" ? yield* writer.startOps(job.id, decided.value) : []
+      claiming += batch.length
+      const r = yield* session
+        .claim({ job: job.id, phase, decided, with: starts, tasks })
+        .pipe(Effect.ensuring(Effect.sync(() => (claiming -= batch.length))))
+      const taken = new Set(r.claims.map((c) => c.slot))
+      for (const { slot } of tasks) if (slot !== undefined && !taken.has(slot)) reserved.delete(slot)
+      if (r.claims.length === 0) {
+        // some task changed under the view (another runner won it): once the view has seen
+        // that change, every task of the job is looked at again, not only the changed ones
+        monitor.rescanAfter(job.id, r.revision)
+        return r.revision
+      }
+      for (const c of r.claims) {
+        yield* Metric.update(EngineMetrics.claims, 1)
+        yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksStarted, { type: c.spec.type }), 1)
+        if (c.attempt > 1 && tasks.find((t) => t.spec.id === c.task)?.status?.value.status === "running") {
+          yield* Metric.update(EngineMetrics.takeovers, 1)
+        }
+      }
+      yield* executions.start(r.claims)
+      return r.revision
+    }).pipe(
+      Effect.tapError(() =>
+        Effect.sync(() => {
+          for (const { slot } of tasks) if (slot !== undefined) reserved.delete(slot)
+        })
+      )
+    )
+  }
+
+  const cancelPhase = (job: JobSlot) =>
+    Effect.gen(function* () {
+      const phase: Phase = "run"
+      let open = 0
+      for (const [id, t] of job.tasks[phase]) {
+        if (t.spec === undefined || t.result !== undefined) continue
+        open++
+        if (t.unreadable?.status === true || t.unreadable?.result === true) continue // left alone, see considerTask
+        const key = `${job.id}/${phase}/${id}`
+        if (executions.running.has(key)) yield* act(`${key}/cancel`, job.id, executions.cancel(key))
+        else if (t.claim === undefined) {
+          yield* act(
+            key,
+            job.id,
+            writer.settle(job, phase, id, t, "canceled", reason("job.canceled", "job canceled before the task ran"))
+          )
+        }
+      }
+      if (open === 0) {
+        const at = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        yield* act(
+          `${job.id}/state`,
+          job.id,
+          writer.transition(job, "canceled", (current) => ({ ...current, updatedAt: at }), "job.canceled", "canceled")
+        )
+      }
+    })
+
+  const wakeAll = (jobs: Set<string>) =>
+    Effect.suspend(() => {
+      const ids = [...jobs]
+      jobs.clear()
+      return Effect.forEach(ids, monitor.markDirty, { discard: true })
+    })
+
+  return {
+    evaluate,
+    freed: (claim) =>
+      Effect.suspend(() => {
+        if (claim.slot !== undefined) reserved.delete(claim.slot)
+        return wakeAll(starved)
+      }),
+    slotChanged: () => (slotWaiters.size === 0 ? Effect.void : wakeAll(slotWaiters)),
+    tidy: () => {
+      if (busy.size > 10_000) {
+        for (const [key, until] of busy) if (until >= 0 && until <= view.revision) busy.delete(key)
+      }
+    }
+  }
+}

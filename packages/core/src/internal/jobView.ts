@@ -1,0 +1,250 @@
+/**
+ * The engine's cached picture of the store: jobs with their tasks, shared
+ * records, live runners and the cluster-wide target slots. Fed one key at a
+ * time by the Monitor; read by every other engine service. Decisions taken
+ * on it are compare-and-swaps, so a stale picture costs a retry, never a
+ * wrong write.
+ */
+import { Effect, Option } from "effect"
+import * as Codec from "../Codec.ts"
+import type { JobSpec, JobState } from "../Job.ts"
+import * as Jobs from "../Jobs.ts"
+import type * as Keys from "../Keys.ts"
+import { SharedRecord } from "../SharedResource.ts"
+import type { KeyValue } from "../Store.ts"
+import type { Phase, TaskResult, TaskSpec, TaskStatus } from "../Task.ts"
+import { decodeRegistration } from "./registration.ts"
+
+export interface Entry<A> {
+  readonly value: A
+  readonly mod: number
+  readonly create: number
+}
+
+export interface ClaimEntry extends Entry<string> {
+  readonly lease: string | undefined
+}
+
+export interface TaskSlot {
+  spec?: TaskSpec
+  status?: Entry<TaskStatus>
+  result?: Entry<TaskResult>
+  claim?: ClaimEntry
+  /**
+   * Its status or result record exists but cannot be decoded (reported by key): the task is
+   * left alone until the record is rewritten, instead of failing a claim on every change.
+   */
+  unreadable?: { status?: true; result?: true }
+}
+
+export interface JobSlot {
+  readonly id: string
+  spec?: JobSpec
+  state?: Entry<JobState>
+  readonly tasks: { readonly run: Map<string, TaskSlot>; readonly clear: Map<string, TaskSlot> }
+  /** Tasks to look at on the next evaluation ("phase/id"); everything when `scan` is set. */
+  readonly candidates: Set<string>
+  scan: boolean
+  readonly dependents: { readonly run: Map<string, Array<string>>; readonly clear: Map<string, Array<string>> }
+  readonly finished: { run: number; clear: number }
+  /** Revision the job was read at in full; older watch events for it are stale. */
+  loadedAt: number
+}
+
+/** What one applied key changed, for the Monitor's listeners. */
+export interface Applied {
+  readonly job?: string
+  /** A target slot was taken or freed. */
+  readonly slot?: string
+  readonly claim?: { readonly job: string; readonly phase: Phase; readonly task: string; readonly entry?: ClaimEntry }
+}
+
+export interface JobView {
+  readonly keys: Keys.Layout
+  readonly jobs: Map<string, JobSlot>
+  readonly shared: Map<string, Entry<SharedRecord>>
+  /** Live runners and the task types each serves (from their registrations on their leases). */
+  readonly runners: Map<string, ReadonlySet<string>>
+  /** Taken target slots: slot key → the task key holding it. */
+  readonly slots: Map<string, Entry<string>>
+  revision: number
+  readonly slot: (job: string) => JobSlot
+  readonly apply: (kv: KeyValue | undefined, key: string, revision?: number) => Effect.Effect<Applied>
+  /** Whether some live runner serves `type`. */
+  readonly served: (type: string) => boolean
+  readonly clear: () => void
+}
+
+const decodeShared = Codec.decode(SharedRecord)
+
+const entry = <A>(kv: KeyValue, value: A): Entry<A> => ({ value, mod: kv.modRevision, create: kv.createRevision })
+
+export const make = (keys: Keys.Layout, runnerId: string): JobView => {
+  const jobs = new Map<string, JobSlot>()
+  const shared = new Map<string, Entry<SharedRecord>>()
+  const runners = new Map<string, ReadonlySet<string>>()
+  const slots = new Map<string, Entry<string>>()
+
+  const report = (error: Codec.DecodeError) =>
+    Effect.logWarning(error.message).pipe(Effect.annotateLogs({ runner: runnerId, key: error.key }))
+  const decoded = <A>(e: Effect.Effect<A, Codec.DecodeError>) => Effect.option(Effect.tapError(e, report))
+
+  const slot = (job: string): JobSlot => {
+    let s = jobs.get(job)
+    if (s === undefined) {
+      s = {
+        id: job,
+        tasks: { run: new Map(), clear: new Map() },
+        candidates: new Set(),
+        scan: true,
+        dependents: { run: new Map(), clear: new Map() },
+        finished: { run: 0, clear: 0 },
+        loadedAt: 0
+      }
+      jobs.set(job, s)
+    }
+    return s
+  }
+  const taskSlot = (job: JobSlot, phase: Phase, task: string) => {
+    let t = job.tasks[phase].get(task)
+    if (t === undefined) {
+      t = {}
+      job.tasks[phase].set(task, t)
+    }
+    return t
+  }
+
+  const applyTask = (
+    job: JobSlot,
+    parsed: Extract<Keys.ParsedKey, { _tag: "task" }>,
+    kv: KeyValue | undefined,
+    key: string
+  ) =>
+    Effect.gen(function* (): Effect.fn.Return<Applied> {
+      const t = taskSlot(job, parsed.phase, parsed.task)
+      job.candidates.add(`${parsed.phase}/${parsed.task}`)
+      switch (parsed.record) {
+        case "spec": {
+          if (kv === undefined) break
+          const v = yield* decoded(Jobs.decodeTask(key, kv.value))
+          if (Option.isSome(v) && t.spec === undefined) {
+            t.spec = v.value
+            for (const dep of v.value.dependencies) {
+              const list = job.dependents[parsed.phase].get(dep) ?? []
+              list.push(parsed.task)
+              job.dependents[parsed.phase].set(dep, list)
+            }
+          }
+          break
+        }
+        case "status": {
+          if (kv === undefined) delete t.status
+          else {
+            const v = yield* decoded(Jobs.decodeStatus(key, kv.value))
+            if (Option.isSome(v)) t.status = entry(kv, v.value)
+            else t.unreadable = { ...t.unreadable, status: true }
+          }
+          if (kv === undefined || t.status?.mod === kv.modRevision) delete t.unreadable?.status
+          break
+        }
+        case "result": {
+          const had = t.result !== undefined
+          if (kv === undefined) delete t.result
+          else {
+            const v = yield* decoded(Jobs.decodeResult(key, kv.value))
+            if (Option.isSome(v)) t.result = entry(kv, v.value)
+            else t.unreadable = { ...t.unreadable, result: true }
+          }
+          if (kv === undefined || t.result?.mod === kv.modRevision) delete t.unreadable?.result
+          job.finished[parsed.phase] += (t.result !== undefined ? 1 : 0) - (had ? 1 : 0)
+          for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) {
+            job.candidates.add(`${parsed.phase}/${d}`)
+          }
+          break
+        }
+        case "claim": {
+          if (kv === undefined) delete t.claim
+          else t.claim = { ...entry(kv, kv.value), lease: kv.lease }
+          return {
+            job: job.id,
+            claim: {
+              job: job.id,
+              phase: parsed.phase,
+              task: parsed.task,
+              ...(t.claim === undefined ? {} : { entry: t.claim })
+            }
+          }
+        }
+      }
+      return { job: job.id }
+    })
+
+  const apply = (kv: KeyValue | undefined, key: string, revision?: number): Effect.Effect<Applied> =>
+    Effect.gen(function* () {
+      if (key.startsWith(keys.sharedPrefix)) {
+        if (kv === undefined) shared.delete(key)
+        else {
+          const v = yield* decoded(decodeShared(key, kv.value))
+          if (Option.isSome(v)) shared.set(key, entry(kv, v.value))
+        }
+        return {}
+      }
+      if (key.startsWith(keys.runners)) {
+        const id = key.slice(keys.runners.length)
+        const registration = kv === undefined ? undefined : decodeRegistration(kv.value)
+        if (registration === undefined) runners.delete(id)
+        else runners.set(id, new Set(registration.types))
+        return {}
+      }
+      if (key.startsWith(keys.slots)) {
+        if (kv === undefined) slots.delete(key)
+        else slots.set(key, entry(kv, kv.value))
+        return { slot: key }
+      }
+      const parsed = keys.parse(key)
+      if (parsed === undefined || parsed._tag === "event") return {}
+      const job = slot(parsed.job)
+      if (revision !== undefined && revision <= job.loadedAt) return { job: parsed.job }
+      switch (parsed._tag) {
+        case "jobSpec": {
+          if (kv === undefined) jobs.delete(parsed.job)
+          else {
+            const v = yield* decoded(Jobs.decodeSpec(key, kv.value))
+            if (Option.isSome(v)) job.spec = v.value
+          }
+          return { job: parsed.job }
+        }
+        case "jobState": {
+          if (kv !== undefined) {
+            const v = yield* decoded(Jobs.decodeState(key, kv.value))
+            if (Option.isSome(v)) job.state = entry(kv, v.value)
+            job.scan = true
+          }
+          return { job: parsed.job }
+        }
+        case "task":
+          return yield* applyTask(job, parsed, kv, key)
+      }
+    })
+
+  return {
+    keys,
+    jobs,
+    shared,
+    runners,
+    slots,
+    revision: 0,
+    slot,
+    apply,
+    served: (type) => {
+      for (const types of runners.values()) if (types.has(type)) return true
+      return false
+    },
+    clear: () => {
+      jobs.clear()
+      shared.clear()
+      runners.clear()
+      slots.clear()
+    }
+  }
+}
