@@ -34,11 +34,12 @@ export const mapErrors = <A, E, R>(
 
 /**
  * The marker put on everything a task creates (name suffix, tag or
- * description), so a retry or a takeover finds and adopts it.
+ * description), so a retry or a takeover, in this job or in another one
+ * holding the same shared resource, finds and adopts it.
  */
 export const ownerTag: Effect.Effect<string, never, TaskContext.TaskContext> = Effect.gen(function* () {
   const context = yield* TaskContext.TaskContext
-  return `migrator:${context.jobId}:${context.taskId}`
+  return `migrator:${context.idempotencyKey}`
 })
 
 export type Poll<A> =

@@ -22,26 +22,31 @@ const MAX_MARKER = 60
 const MAX_DESCRIPTION = 255
 
 /**
- * The marker of task `taskId` of job `jobId`: `migrator:<job>:<task>` when it
- * fits a Neutron tag, else `migrator:h-` and 48 hex digits of its SHA-256.
+ * The marker of what a task makes, from its idempotency key (`<job>:<task>`, or
+ * `shared:<key>` for a shared resource, so any job holding it finds it):
+ * `migrator:<key>` when it fits a Neutron tag, else `migrator:h-` and 48 hex
+ * digits of the key's SHA-256.
  */
-export const markerFor = (jobId: string, taskId: string): string => {
-  const full = `migrator:${jobId}:${taskId}`
+export const markerFor = (idempotencyKey: string): string => {
+  const full = `migrator:${idempotencyKey}`
   if (full.length <= MAX_MARKER) return full
-  return `migrator:h-${createHash("sha256").update(`${jobId}\n${taskId}`).digest("hex").slice(0, 48)}`
+  return `migrator:h-${createHash("sha256").update(idempotencyKey).digest("hex").slice(0, 48)}`
 }
 
 /** The marker of the running task. */
 export const ownerMarker: Effect.Effect<string, never, TaskContext.TaskContext> = Effect.gen(function* () {
   const context = yield* TaskContext.TaskContext
-  return markerFor(context.jobId, context.taskId)
+  return markerFor(context.idempotencyKey)
 })
 
-/** The marker of another task of the running job (a clear task names the run task it undoes). */
+/**
+ * The marker of the run task a clear task undoes: the shared key's when the resource is shared
+ * (whichever job made it), else that task's of the running job.
+ */
 export const markerOfTask = (taskId: string): Effect.Effect<string, never, TaskContext.TaskContext> =>
   Effect.gen(function* () {
     const context = yield* TaskContext.TaskContext
-    return markerFor(context.jobId, taskId)
+    return markerFor(context.shared === undefined ? `${context.jobId}:${taskId}` : context.idempotencyKey)
   })
 
 /** A description that carries the marker: `<description> [<marker>]`, within Neutron's 255 characters. */

@@ -30,7 +30,8 @@ const fixture = Effect.gen(function* () {
             fencingToken: attempt,
             target: "recovery",
             runnerId: "test-runner",
-            shared: undefined
+            shared: undefined,
+            idempotencyKey: `job-1:${taskId}`
           })
         )
       )

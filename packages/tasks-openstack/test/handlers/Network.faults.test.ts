@@ -24,20 +24,30 @@ type Task<A> = Effect.Effect<A, TaskError.TaskError, Clouds.Clouds | TaskContext
 interface Fixture {
   readonly sim: OpenStackSimulator.Simulator
   readonly client: OpenStackClient.Client
-  /** Runs a handler as task `taskId` (attempt `attempt`) of job `job-1`. */
-  readonly as: <A>(taskId: string, task: Task<A>, attempt?: number) => Effect.Effect<A, TaskError.TaskError>
+  /** Runs a handler as task `taskId` (attempt `attempt`) of job `job-1` (or `owner`'s job, with its shared key). */
+  readonly as: <A>(
+    taskId: string,
+    task: Task<A>,
+    attempt?: number,
+    owner?: { readonly job: string; readonly shared: string }
+  ) => Effect.Effect<A, TaskError.TaskError>
 }
 
 /** A simulator and a client that gives up on an answer after 300 ms (so a hanging request ends quickly). */
 const fixture = Effect.gen(function* () {
   const { sim, client } = yield* setup({}, { requestTimeout: "300 millis" })
-  const as = <A>(taskId: string, task: Task<A>, attempt = 1) =>
+  const as = <A>(
+    taskId: string,
+    task: Task<A>,
+    attempt = 1,
+    owner?: { readonly job: string; readonly shared: string }
+  ) =>
     task.pipe(
       Effect.provide(
         Layer.mergeAll(
           Clouds.layerClients({ recovery: client }),
           Layer.succeed(TaskContext.TaskContext, {
-            jobId: "job-1",
+            jobId: owner?.job ?? "job-1",
             taskId,
             phase: "run",
             type: "openstack/test",
@@ -45,7 +55,8 @@ const fixture = Effect.gen(function* () {
             fencingToken: attempt,
             target: "recovery",
             runnerId: "test-runner",
-            shared: undefined
+            shared: owner?.shared,
+            idempotencyKey: owner === undefined ? `job-1:${taskId}` : `shared:${owner.shared}`
           })
         )
       )
@@ -107,6 +118,25 @@ describe("Neutron handlers under faults", () => {
       // another task of the same name makes its own
       const other = yield* f.as("n2", NetworkCreate.run({ name: "app" }))
       assert.notStrictEqual(other.networkId, second.networkId)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a shared network half-made by one job is adopted by another job that takes the creation over", () =>
+    Effect.gen(function* () {
+      const f = yield* fixture
+      const shared = "recovery/network/app"
+      // job A's attempt dies after the network exists (its tag request fails for good)
+      yield* f.sim.faults.failNext({ service: "network", method: "PUT", path: "/networks/*/tags/**", status: 400 })
+      const first = yield* Effect.exit(f.as("net", NetworkCreate.run({ name: "app" }), 1, { job: "job-a", shared }))
+      assert.isTrue(Exit.isFailure(first))
+      // job B, holding the same shared key, takes the creation over: it adopts, it does not duplicate
+      const taken = yield* f.as("network-app", NetworkCreate.run({ name: "app" }), 1, { job: "job-b", shared })
+      const networks = (yield* f.sim.inventory).networks.filter((n) => n.name === "app")
+      assert.deepStrictEqual(
+        networks.map((n) => n.id),
+        [taken.networkId]
+      )
+      assert.include(networks[0]!.tags, `migrator:shared:${shared}`)
     }).pipe(Effect.scoped)
   )
 

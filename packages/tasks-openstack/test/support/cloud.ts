@@ -159,7 +159,8 @@ export const taskLayer = (
       fencingToken: 1,
       target: c.target,
       runnerId: "test-runner",
-      shared: undefined
+      shared: undefined,
+      idempotencyKey: `${task.jobId}:${task.taskId}`
     })
   )
 
