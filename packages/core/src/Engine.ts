@@ -348,7 +348,15 @@ const sessionLoop = (options: Options, session: Session) =>
         const t = monitor.view.jobs.get(job)?.tasks[phase].get(task)
         const held = t?.claim
         if (t?.spec === undefined || held === undefined || held.value !== runnerId) continue
-        if (held.lease === session.lease.id && t.status?.value.status === "running") {
+        // the view may be stale: only a claim the store still has on our live lease is resumed
+        const current = yield* store.get(keys.task(job, phase, task, "claim")).pipe(Effect.option)
+        const live =
+          Option.isSome(current) &&
+          Option.isSome(current.value) &&
+          current.value.value.createRevision === held.create &&
+          current.value.value.lease === session.lease.id &&
+          !(yield* session.lease.isLost)
+        if (live && t.status?.value.status === "running") {
           yield* Effect.logWarning("resuming a claim nothing was executing").pipe(Effect.annotateLogs({ job, task }))
           yield* start([
             new LeaderElectionModule.Claim({

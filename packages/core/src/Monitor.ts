@@ -11,7 +11,7 @@ import * as JobView from "./internal/jobView.ts"
 import * as Signal from "./internal/signal.ts"
 import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
-import { type KeyValue, Store, type WatchEvent } from "./Store.ts"
+import { Store, type WatchEvent } from "./Store.ts"
 
 export interface Options {
   readonly runnerId: string
@@ -62,21 +62,37 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         if (a.claim !== undefined || a.slot !== undefined) for (const l of listeners) yield* l(a)
       })
 
+    // a job (or the whole picture) is read in full before anyone may look at it
     const fetchJob = (id: string) =>
       Effect.gen(function* () {
         const head = yield* store.range(`${keys.job(id)}s`)
         const tasks = yield* store.range(keys.tasks(id), { revision: head.revision })
-        const slot = view.slot(id)
-        for (const kv of [...head.kvs, ...tasks.kvs]) yield* applied(yield* view.apply(kv, kv.key))
+        const fresh = JobView.make(keys, options.runnerId)
+        for (const kv of [...head.kvs, ...tasks.kvs]) yield* fresh.apply(kv, kv.key)
+        const slot = fresh.jobs.get(id)
+        if (slot === undefined) return
         slot.loadedAt = head.revision
-        slot.scan = true
+        view.jobs.set(id, slot)
+        dirty.add(id)
+        yield* announceClaims(slot)
       })
+
+    /** Tells the listeners about every claim of a job that entered the view in one piece. */
+    const announceClaims = (slot: JobView.JobSlot) =>
+      Effect.forEach(
+        (["run", "clear"] as const).flatMap((phase) =>
+          [...slot.tasks[phase]].flatMap(([task, t]) =>
+            t.claim === undefined ? [] : [{ job: slot.id, claim: { job: slot.id, phase, task, entry: t.claim } }]
+          )
+        ),
+        applied,
+        { discard: true }
+      )
 
     const load = Effect.gen(function* () {
       const index = yield* store.range(keys.index)
       const at = index.revision
-      // read everything first, then replace the view in one go
-      const kvs: Array<KeyValue> = []
+      const fresh = JobView.make(keys, options.runnerId)
       const ids: Array<string> = []
       for (const kv of index.kvs) {
         const id = kv.key.slice(keys.index.length)
@@ -85,19 +101,17 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         // "<job>/s" covers spec and state; tasks separately: the event log is never read here
         const head = yield* store.range(`${keys.job(id)}s`, { revision: at })
         const tasks = yield* store.range(keys.tasks(id), { revision: at })
-        kvs.push(...head.kvs, ...tasks.kvs)
+        for (const kv of [...head.kvs, ...tasks.kvs]) yield* fresh.apply(kv, kv.key)
         ids.push(id)
       }
       for (const prefix of [keys.sharedPrefix, keys.runners, keys.slots]) {
-        kvs.push(...(yield* store.range(prefix, { revision: at })).kvs)
+        for (const kv of (yield* store.range(prefix, { revision: at })).kvs) yield* fresh.apply(kv, kv.key)
       }
-      view.clear()
-      for (const kv of kvs) yield* applied(yield* view.apply(kv, kv.key))
-      for (const id of ids) {
-        view.slot(id).loadedAt = at
-        dirty.add(id)
-      }
-      view.revision = at
+      fresh.revision = at
+      for (const id of ids) fresh.slot(id).loadedAt = at
+      view.replace(fresh)
+      for (const id of ids) dirty.add(id)
+      for (const slot of view.jobs.values()) yield* announceClaims(slot)
       yield* wake.fire
       return at
     })

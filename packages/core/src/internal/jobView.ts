@@ -72,7 +72,8 @@ export interface JobView {
   readonly apply: (kv: KeyValue | undefined, key: string, revision?: number) => Effect.Effect<Applied>
   /** Whether some live runner serves `type`. */
   readonly served: (type: string) => boolean
-  readonly clear: () => void
+  /** Takes over everything `fresh` holds, in one step: readers never see a half-loaded picture. */
+  readonly replace: (fresh: JobView) => void
 }
 
 const decodeShared = Codec.decode(SharedRecord)
@@ -240,11 +241,17 @@ export const make = (keys: Keys.Layout, runnerId: string): JobView => {
       for (const types of runners.values()) if (types.has(type)) return true
       return false
     },
-    clear: () => {
-      jobs.clear()
-      shared.clear()
-      runners.clear()
-      slots.clear()
+    replace(fresh) {
+      for (const [mine, theirs] of [
+        [jobs, fresh.jobs],
+        [shared, fresh.shared],
+        [runners, fresh.runners],
+        [slots, fresh.slots]
+      ] as const) {
+        mine.clear()
+        for (const [k, v] of theirs as Map<string, never>) (mine as Map<string, never>).set(k, v)
+      }
+      this.revision = fresh.revision
     }
   }
 }
