@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Keys, Store, TaskRegistry } from "@migrator/core"
+import { JobBuilder, Jobs, Keys, Store, TaskRegistry } from "@migrator/core"
 import { freePort } from "@migrator/etcd-store/testing"
 import { Duration, Effect, Layer, Ref } from "effect"
 import * as HttpApi from "../src/http/HttpApi.ts"
@@ -37,6 +37,36 @@ describe("HttpApi readiness", () => {
       const drain = yield* readyz
       assert.strictEqual(drain.status, 503)
       assert.deepStrictEqual(drain.body, { ready: false, store: "reachable", lease: true, draining: true })
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(Store.layerMemory, TaskRegistry.layer)))
+  )
+
+  it.live("a ready task that no live runner serves says so in the job document", () =>
+    Effect.gen(function* () {
+      const keys = Keys.make("waiting/")
+      const port = yield* Effect.promise(() => freePort())
+      yield* Layer.build(HttpApi.layer({ keys, runnerId: "r1", host: "127.0.0.1", port, draining: Effect.succeed(false) }))
+      const store = yield* Store.Store
+      const lease = yield* store.lease(Duration.seconds(10))
+      yield* Store.put(keys.runner("r2"), JSON.stringify({ runner: "r2", types: ["test/echo"] }), { lease: lease.id })
+      const built = yield* JobBuilder.build({
+        id: "w1",
+        tasks: [
+          { id: "served", type: "test/echo", input: {} },
+          { id: "unserved", type: "dns/record.create", input: {} },
+          { id: "later", type: "dns/record.create", dependencies: ["served"], input: {} }
+        ]
+      })
+      yield* Jobs.submit(keys, built)
+      const doc = yield* Effect.promise(async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/api/jobs/w1`)
+        return (await r.json()) as { tasks: Array<{ id: string; waitingFor: string | null }> }
+      })
+      const waiting = Object.fromEntries(doc.tasks.map((t) => [t.id, t.waitingFor]))
+      assert.deepStrictEqual(waiting, {
+        served: null,
+        unserved: 'no live runner serves "dns/record.create"',
+        later: null // its dependency has not run yet
+      })
     }).pipe(Effect.scoped, Effect.provide(Layer.merge(Store.layerMemory, TaskRegistry.layer)))
   )
 })

@@ -86,6 +86,7 @@ export const taskLine = (t: TaskJson) =>
   `  ${t.phase.padEnd(5)} ${t.id.padEnd(24)} ${t.type.padEnd(28)} ${t.status.padEnd(8)} ${(t.result ?? "-").padEnd(9)} attempt ${t.attempt}` +
   (t.runner === null ? "" : ` on ${t.runner}`) +
   (t.reason === null ? "" : `  ${reasonText(t)}`) +
+  (t.waitingFor === null ? "" : `  waiting: ${t.waitingFor}`) +
   (t.output === null ? "" : `  output ${JSON.stringify(t.output)}`)
 
 /** The failed tasks with their full reasons (what `job watch` ends with); empty when none failed. */

@@ -34,7 +34,7 @@ const flags = {
   ),
   concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("tasks in flight on this runner (16)"), Flag.optional),
   targetConcurrency: Flag.Int("target-concurrency").pipe(
-    Flag.withDescription("tasks in flight per job target"),
+    Flag.withDescription("tasks in flight per job target, across every runner of the fleet"),
     Flag.optional
   ),
   leaseTtl: Flag.String("lease-ttl").pipe(Flag.withDescription("runner lease TTL, e.g. 10s"), Flag.optional),

@@ -27,7 +27,9 @@ export const taskJson = (t: Jobs.TaskView) => ({
     t.result?.reason === undefined
       ? null
       : { code: t.result.reason.code, message: t.result.reason.message, details: t.result.reason.details ?? null },
-  finishedAt: t.result?.finishedAt ?? null
+  finishedAt: t.result?.finishedAt ?? null,
+  /** Why a ready task is not running, e.g. `no live runner serves "openstack/tenant.create"`. */
+  waitingFor: t.waitingFor ?? null
 })
 export type TaskJson = ReturnType<typeof taskJson>
 

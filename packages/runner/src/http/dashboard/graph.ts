@@ -138,7 +138,8 @@ function GraphView(host, phase, tasks, opts) {
   function describe(t) {
     var s = taskState(t);
     return t.id + "\n" + t.type + " · " + s + (t.attempt > 1 ? " · attempt " + t.attempt : "") +
-      (t.reason ? "\n" + t.reason.code + ": " + t.reason.message : "");
+      (t.reason ? "\n" + t.reason.code + ": " + t.reason.message : "") +
+      (t.waitingFor ? "\nwaiting: " + t.waitingFor : "");
   }
   function drawGroup(name, list, p) {
     var g = svg("g", { "class": "group", "data-group": name, transform: "translate(" + p.x + "," + p.y + ")" });

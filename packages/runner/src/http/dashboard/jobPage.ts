@@ -189,6 +189,7 @@ function jobPage(id) {
     if (last && last.end) rows.push(["duration", duration(last.end - last.start)]);
     if (t.undoes) rows.push(["undoes", t.undoes]);
     if (t.shared) rows.push(["shared", t.shared]);
+    if (t.waitingFor) rows.push(["waiting for", t.waitingFor]);
     details.appendChild(el("table", { id: "task-fields" }, rows.map(function (r) { return el("tr", {}, [el("th", { text: r[0] }), el("td", { "data-field": r[0], text: r[1] })]); })));
     if (a.length) details.appendChild(el("ol", { id: "task-attempts" }, a.map(function (x) {
       return el("li", { text: x.outcome + " on " + (x.runner || "?") + " at " + clock(x.start) + (x.end ? " (" + duration(x.end - x.start) + ")" : "") + (x.message ? ": " + x.message : "") });
@@ -250,7 +251,7 @@ function jobPage(id) {
       var t = find(c.phase, c.id);
       if (!t) return;
       var v = c.value;
-      if (c.record === "status" && v) { t.status = v.status; t.attempt = v.attempt; t.runner = v.runner || null; t.startedAt = v.startedAt || null; }
+      if (c.record === "status" && v) { t.status = v.status; t.attempt = v.attempt; t.runner = v.runner || null; t.startedAt = v.startedAt || null; if (v.status !== "waiting") t.waitingFor = null; }
       if (c.record === "result") {
         t.result = v ? v.result : null; t.output = v && v.output !== undefined ? v.output : null;
         t.reason = v && v.reason ? v.reason : null; t.finishedAt = v ? v.finishedAt : null;
