@@ -44,7 +44,9 @@ describe("HttpApi readiness", () => {
     Effect.gen(function* () {
       const keys = Keys.make("waiting/")
       const port = yield* Effect.promise(() => freePort())
-      yield* Layer.build(HttpApi.layer({ keys, runnerId: "r1", host: "127.0.0.1", port, draining: Effect.succeed(false) }))
+      yield* Layer.build(
+        HttpApi.layer({ keys, runnerId: "r1", host: "127.0.0.1", port, draining: Effect.succeed(false) })
+      )
       const store = yield* Store.Store
       const lease = yield* store.lease(Duration.seconds(10))
       yield* Store.put(keys.runner("r2"), JSON.stringify({ runner: "r2", types: ["test/echo"] }), { lease: lease.id })
