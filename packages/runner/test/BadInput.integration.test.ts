@@ -10,7 +10,7 @@
  *   task fails with a reason naming the field, shown with its job and task;
  * - plugin modules that fail to load, and misconfiguration: exit 2 with the reason.
  */
-import { writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -26,11 +26,14 @@ import { type Service, startService, until } from "./utils/service.ts"
 let etcd: EtcdServer
 const services: Array<Service> = []
 let prefixes = 0
+/** The job documents the tests write: removed when the file ends. */
+const dir = mkdtempSync(join(tmpdir(), "migrator-bad-"))
 
 beforeAll(async () => {
   etcd = await startEtcd("bad-input")
 })
 afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
   await Promise.all(services.map((s) => s.stop("SIGKILL")))
   await etcd.destroy()
 })
@@ -38,7 +41,7 @@ afterAll(async () => {
 const fixture = (name: string) => fileURLToPath(new URL(`./badinput/${name}`, import.meta.url))
 
 const file = (name: string, content: string) => {
-  const path = join(tmpdir(), `migrator-bad-${process.pid}-${name.replace(/[^a-z0-9]+/gi, "-")}.json`)
+  const path = join(dir, `${name.replace(/[^a-z0-9]+/gi, "-")}.json`)
   writeFileSync(path, content)
   return path
 }

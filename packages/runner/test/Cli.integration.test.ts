@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -12,11 +12,14 @@ import { migrator, runner, stop } from "./utils/cli.ts"
 let etcd: EtcdServer
 const children: Array<ChildProcess> = []
 let prefixes = 0
+/** The job documents the tests write: removed when the file ends. */
+const dir = mkdtempSync(join(tmpdir(), "migrator-cli-"))
 
 beforeAll(async () => {
   etcd = await startEtcd("runner-tests")
 })
 afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
   await Promise.all(children.map((c) => stop(c, "SIGKILL")))
   await etcd.destroy()
 })
@@ -34,7 +37,7 @@ const context = () => {
 }
 
 const file = (name: string, content: unknown) => {
-  const path = join(tmpdir(), `migrator-${process.pid}-${name}.json`)
+  const path = join(dir, `${name}.json`)
   writeFileSync(path, JSON.stringify(content))
   return path
 }

@@ -111,7 +111,7 @@ describe("runner configuration", () => {
           "  prod:",
           "    authUrl: http://keystone:5000/v3",
           "    region: RegionOne",
-          "    credentials: { type: password, username: admin, projectName: admin, password: " + SECRET + " }",
+          `    credentials: { type: password, username: admin, projectName: admin, password: ${SECRET} }`,
           "  dr:",
           "    authUrl: https://dr:5000",
           "    interface: internal",

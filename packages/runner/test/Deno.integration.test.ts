@@ -4,7 +4,7 @@
  * etcd, and complete a small DAG job. The test itself runs under Node.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -20,6 +20,8 @@ const entry = "packages/runner/src/bin.ts"
 
 let etcd: EtcdServer
 const children: Array<ChildProcess> = []
+/** The job document the test writes: removed when the file ends. */
+const dir = mkdtempSync(join(tmpdir(), "migrator-deno-"))
 
 beforeAll(async () => {
   // the Deno binary comes with the workspace's dev dependencies: its absence is a broken install, not a skip
@@ -27,6 +29,7 @@ beforeAll(async () => {
   etcd = await startEtcd("deno-runner")
 })
 afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
   await etcd?.destroy()
 })
@@ -74,7 +77,7 @@ describe("migrator under Deno 2 against a real etcd", () => {
         service.stdout?.on("data", (d) => {
           serviceLog += d
         })
-        const document = join(tmpdir(), `migrator-deno-${process.pid}.json`)
+        const document = join(dir, "job.json")
         writeFileSync(
           document,
           JSON.stringify({

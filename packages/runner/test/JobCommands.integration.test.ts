@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -28,6 +28,8 @@ const until = async (check: () => Promise<boolean>) => {
 let etcd: EtcdServer
 const children: Array<ChildProcess> = []
 let prefixes = 0
+/** The files the tests write: removed when the file ends. */
+const dir = mkdtempSync(join(tmpdir(), "migrator-jobcmd-"))
 /** Every CLI call starts a process (TypeScript through tsx): slow on a loaded machine. */
 const LONG = 400_000
 
@@ -35,6 +37,7 @@ beforeAll(async () => {
   etcd = await startEtcd("job-commands")
 })
 afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
   await Promise.all(children.map((c) => stop(c, "SIGKILL")))
   await etcd.destroy()
 })
@@ -52,7 +55,7 @@ const context = () => {
 }
 
 const file = (name: string, content: unknown) => {
-  const path = join(tmpdir(), `migrator-jobcmd-${process.pid}-${name}.json`)
+  const path = join(dir, `${name}.json`)
   writeFileSync(path, JSON.stringify(content))
   return path
 }
@@ -244,7 +247,7 @@ describe("migrator job commands against a real etcd", () => {
         submitted.forEach(ok)
         const port = await freePort()
         const base = `http://127.0.0.1:${port}`
-        const config = join(tmpdir(), `migrator-jobcmd-${process.pid}-tokens.yaml`)
+        const config = join(dir, "tokens.yaml")
         writeFileSync(
           config,
           [
@@ -352,7 +355,6 @@ describe("migrator job commands against a real etcd", () => {
         assert.include(watchedApi.stdout, "job lc cleared: clear phase 1/1 done (1 success)")
         assert.strictEqual((await cli("job", "show", "nope", ...api)).code, 2)
         assert.strictEqual((await cli("job", "show", "lb", "--server", "http://127.0.0.1:1")).code, 3)
-        rmSync(config, { force: true })
       }),
     LONG
   )

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -13,11 +13,14 @@ import { type Service, startService, until } from "./utils/service.ts"
 
 let etcd: EtcdServer
 const services: Array<Service> = []
+/** The runner's configuration file: removed when the file ends. */
+const dir = mkdtempSync(join(tmpdir(), "migrator-openstack-plugin-"))
 
 beforeAll(async () => {
   etcd = await startEtcd("runner-openstack-tests")
 })
 afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
   await Promise.all(services.map((s) => s.stop("SIGKILL")))
   await etcd?.destroy()
 })
@@ -33,7 +36,7 @@ describe("the openstack plugin", () => {
         adminPassword: PASSWORD,
         applicationCredentialSecret: APP_SECRET
       })
-      const config = join(tmpdir(), `migrator-openstack-${process.pid}.yaml`)
+      const config = join(dir, "runner.yaml")
       writeFileSync(
         config,
         [

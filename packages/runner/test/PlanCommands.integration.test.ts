@@ -1,5 +1,5 @@
 import { type ChildProcess, spawnSync } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -20,11 +20,14 @@ const LONG = 400_000
 let etcd: EtcdServer
 const children: Array<ChildProcess> = []
 let prefixes = 0
+/** The plans and jobs the tests write: removed when the file ends. */
+const dir = mkdtempSync(join(tmpdir(), "migrator-plancmd-"))
 
 beforeAll(async () => {
   etcd = await startEtcd("plan-commands")
 })
 afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
   await Promise.all(children.map((c) => stop(c, "SIGKILL")))
   await etcd.destroy()
 })
@@ -36,7 +39,7 @@ const context = () => {
   return { prefix, flags, cli }
 }
 
-const tmp = (name: string) => join(tmpdir(), `migrator-plancmd-${process.pid}-${name}`)
+const tmp = (name: string) => join(dir, name)
 
 const ok = (r: Run) => {
   assert.strictEqual(r.code, 0, r.stdout + r.stderr)

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -49,6 +49,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
   await service?.stop("SIGKILL")
   await etcd?.destroy()
 })

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type { OpenStackSimulator } from "@migrator/openstack-simulator"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { OpenStackError } from "@migrator/tasks-openstack"
-import { Effect, Schema } from "effect"
+import { type Duration, Effect, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { setup, waitFor } from "./utils/index.ts"
 
@@ -54,14 +54,35 @@ const basics = (f: Fixture) =>
     return { network, subnet }
   })
 
-const bootableVolume = (f: Fixture, name: string) =>
+/** How a test lets the simulator's transitions (one step each) happen before it reads `done`. */
+type Settle = <A, E, R>(read: Effect.Effect<A, E, R>, done: (a: A) => boolean) => Effect.Effect<A, E | string, R>
+
+/** In real time: polls until `done`. */
+const poll: Settle = (read, done) => waitFor(read, done)
+
+/**
+ * Under `TestClock`: the clock moves one step, and the transition must have
+ * happened by then. The simulator follows the Effect Clock, so in-between
+ * states are seen however slow the machine is.
+ */
+const oneStep =
+  (step: Duration.Input): Settle =>
+  (read, done) =>
+    Effect.gen(function* () {
+      yield* TestClock.adjust(step)
+      const a = yield* read
+      if (!done(a)) return yield* Effect.fail(`no transition after one step: ${JSON.stringify(a)}`)
+      return a
+    })
+
+const bootableVolume = (f: Fixture, name: string, settle: Settle = poll) =>
   Effect.gen(function* () {
     const v = (yield* f.client.request("volumev3", "POST", "/volumes", {
       body: { volume: { size: 1, name } },
       schema: created("volume")
     })).volume
     assert.strictEqual((yield* volume(f, v.id)).volume.status, "creating")
-    yield* waitFor(volume(f, v.id), (r) => r.volume.status === "available")
+    yield* settle(volume(f, v.id), (r) => r.volume.status === "available")
     yield* f.client.request("volumev3", "POST", `/volumes/${v.id}/action`, {
       body: { "os-set_bootable": { bootable: true } }
     })
@@ -215,19 +236,21 @@ describe("OpenStackSimulator: servers", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("injected faults: a build that ends in ERROR, a server that crashes, an unknown forced host", () =>
+  it.effect("injected faults: a build that ends in ERROR, a server that crashes, an unknown forced host", () =>
     Effect.gen(function* () {
-      const f = yield* setup()
-      const v = yield* bootableVolume(f, "boot")
+      const f = yield* setup({ stepDelay: "1 second" })
+      const step = oneStep("1 second")
+      const v = yield* bootableVolume(f, "boot", step)
       yield* f.sim.faults.failServers({ name: /^doomed/, message: "Exceeded maximum number of retries." })
       const s = yield* bootFromVolume(f, "doomed-1", v.id)
-      const failed = yield* waitFor(server(f, s.id), (r) => r.server.status !== "BUILD")
+      assert.strictEqual((yield* server(f, s.id)).server.status, "BUILD")
+      const failed = yield* step(server(f, s.id), (r) => r.server.status !== "BUILD")
       assert.strictEqual(failed.server.status, "ERROR")
       assert.strictEqual(failed.server.fault?.message, "Exceeded maximum number of retries.")
       assert.strictEqual((yield* volume(f, v.id)).volume.status, "available", "the volume is released")
 
       const ok = yield* bootFromVolume(f, "doomed-2", v.id)
-      yield* waitFor(server(f, ok.id), (r) => r.server.status === "ACTIVE")
+      yield* step(server(f, ok.id), (r) => r.server.status === "ACTIVE")
       assert.isTrue(yield* f.sim.faults.errorServer(ok.id, "hypervisor lost"))
       const crashed = yield* server(f, ok.id)
       assert.strictEqual(crashed.server.status, "ERROR")
@@ -246,13 +269,14 @@ describe("OpenStackSimulator: servers", () => {
         },
         schema: created("server")
       })).server
-      const noHost = yield* waitFor(server(f, lost.id), (r) => r.server.status !== "BUILD")
+      assert.strictEqual((yield* server(f, lost.id)).server.status, "BUILD")
+      const noHost = yield* step(server(f, lost.id), (r) => r.server.status !== "BUILD")
       assert.strictEqual(noHost.server.status, "ERROR")
       assert.include(noHost.server.fault?.message ?? "", "No valid host")
     }).pipe(Effect.scoped)
   )
 
-  it.live("slow transitions", () =>
+  it.effect("slow transitions", () =>
     Effect.gen(function* () {
       const f = yield* setup({ stepDelay: "10 millis" })
       yield* f.sim.faults.slowTransitions("400 millis")
@@ -260,15 +284,16 @@ describe("OpenStackSimulator: servers", () => {
         body: { volume: { size: 1 } },
         schema: created("volume")
       })).volume
-      yield* Effect.sleep("150 millis")
+      yield* TestClock.adjust("399 millis")
       assert.strictEqual((yield* volume(f, v.id)).volume.status, "creating")
-      yield* waitFor(volume(f, v.id), (r) => r.volume.status === "available")
+      yield* oneStep("1 millis")(volume(f, v.id), (r) => r.volume.status === "available")
       yield* f.sim.faults.clear
       const w = (yield* f.client.request("volumev3", "POST", "/volumes", {
         body: { volume: { size: 1 } },
         schema: created("volume")
       })).volume
-      yield* waitFor(volume(f, w.id), (r) => r.volume.status === "available", "200 millis")
+      assert.strictEqual((yield* volume(f, w.id)).volume.status, "creating")
+      yield* oneStep("10 millis")(volume(f, w.id), (r) => r.volume.status === "available")
     }).pipe(Effect.scoped)
   )
 
