@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import { type Effect, Exit, Schema, SchemaIssue } from "effect"
 
 export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", {
   key: Schema.String,
@@ -42,20 +42,37 @@ export const describeIssues = (
 ): ReadonlyArray<{ readonly field: string; readonly detail: string }> =>
   standard(issue).issues.map((i) => ({ field: pointer(i.path), detail: i.message }))
 
-/** Decodes a stored JSON string with `schema`, naming `key` and the field on failure. */
-export const decode =
-  <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) =>
-  (key: string, raw: string): Effect.Effect<S["Type"], DecodeError> => {
+/**
+ * A decoder of stored JSON strings with `schema`, built once, for hot paths that cannot afford
+ * an effect per value (the engine's view applies every watch event): the value, or the error
+ * naming `key` and the field.
+ */
+export const decoder = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
+  const run = Schema.decodeUnknownExit(schema)
+  return (key: string, raw: string): Exit.Exit<S["Type"], DecodeError> => {
     let json: unknown
     try {
       json = JSON.parse(raw)
     } catch (e) {
-      return Effect.fail(new DecodeError({ key, field: "", detail: `not JSON: ${(e as Error).message}` }))
+      return Exit.fail(new DecodeError({ key, field: "", detail: `not JSON: ${(e as Error).message}` }))
     }
-    return Schema.decodeUnknownEffect(schema)(json).pipe(
-      Effect.mapError((e) => new DecodeError({ key, ...describeIssue(e.issue) }))
+    const exit = run(json)
+    if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
+    const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+    return Exit.fail(
+      new DecodeError({
+        key,
+        ...(failure?._tag === "Fail" ? describeIssue(failure.error.issue) : { field: "", detail: "invalid value" })
+      })
     )
   }
+}
+
+/** Decodes a stored JSON string with `schema`, naming `key` and the field on failure. */
+export const decode = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
+  const run = decoder(schema)
+  return (key: string, raw: string): Effect.Effect<S["Type"], DecodeError> => run(key, raw)
+}
 
 /** Encodes a domain value to the JSON string stored in the store. */
 export const encode =

@@ -43,7 +43,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
   Effect.gen(function* () {
     const store = yield* Store
     const keys = Keys.make(options.prefix ?? Keys.DEFAULT_PREFIX)
-    const view = JobView.make(keys, options.runnerId)
+    const view = JobView.make(keys)
     const dirty = new Set<string>()
     const rescans = new Map<string, number>()
     const listeners = new Set<(change: Change) => Effect.Effect<void>>()
@@ -56,6 +56,13 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         return wake.fire
       })
 
+    const reportProblems = (from: JobView.JobView) =>
+      Effect.forEach(
+        from.takeProblems(),
+        (e) => Effect.logWarning(e.message).pipe(Effect.annotateLogs({ runner: options.runnerId, key: e.key })),
+        { discard: true }
+      )
+
     const applied = (a: JobView.Applied) =>
       Effect.gen(function* () {
         if (a.job !== undefined) dirty.add(a.job)
@@ -67,8 +74,9 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       Effect.gen(function* () {
         const head = yield* store.range(`${keys.job(id)}s`)
         const tasks = yield* store.range(keys.tasks(id), { revision: head.revision })
-        const fresh = JobView.make(keys, options.runnerId)
-        for (const kv of [...head.kvs, ...tasks.kvs]) yield* fresh.apply(kv, kv.key)
+        const fresh = JobView.make(keys)
+        for (const kv of [...head.kvs, ...tasks.kvs]) fresh.apply(kv, kv.key)
+        yield* reportProblems(fresh)
         const slot = fresh.jobs.get(id)
         if (slot === undefined) return
         slot.loadedAt = head.revision
@@ -92,7 +100,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const load = Effect.gen(function* () {
       const index = yield* store.range(keys.index)
       const at = index.revision
-      const fresh = JobView.make(keys, options.runnerId)
+      const fresh = JobView.make(keys)
       const ids: Array<string> = []
       for (const kv of index.kvs) {
         const id = kv.key.slice(keys.index.length)
@@ -101,12 +109,13 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         // "<job>/s" covers spec and state; tasks separately: the event log is never read here
         const head = yield* store.range(`${keys.job(id)}s`, { revision: at })
         const tasks = yield* store.range(keys.tasks(id), { revision: at })
-        for (const kv of [...head.kvs, ...tasks.kvs]) yield* fresh.apply(kv, kv.key)
+        for (const kv of [...head.kvs, ...tasks.kvs]) fresh.apply(kv, kv.key)
         ids.push(id)
       }
       for (const prefix of [keys.sharedPrefix, keys.runners, keys.slots]) {
-        for (const kv of (yield* store.range(prefix, { revision: at })).kvs) yield* fresh.apply(kv, kv.key)
+        for (const kv of (yield* store.range(prefix, { revision: at })).kvs) fresh.apply(kv, kv.key)
       }
+      yield* reportProblems(fresh)
       fresh.revision = at
       for (const id of ids) fresh.slot(id).loadedAt = at
       view.replace(fresh)
@@ -119,7 +128,8 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const onEvent = (event: WatchEvent) =>
       Effect.gen(function* () {
         const key = event._tag === "put" ? event.kv.key : event.key
-        yield* applied(yield* view.apply(event._tag === "put" ? event.kv : undefined, key, event.revision))
+        yield* applied(view.apply(event._tag === "put" ? event.kv : undefined, key, event.revision))
+        yield* reportProblems(view)
         // a submission commits with its spec; tasks written before the watch began
         // were never seen, so a new job is read in full once
         const parsed = keys.parse(key)

@@ -5,14 +5,21 @@
  * on it are compare-and-swaps, so a stale picture costs a retry, never a
  * wrong write.
  */
-import { Effect, Option } from "effect"
+import { Exit } from "effect"
 import * as Codec from "../Codec.ts"
-import type { JobSpec, JobState } from "../Job.ts"
-import * as Jobs from "../Jobs.ts"
+import { type JobSpec, JobSpec as JobSpecSchema, type JobState, JobState as JobStateSchema } from "../Job.ts"
 import type * as Keys from "../Keys.ts"
 import { SharedRecord } from "../SharedResource.ts"
 import type { KeyValue } from "../Store.ts"
-import type { Phase, TaskResult, TaskSpec, TaskStatus } from "../Task.ts"
+import {
+  type Phase,
+  type TaskResult,
+  TaskResult as TaskResultSchema,
+  type TaskSpec,
+  TaskSpec as TaskSpecSchema,
+  type TaskStatus,
+  TaskStatus as TaskStatusSchema
+} from "../Task.ts"
 import { decodeRegistration } from "./registration.ts"
 
 export interface Entry<A> {
@@ -69,26 +76,38 @@ export interface JobView {
   readonly slots: Map<string, Entry<string>>
   revision: number
   readonly slot: (job: string) => JobSlot
-  readonly apply: (kv: KeyValue | undefined, key: string, revision?: number) => Effect.Effect<Applied>
+  /** Applies one put (or delete, without `kv`); synchronous: it runs for every watch event. */
+  readonly apply: (kv: KeyValue | undefined, key: string, revision?: number) => Applied
+  /** Records that could not be decoded since the last call (each names its key and field). */
+  readonly takeProblems: () => ReadonlyArray<Codec.DecodeError>
   /** Whether some live runner serves `type`. */
   readonly served: (type: string) => boolean
   /** Takes over everything `fresh` holds, in one step: readers never see a half-loaded picture. */
   readonly replace: (fresh: JobView) => void
 }
 
-const decodeShared = Codec.decode(SharedRecord)
+const decodeShared = Codec.decoder(SharedRecord)
+const decodeSpec = Codec.decoder(JobSpecSchema)
+const decodeState = Codec.decoder(JobStateSchema)
+const decodeTask = Codec.decoder(TaskSpecSchema)
+const decodeStatus = Codec.decoder(TaskStatusSchema)
+const decodeResult = Codec.decoder(TaskResultSchema)
 
 const entry = <A>(kv: KeyValue, value: A): Entry<A> => ({ value, mod: kv.modRevision, create: kv.createRevision })
 
-export const make = (keys: Keys.Layout, runnerId: string): JobView => {
+export const make = (keys: Keys.Layout): JobView => {
   const jobs = new Map<string, JobSlot>()
   const shared = new Map<string, Entry<SharedRecord>>()
   const runners = new Map<string, ReadonlySet<string>>()
   const slots = new Map<string, Entry<string>>()
 
-  const report = (error: Codec.DecodeError) =>
-    Effect.logWarning(error.message).pipe(Effect.annotateLogs({ runner: runnerId, key: error.key }))
-  const decoded = <A>(e: Effect.Effect<A, Codec.DecodeError>) => Effect.option(Effect.tapError(e, report))
+  let problems: Array<Codec.DecodeError> = []
+  const decoded = <A>(exit: Exit.Exit<A, Codec.DecodeError>): A | undefined => {
+    if (Exit.isSuccess(exit)) return exit.value
+    const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+    if (failure?._tag === "Fail") problems.push(failure.error)
+    return undefined
+  }
 
   const slot = (job: string): JobSlot => {
     let s = jobs.get(job)
@@ -120,113 +139,111 @@ export const make = (keys: Keys.Layout, runnerId: string): JobView => {
     parsed: Extract<Keys.ParsedKey, { _tag: "task" }>,
     kv: KeyValue | undefined,
     key: string
-  ) =>
-    Effect.gen(function* (): Effect.fn.Return<Applied> {
-      const t = taskSlot(job, parsed.phase, parsed.task)
-      job.candidates.add(`${parsed.phase}/${parsed.task}`)
-      switch (parsed.record) {
-        case "spec": {
-          if (kv === undefined) break
-          const v = yield* decoded(Jobs.decodeTask(key, kv.value))
-          if (Option.isSome(v) && t.spec === undefined) {
-            t.spec = v.value
-            for (const dep of v.value.dependencies) {
-              const list = job.dependents[parsed.phase].get(dep) ?? []
-              list.push(parsed.task)
-              job.dependents[parsed.phase].set(dep, list)
-            }
-          }
-          break
-        }
-        case "status": {
-          if (kv === undefined) delete t.status
-          else {
-            const v = yield* decoded(Jobs.decodeStatus(key, kv.value))
-            if (Option.isSome(v)) t.status = entry(kv, v.value)
-            else t.unreadable = { ...t.unreadable, status: true }
-          }
-          if (kv === undefined || t.status?.mod === kv.modRevision) delete t.unreadable?.status
-          break
-        }
-        case "result": {
-          const had = t.result !== undefined
-          if (kv === undefined) delete t.result
-          else {
-            const v = yield* decoded(Jobs.decodeResult(key, kv.value))
-            if (Option.isSome(v)) t.result = entry(kv, v.value)
-            else t.unreadable = { ...t.unreadable, result: true }
-          }
-          if (kv === undefined || t.result?.mod === kv.modRevision) delete t.unreadable?.result
-          job.finished[parsed.phase] += (t.result !== undefined ? 1 : 0) - (had ? 1 : 0)
-          for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) {
-            job.candidates.add(`${parsed.phase}/${d}`)
-          }
-          break
-        }
-        case "claim": {
-          if (kv === undefined) delete t.claim
-          else t.claim = { ...entry(kv, kv.value), lease: kv.lease }
-          return {
-            job: job.id,
-            claim: {
-              job: job.id,
-              phase: parsed.phase,
-              task: parsed.task,
-              ...(t.claim === undefined ? {} : { entry: t.claim })
-            }
+  ): Applied => {
+    const t = taskSlot(job, parsed.phase, parsed.task)
+    job.candidates.add(`${parsed.phase}/${parsed.task}`)
+    switch (parsed.record) {
+      case "spec": {
+        if (kv === undefined) break
+        const v = decoded(decodeTask(key, kv.value))
+        if (v !== undefined && t.spec === undefined) {
+          t.spec = v
+          for (const dep of v.dependencies) {
+            const list = job.dependents[parsed.phase].get(dep) ?? []
+            list.push(parsed.task)
+            job.dependents[parsed.phase].set(dep, list)
           }
         }
+        break
       }
-      return { job: job.id }
-    })
-
-  const apply = (kv: KeyValue | undefined, key: string, revision?: number): Effect.Effect<Applied> =>
-    Effect.gen(function* () {
-      if (key.startsWith(keys.sharedPrefix)) {
-        if (kv === undefined) shared.delete(key)
+      case "status": {
+        if (kv === undefined) delete t.status
         else {
-          const v = yield* decoded(decodeShared(key, kv.value))
-          if (Option.isSome(v)) shared.set(key, entry(kv, v.value))
+          const v = decoded(decodeStatus(key, kv.value))
+          if (v !== undefined) t.status = entry(kv, v)
+          else t.unreadable = { ...t.unreadable, status: true }
         }
-        return {}
+        if (kv === undefined || t.status?.mod === kv.modRevision) delete t.unreadable?.status
+        break
       }
-      if (key.startsWith(keys.runners)) {
-        const id = key.slice(keys.runners.length)
-        const registration = kv === undefined ? undefined : decodeRegistration(kv.value)
-        if (registration === undefined) runners.delete(id)
-        else runners.set(id, new Set(registration.types))
-        return {}
+      case "result": {
+        const had = t.result !== undefined
+        if (kv === undefined) delete t.result
+        else {
+          const v = decoded(decodeResult(key, kv.value))
+          if (v !== undefined) t.result = entry(kv, v)
+          else t.unreadable = { ...t.unreadable, result: true }
+        }
+        if (kv === undefined || t.result?.mod === kv.modRevision) delete t.unreadable?.result
+        job.finished[parsed.phase] += (t.result !== undefined ? 1 : 0) - (had ? 1 : 0)
+        for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) {
+          job.candidates.add(`${parsed.phase}/${d}`)
+        }
+        break
       }
-      if (key.startsWith(keys.slots)) {
-        if (kv === undefined) slots.delete(key)
-        else slots.set(key, entry(kv, kv.value))
-        return { slot: key }
-      }
-      const parsed = keys.parse(key)
-      if (parsed === undefined || parsed._tag === "event") return {}
-      const job = slot(parsed.job)
-      if (revision !== undefined && revision <= job.loadedAt) return { job: parsed.job }
-      switch (parsed._tag) {
-        case "jobSpec": {
-          if (kv === undefined) jobs.delete(parsed.job)
-          else {
-            const v = yield* decoded(Jobs.decodeSpec(key, kv.value))
-            if (Option.isSome(v)) job.spec = v.value
+      case "claim": {
+        if (kv === undefined) delete t.claim
+        else t.claim = { ...entry(kv, kv.value), lease: kv.lease }
+        return {
+          job: job.id,
+          claim: {
+            job: job.id,
+            phase: parsed.phase,
+            task: parsed.task,
+            ...(t.claim === undefined ? {} : { entry: t.claim })
           }
-          return { job: parsed.job }
         }
-        case "jobState": {
-          if (kv !== undefined) {
-            const v = yield* decoded(Jobs.decodeState(key, kv.value))
-            if (Option.isSome(v)) job.state = entry(kv, v.value)
-            job.scan = true
-          }
-          return { job: parsed.job }
-        }
-        case "task":
-          return yield* applyTask(job, parsed, kv, key)
       }
-    })
+    }
+    return { job: job.id }
+  }
+
+  const apply = (kv: KeyValue | undefined, key: string, revision?: number): Applied => {
+    if (key.startsWith(keys.sharedPrefix)) {
+      if (kv === undefined) shared.delete(key)
+      else {
+        const v = decoded(decodeShared(key, kv.value))
+        if (v !== undefined) shared.set(key, entry(kv, v))
+      }
+      return {}
+    }
+    if (key.startsWith(keys.runners)) {
+      const id = key.slice(keys.runners.length)
+      const registration = kv === undefined ? undefined : decodeRegistration(kv.value)
+      if (registration === undefined) runners.delete(id)
+      else runners.set(id, new Set(registration.types))
+      return {}
+    }
+    if (key.startsWith(keys.slots)) {
+      if (kv === undefined) slots.delete(key)
+      else slots.set(key, entry(kv, kv.value))
+      return { slot: key }
+    }
+    const parsed = keys.parse(key)
+    if (parsed === undefined || parsed._tag === "event") return {}
+    const job = slot(parsed.job)
+    if (revision !== undefined && revision <= job.loadedAt) return { job: parsed.job }
+    switch (parsed._tag) {
+      case "jobSpec": {
+        if (kv === undefined) jobs.delete(parsed.job)
+        else {
+          const v = decoded(decodeSpec(key, kv.value))
+          if (v !== undefined) job.spec = v
+        }
+        return { job: parsed.job }
+      }
+      case "jobState": {
+        if (kv !== undefined) {
+          const v = decoded(decodeState(key, kv.value))
+          if (v !== undefined) job.state = entry(kv, v)
+          job.scan = true
+        }
+        return { job: parsed.job }
+      }
+      case "task":
+        return applyTask(job, parsed, kv, key)
+    }
+  }
 
   return {
     keys,
@@ -237,6 +254,11 @@ export const make = (keys: Keys.Layout, runnerId: string): JobView => {
     revision: 0,
     slot,
     apply,
+    takeProblems: () => {
+      const out = problems
+      problems = []
+      return out
+    },
     served: (type) => {
       for (const types of runners.values()) if (types.has(type)) return true
       return false

@@ -1,9 +1,10 @@
 /**
- * A wake-up signal many fibers can wait on: `wait` captures the next firing
+ * A wake-up signal many fibers can wait on: `next` captures the next firing
  * before the caller looks at the state it waits to change, so no firing
- * between the look and the wait is missed.
+ * between the look and the wait is missed. Firing with nobody waiting costs
+ * nothing (it runs for every watch event).
  */
-import { Deferred, Effect, Ref } from "effect"
+import { Deferred, Effect } from "effect"
 
 export interface Signal {
   /** The next firing, captured now; await the returned effect later. */
@@ -11,9 +12,18 @@ export interface Signal {
   readonly fire: Effect.Effect<void>
 }
 
-export const make: Effect.Effect<Signal> = Effect.map(Deferred.make<void>().pipe(Effect.flatMap(Ref.make)), (ref) => ({
-  next: Effect.map(Ref.get(ref), Deferred.await),
-  fire: Effect.flatMap(Deferred.make<void>(), (fresh) =>
-    Ref.getAndSet(ref, fresh).pipe(Effect.flatMap((d) => Deferred.succeed(d, undefined)))
-  )
-}))
+export const make: Effect.Effect<Signal> = Effect.sync(() => {
+  let current: Deferred.Deferred<void> | undefined
+  return {
+    next: Effect.sync(() => {
+      current ??= Deferred.makeUnsafe<void>()
+      return Deferred.await(current)
+    }),
+    fire: Effect.suspend(() => {
+      const waiting = current
+      if (waiting === undefined) return Effect.void
+      current = undefined
+      return Deferred.succeed(waiting, undefined)
+    })
+  }
+})
