@@ -130,11 +130,13 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         const key = event._tag === "put" ? event.kv.key : event.key
         yield* applied(view.apply(event._tag === "put" ? event.kv : undefined, key, event.revision))
         yield* reportProblems(view)
-        // a submission commits with its spec; tasks written before the watch began
-        // were never seen, so a new job is read in full once
+        // a submission commits with its spec; tasks written before the watch began were
+        // never seen, so a new job is read in full once, unless the watch delivered them all
         const parsed = keys.parse(key)
-        if (event._tag === "put" && parsed?._tag === "jobSpec" && view.slot(parsed.job).loadedAt === 0) {
-          yield* fetchJob(parsed.job)
+        if (event._tag === "put" && parsed?._tag === "jobSpec") {
+          const slot = view.slot(parsed.job)
+          if (slot.loadedAt === 0 && !JobView.complete(slot)) yield* fetchJob(parsed.job)
+          else if (slot.loadedAt === 0) slot.loadedAt = event.revision
         }
         view.revision = Math.max(view.revision, event.revision)
         for (const [id, at] of rescans) {

@@ -93,6 +93,17 @@ const decodeTask = Codec.decoder(TaskSpecSchema)
 const decodeStatus = Codec.decoder(TaskStatusSchema)
 const decodeResult = Codec.decoder(TaskResultSchema)
 
+/** Whether the view holds every task the job's spec announces (each phase's count of specs). */
+export const complete = (job: JobSlot): boolean => {
+  if (job.spec === undefined) return false
+  const specs = (phase: Phase) => {
+    let n = 0
+    for (const t of job.tasks[phase].values()) if (t.spec !== undefined) n++
+    return n
+  }
+  return specs("run") === job.spec.runTasks && specs("clear") === job.spec.clearTasks
+}
+
 const entry = <A>(kv: KeyValue, value: A): Entry<A> => ({ value, mod: kv.modRevision, create: kv.createRevision })
 
 export const make = (keys: Keys.Layout): JobView => {
