@@ -18,21 +18,18 @@ import { Cause, Clock, Duration, Effect, Fiber, Layer, Metric, Option, Scope, Se
 import * as EngineMetrics from "./EngineMetrics.ts"
 import * as Attempt from "./internal/attempt.ts"
 import * as JobWrites from "./internal/jobWrites.ts"
-import * as Jobs from "./Jobs.ts"
+import * as ResultWrites from "./internal/resultWrites.ts"
 import * as Keys from "./Keys.ts"
 import * as LeaderElectionModule from "./LeaderElection.ts"
 import { type Claim, LeaderElection, type Session } from "./LeaderElection.ts"
 import * as MonitorModule from "./Monitor.ts"
 import { Monitor } from "./Monitor.ts"
-import { make as reason } from "./Reason.ts"
 import * as ResultTxnModule from "./ResultTxn.ts"
 import { ResultTxn } from "./ResultTxn.ts"
-import * as RetryPolicy from "./RetryPolicy.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as SharedRefsModule from "./SharedRefs.ts"
 import { SharedRefs } from "./SharedRefs.ts"
-import { type Op, Store } from "./Store.ts"
-import { type Result, TaskResult, TaskStatus } from "./Task.ts"
+import { Store } from "./Store.ts"
 import { TaskError } from "./TaskError.ts"
 import { TaskRegistry } from "./TaskRegistry.ts"
 
@@ -128,88 +125,12 @@ const sessionLoop = (options: Options, session: Session) =>
 
     const finish = (claim: Claim, outcome: Attempt.Outcome) =>
       Effect.gen(function* () {
-        const at = yield* Clock.currentTimeMillis
-        const { job, phase, task, attempt, spec } = claim
-        const put = (record: "result" | "status", value: string): Op => ({
-          _tag: "put",
-          key: keys.task(job, phase, task, record),
-          value
-        })
-        const doneStatus = put(
-          "status",
-          Jobs.encodeStatus(new TaskStatus({ status: "done", attempt, runner: runnerId, updatedAt: at }))
+        const written = yield* results.write(
+          yield* ResultWrites.of({ keys, writer, registry, runnerId }, claim, outcome)
         )
-        const result = (r: Result, extra: Partial<ConstructorParameters<typeof TaskResult>[0]>) =>
-          put("result", Jobs.encodeResult(new TaskResult({ result: r, attempt, finishedAt: at, ...extra })))
-        const ops: Array<Op> = []
-        let sharedUpdate = outcome._tag === "success" || outcome._tag === "skipped" ? outcome.shared : undefined
-        switch (outcome._tag) {
-          case "success":
-            ops.push(
-              result("success", { output: outcome.output }),
-              doneStatus,
-              yield* writer.event(job, phase, task, "task.succeeded", `succeeded on attempt ${attempt}`)
-            )
-            break
-          case "skipped":
-            ops.push(
-              result("skipped", { reason: outcome.reason }),
-              doneStatus,
-              yield* writer.event(job, phase, task, "task.skipped", outcome.reason.message)
-            )
-            break
-          case "canceled":
-            ops.push(
-              result("canceled", { reason: reason("job.canceled", "interrupted by cancel") }),
-              doneStatus,
-              yield* writer.event(job, phase, task, "task.canceled", "interrupted by cancel")
-            )
-            break
-          case "failure": {
-            const e = outcome.error
-            const handler = Option.getOrUndefined(registry.get(spec.type))
-            const policy = RetryPolicy.forTask(handler?.definition.retry, spec)
-            const delay = e.retryable ? yield* RetryPolicy.delayAfter(policy, attempt) : Option.none()
-            sharedUpdate = outcome.shared?.(Option.isSome(delay))
-            if (Option.isSome(delay)) {
-              const ms = Duration.toMillis(delay.value)
-              ops.push(
-                put(
-                  "status",
-                  Jobs.encodeStatus(new TaskStatus({ status: "waiting", attempt, updatedAt: at, notBefore: at + ms }))
-                ),
-                yield* writer.event(
-                  job,
-                  phase,
-                  task,
-                  "task.attempt-failed",
-                  `attempt ${attempt} failed, retrying in ${ms} ms: ${e.message}`,
-                  { code: e.code }
-                )
-              )
-            } else {
-              ops.push(
-                result("failed", { reason: reason(e.code, e.message, e.details), retryable: e.retryable }),
-                doneStatus,
-                yield* writer.event(job, phase, task, "task.failed", e.message, { code: e.code })
-              )
-            }
-            break
-          }
-        }
-        if (sharedUpdate !== undefined) ops.push(sharedUpdate.op)
-        if (claim.slot !== undefined) ops.push({ _tag: "delete", key: claim.slot })
-        const written = yield* results.write({
-          claimKey: keys.task(job, phase, task, "claim"),
-          token: claim.token,
-          compare: sharedUpdate === undefined ? [] : [sharedUpdate.compare],
-          ops,
-          // a shared-record update decides alone: its conflicts are answered by deciding again
-          alone: sharedUpdate !== undefined
-        })
         if (written.status === "lost") {
           yield* Effect.logWarning("result not written: claim lost").pipe(
-            Effect.annotateLogs({ job, task, token: claim.token })
+            Effect.annotateLogs({ job: claim.job, task: claim.task, token: claim.token })
           )
         }
         return written
@@ -340,25 +261,23 @@ const sessionLoop = (options: Options, session: Session) =>
      * A claim of ours that nothing here executes (its claim transaction's answer was lost and
      * could not be read back) is resumed if it is on this session's lease, released otherwise.
      */
-    const sweep = Effect.gen(function* () {
-      for (const key of [...suspects]) {
-        suspects.delete(key)
-        if (runningKeys.has(key) || stopping) continue
+    const settleSuspect = (key: string) =>
+      Effect.gen(function* () {
+        if (runningKeys.has(key) || stopping) return
         const [job, phase, task] = key.split("/") as [string, "run" | "clear", string]
         const t = monitor.view.jobs.get(job)?.tasks[phase].get(task)
         const held = t?.claim
-        if (t?.spec === undefined || held === undefined || held.value !== runnerId) continue
+        if (t?.spec === undefined || held === undefined || held.value !== runnerId) return
         // the view may be stale: only a claim the store still has on our live lease is resumed
-        const current = yield* store.get(keys.task(job, phase, task, "claim")).pipe(Effect.option)
+        const current = yield* store.get(keys.task(job, phase, task, "claim"))
         const live =
           Option.isSome(current) &&
-          Option.isSome(current.value) &&
-          current.value.value.createRevision === held.create &&
-          current.value.value.lease === session.lease.id &&
+          current.value.createRevision === held.create &&
+          current.value.lease === session.lease.id &&
           !(yield* session.lease.isLost)
         if (live && t.status?.value.status === "running") {
           yield* Effect.logWarning("resuming a claim nothing was executing").pipe(Effect.annotateLogs({ job, task }))
-          yield* start([
+          return yield* start([
             new LeaderElectionModule.Claim({
               job,
               phase,
@@ -369,11 +288,29 @@ const sessionLoop = (options: Options, session: Session) =>
               slot: [...monitor.view.slots].find(([, s]) => s.value === key)?.[0]
             })
           ])
-        } else {
-          yield* session.release({ job, phase, task, token: held.create }).pipe(Effect.ignore)
+        }
+        yield* session.release({ job, phase, task, token: held.create })
+      })
+    // claims of ours from an earlier session (its lease presumed lost, maybe still alive) too
+    for (const job of monitor.view.jobs.values()) {
+      for (const phase of ["run", "clear"] as const) {
+        for (const [task, t] of job.tasks[phase]) {
+          if (t.claim?.value === runnerId) suspects.add(`${job.id}/${phase}/${task}`)
         }
       }
-    })
+    }
+    // a suspect whose check or release meets a store error is looked at again next time
+    const sweep = Effect.suspend(() =>
+      Effect.forEach(
+        [...suspects],
+        (key) =>
+          settleSuspect(key).pipe(
+            Effect.andThen(Effect.sync(() => suspects.delete(key))),
+            Effect.catch(() => Effect.void)
+          ),
+        { discard: true }
+      )
+    )
     yield* sweep.pipe(
       Effect.andThen(Effect.sleep(Duration.millis(Duration.toMillis(election.ttl) / 3))),
       Effect.forever,

@@ -38,12 +38,8 @@ export const Delete = TaskHandler.make("sim/delete", {
 
 type Context = TaskContext.TaskContext["Service"]
 
-/**
- * The key a handler marks its resources with. `TaskContext.idempotencyKey` once the engine
- * provides it; until then derived as the issue defines it (shared key, or job and task).
- */
-export const idempotencyKey = (ctx: Context): string =>
-  (ctx as { readonly idempotencyKey?: string }).idempotencyKey ?? ctx.shared ?? `${ctx.jobId}/${ctx.taskId}`
+/** The key a handler marks its resources with: the engine's, derived from the shared key when there is one. */
+export const idempotencyKey = (ctx: Context): string => ctx.idempotencyKey
 
 interface Resource {
   readonly id: string
