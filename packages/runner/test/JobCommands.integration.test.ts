@@ -303,7 +303,8 @@ describe("migrator job commands against a real etcd", () => {
         assert.strictEqual(shown[0], "job lb: completed (failed)")
         assert.match(shown[1]!, /^ {2}elapsed \d\d:\d\d {3}- {3}target - {3}created /)
         assert.strictEqual(shown[2], "  run phase 1/1 done (1 failed)")
-        assert.match(shown[4]!, /^ {2}run\s+f\s+test\/fail\s+done\s+failed\s+attempt 1 {2}test\.fail: no$/)
+        // the runner that ran it is shown for a finished task too (the only runner here)
+        assert.match(shown[4]!, /^ {2}run\s+f\s+test\/fail\s+done\s+failed\s+attempt 1 on operator {2}test\.fail: no$/)
         const onlyFailed = JSON.parse(ok(await cli("job", "show", "lc", "--failed", "--json"))) as { tasks: unknown[] }
         assert.deepStrictEqual(onlyFailed.tasks, [])
         // list --outcome
@@ -503,7 +504,10 @@ describe("migrator job commands against a real etcd", () => {
         assert.strictEqual(failed.code, 1)
         assert.include(failed.stdout, "1 failed, 1 ignored")
         // it ends with the failed tasks and why
-        assert.match(failed.stdout, /\nfailed tasks \(1\):\n {2}run f \(test\/fail, attempt 1\): test\.fail: boom\n$/)
+        assert.match(
+          failed.stdout,
+          /\nfailed tasks \(1\):\n {2}run f \(test\/fail, attempt 1 on watched-runner\): test\.fail: boom\n$/
+        )
         assert.include(failed.stderr, "job failing ended completed (failed)")
 
         const [unreachable, missing] = await Promise.all([
