@@ -19,6 +19,7 @@ import * as EngineMetrics from "./EngineMetrics.ts"
 import * as Attempt from "./internal/attempt.ts"
 import * as JobWrites from "./internal/jobWrites.ts"
 import * as ResultWrites from "./internal/resultWrites.ts"
+import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
 import * as LeaderElectionModule from "./LeaderElection.ts"
 import { type Claim, LeaderElection, type Session } from "./LeaderElection.ts"
@@ -226,12 +227,13 @@ const sessionLoop = (options: Options, session: Session) =>
         )
       })
 
+    const suspects = new Set<string>() // task keys possibly claimed by us that nothing here executes
     const scheduler = Scheduler.make({
       keys,
       monitor,
       session,
       writer,
-      executions: { running: runningKeys, start, cancel },
+      executions: { running: runningKeys, start, cancel, suspect: (key) => suspects.add(key) },
       serves: (type) => Option.isSome(registry.get(type)),
       concurrency,
       targetConcurrency: options.targetConcurrency,
@@ -241,7 +243,6 @@ const sessionLoop = (options: Options, session: Session) =>
 
     // ---- reacting to claims and slots ---------------------------------------
 
-    const suspects = new Set<string>() // our claims seen while not executing them
     yield* monitor.onChange((change) =>
       Effect.gen(function* () {
         if (change.slot !== undefined) yield* scheduler.slotChanged(change.slot)
@@ -261,35 +262,39 @@ const sessionLoop = (options: Options, session: Session) =>
      * A claim of ours that nothing here executes (its claim transaction's answer was lost and
      * could not be read back) is resumed if it is on this session's lease, released otherwise.
      */
+    /** Resumes or releases a claim of ours nothing executes; the store, not the view, decides. */
     const settleSuspect = (key: string) =>
       Effect.gen(function* () {
         if (runningKeys.has(key) || stopping) return
         const [job, phase, task] = key.split("/") as [string, "run" | "clear", string]
-        const t = monitor.view.jobs.get(job)?.tasks[phase].get(task)
-        const held = t?.claim
-        if (t?.spec === undefined || held === undefined || held.value !== runnerId) return
-        // the view may be stale: only a claim the store still has on our live lease is resumed
         const current = yield* store.get(keys.task(job, phase, task, "claim"))
-        const live =
-          Option.isSome(current) &&
-          current.value.createRevision === held.create &&
+        if (Option.isNone(current) || current.value.value !== runnerId) return
+        const token = current.value.createRevision
+        const spec = monitor.view.jobs.get(job)?.tasks[phase].get(task)?.spec
+        const statusKv = yield* store.get(keys.task(job, phase, task, "status"))
+        const status = Option.isSome(statusKv)
+          ? Option.getOrUndefined(yield* Effect.option(Jobs.decodeStatus(statusKv.value.key, statusKv.value.value)))
+          : undefined
+        const resumable =
+          spec !== undefined &&
+          status?.status === "running" &&
           current.value.lease === session.lease.id &&
           !(yield* session.lease.isLost)
-        if (live && t.status?.value.status === "running") {
+        if (resumable) {
           yield* Effect.logWarning("resuming a claim nothing was executing").pipe(Effect.annotateLogs({ job, task }))
           return yield* start([
             new LeaderElectionModule.Claim({
               job,
               phase,
               task,
-              token: held.create,
-              attempt: t.status.value.attempt,
-              spec: t.spec,
+              token,
+              attempt: status.attempt,
+              spec,
               slot: [...monitor.view.slots].find(([, s]) => s.value === key)?.[0]
             })
           ])
         }
-        yield* session.release({ job, phase, task, token: held.create })
+        yield* session.release({ job, phase, task, token })
       })
     // claims of ours from an earlier session (its lease presumed lost, maybe still alive) too
     for (const job of monitor.view.jobs.values()) {

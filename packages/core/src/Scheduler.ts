@@ -28,6 +28,8 @@ export interface Executions {
   readonly start: (claims: ReadonlyArray<Claim>) => Effect.Effect<void>
   /** Interrupts a running task and writes its `canceled` result. */
   readonly cancel: (key: string) => Effect.Effect<number | undefined, StoreError>
+  /** A claim of this task may be ours without our knowing (its answer was lost): look again soon. */
+  readonly suspect: (key: string) => void
 }
 
 export interface Options {
@@ -316,7 +318,10 @@ export const make = (options: Options): Scheduler => {
     }).pipe(
       Effect.tapError(() =>
         Effect.sync(() => {
-          for (const { slot } of tasks) if (slot !== undefined) reserved.delete(slot)
+          for (const { slot, spec } of tasks) {
+            if (slot !== undefined) reserved.delete(slot)
+            executions.suspect(`${job.id}/${phase}/${spec.id}`)
+          }
         })
       )
     )

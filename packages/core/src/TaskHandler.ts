@@ -12,6 +12,8 @@ import type { TaskContext } from "./TaskContext.ts"
 import type { TaskError } from "./TaskError.ts"
 import { TaskRegistry } from "./TaskRegistry.ts"
 
+export type { Registered } from "./TaskRegistry.ts"
+
 export interface RetryPolicy {
   /** Total attempts, including the first (default 5). */
   readonly maxAttempts: number
@@ -42,12 +44,6 @@ export interface Definition<I extends AnySchema, O extends AnySchema> {
   readonly toLayer: <R>(
     run: (input: I["Type"]) => Effect.Effect<O["Type"], TaskError, R | TaskContext>
   ) => Layer.Layer<never, never, TaskRegistry | Exclude<R, TaskContext>>
-}
-
-/** A registered handler with its types erased, as the engine sees it. */
-export interface Registered {
-  readonly definition: Definition<AnySchema, AnySchema>
-  readonly run: (input: unknown) => Effect.Effect<unknown, TaskError, TaskContext>
 }
 
 export const make = <I extends AnySchema, O extends AnySchema>(

@@ -5,7 +5,15 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option, Schema, type Scope } from "effect"
-import type { Registered } from "./TaskHandler.ts"
+import type { TaskContext } from "./TaskContext.ts"
+import type { TaskError } from "./TaskError.ts"
+import type { AnySchema, Definition } from "./TaskHandler.ts"
+
+/** A registered handler with its types erased, as the engine sees it. */
+export interface Registered {
+  readonly definition: Definition<AnySchema, AnySchema>
+  readonly run: (input: unknown) => Effect.Effect<unknown, TaskError, TaskContext>
+}
 
 export class TaskRegistryError extends Schema.TaggedError<TaskRegistryError>()("TaskRegistryError", {
   reason: Schema.Literals(["DuplicateType"]),

@@ -14,10 +14,7 @@ const from = Number(env.SIM_FROM ?? 1)
  * here to re-run the older harness.
  */
 const pending: Pending = {
-  // defect 2: a claim (result, shared record, lease) txn whose answer is lost. Fixed (EngineFaults,
-  // and the chaos test cuts real connections), but seed 215 still shows a claim resumed 2.25 s after
-  // a storm of lost replies, over the 2 s TTL the idle-claim check allows: left on for SIM_PENDING runs
-  lostReplies: false,
+  lostReplies: true, // defect 2: a claim (result, shared record, lease) txn whose answer is lost
   sharedRetries: true, // defect 1: shared tasks are never retried
   clusterLimits: true // defect 4: per-target limits are per runner, taken after the claim
 }
