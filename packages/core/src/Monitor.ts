@@ -9,6 +9,7 @@
 import { Cause, Context, type Duration, Effect, Layer, Option, type Scope, Stream } from "effect"
 import * as JobView from "./internal/jobView.ts"
 import * as Signal from "./internal/signal.ts"
+import { isTerminal, type JobState } from "./Job.ts"
 import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
 import { Store, type WatchEvent } from "./Store.ts"
@@ -97,15 +98,41 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         { discard: true }
       )
 
+    /**
+     * Finished jobs no runner has anything to do for, by the mod revision of their index entry:
+     * a resync skips them without reading (or decoding) anything but that entry. A user's
+     * operation rewrites the entry, so the job is looked at again.
+     */
+    const dormant = new Map<string, number>()
+
+    /** Whether a job in `state` needs no runner until a user asks (reads its spec only if completed). */
+    const isDormant = (id: string, state: JobState, at: number) =>
+      Effect.gen(function* () {
+        if (!isTerminal(state.state) || state.pending !== undefined) return false
+        if (state.state !== "completed") return true
+        // a drill's auto-rollback is due later: the Scheduler must see the job to set its timer
+        const spec = (yield* store.range(keys.jobSpec(id), { revision: at })).kvs[0]
+        if (spec === undefined) return true
+        const decoded = yield* Effect.option(Jobs.decodeSpec(spec.key, spec.value))
+        return Option.isSome(decoded) && decoded.value.autoRollbackAfterMs === undefined
+      })
+
     const load = Effect.gen(function* () {
       const index = yield* store.range(keys.index)
       const at = index.revision
       const fresh = JobView.make(keys)
       const ids: Array<string> = []
+      const seen = new Set<string>()
       for (const kv of index.kvs) {
         const id = kv.key.slice(keys.index.length)
+        seen.add(id)
+        if (dormant.get(id) === kv.modRevision) continue
         const state = yield* Effect.option(Jobs.decodeState(kv.key, kv.value))
-        if (Option.isSome(state) && state.value.state === "cleared") continue
+        if (Option.isSome(state) && (yield* isDormant(id, state.value, at))) {
+          dormant.set(id, kv.modRevision)
+          continue
+        }
+        dormant.delete(id)
         // "<job>/s" covers spec and state; tasks separately: the event log is never read here
         const head = yield* store.range(`${keys.job(id)}s`, { revision: at })
         const tasks = yield* store.range(keys.tasks(id), { revision: at })
@@ -116,6 +143,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         for (const kv of (yield* store.range(prefix, { revision: at })).kvs) fresh.apply(kv, kv.key)
       }
       yield* reportProblems(fresh)
+      for (const id of dormant.keys()) if (!seen.has(id)) dormant.delete(id)
       fresh.revision = at
       for (const id of ids) fresh.slot(id).loadedAt = at
       view.replace(fresh)
@@ -137,6 +165,11 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           const slot = view.slot(parsed.job)
           if (slot.loadedAt === 0 && !JobView.complete(slot)) yield* fetchJob(parsed.job)
           else if (slot.loadedAt === 0) slot.loadedAt = event.revision
+        } else if (event._tag === "put" && parsed?._tag === "jobState" && view.slot(parsed.job).loadedAt === 0) {
+          // a finished job a user moves again (rollback, retry) was left out of the view: its
+          // state change brings it back in, read in full (a new job's state comes with its spec)
+          dormant.delete(parsed.job)
+          if (view.slot(parsed.job).spec === undefined) yield* fetchJob(parsed.job)
         }
         view.revision = Math.max(view.revision, event.revision)
         for (const [id, at] of rescans) {

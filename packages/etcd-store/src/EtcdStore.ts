@@ -390,6 +390,9 @@ const clientOf = (options: Options) =>
             ? {}
             : { auth: { username: options.auth.username, password: options.auth.password } }),
           dialTimeout: 5_000,
+          // gRPC's default 4 MB receive limit is below a watch's catch-up reply (etcd batches up
+          // to 1,000 revisions in one message): a runner resuming behind a large job never caught up
+          grpcOptions: { "grpc.max_receive_message_length": -1 },
           // one slow call must not open a circuit, and no call is retried blindly
           faultHandling: {
             host: () => noop,

@@ -28,6 +28,24 @@ describe("etcd driver against a real etcd", () => {
     })
   )
 
+  it.live("a watch catches up over a reply larger than gRPC's default 4 MB limit", () =>
+    Effect.gen(function* () {
+      const store = yield* EtcdStore.make({ endpoints: [endpoint] })
+      const from = (yield* store.revision) + 1
+      const value = "x".repeat(1_000_000)
+      for (let i = 0; i < 6; i++) yield* store.txn({ compare: [], success: [{ _tag: "put", key: `big/${i}`, value }] })
+      // all six revisions are behind the watch: etcd sends them in one 6 MB message
+      const events = yield* store
+        .watch("big/", { fromRevision: from })
+        .pipe(Stream.take(6), Stream.runCollect, Effect.timeout("20 seconds"))
+      assert.deepStrictEqual(
+        events.map((e) => (e._tag === "put" ? e.kv.value.length : 0)),
+        [1_000_000, 1_000_000, 1_000_000, 1_000_000, 1_000_000, 1_000_000]
+      )
+      yield* store.txn({ compare: [], success: [{ _tag: "deletePrefix", prefix: "big/" }] })
+    }).pipe(Effect.scoped)
+  )
+
   it.live(
     "a watch survives etcd being stopped and restarted: every event once, in order",
     () =>

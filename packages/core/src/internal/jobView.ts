@@ -232,6 +232,8 @@ export const make = (keys: Keys.Layout): JobView => {
     }
     const parsed = keys.parse(key)
     if (parsed === undefined || parsed._tag === "event") return {}
+    // a deleted key of a job outside the view (finished, or being deleted) changes nothing here
+    if (kv === undefined && !jobs.has(parsed.job)) return {}
     const job = slot(parsed.job)
     if (revision !== undefined && revision <= job.loadedAt) return { job: parsed.job }
     switch (parsed._tag) {
