@@ -165,11 +165,10 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           const slot = view.slot(parsed.job)
           if (slot.loadedAt === 0 && !JobView.complete(slot)) yield* fetchJob(parsed.job)
           else if (slot.loadedAt === 0) slot.loadedAt = event.revision
-        } else if (event._tag === "put" && parsed?._tag === "jobState" && view.slot(parsed.job).loadedAt === 0) {
+        } else if (event._tag === "put" && parsed?._tag === "jobState" && dormant.delete(parsed.job)) {
           // a finished job a user moves again (rollback, retry) was left out of the view: its
-          // state change brings it back in, read in full (a new job's state comes with its spec)
-          dormant.delete(parsed.job)
-          if (view.slot(parsed.job).spec === undefined) yield* fetchJob(parsed.job)
+          // state change brings it back in, read in full
+          yield* fetchJob(parsed.job)
         }
         view.revision = Math.max(view.revision, event.revision)
         for (const [id, at] of rescans) {
