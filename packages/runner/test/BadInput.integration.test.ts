@@ -434,12 +434,14 @@ describe("bad values at run time: the task fails with a reason naming the field,
       const shown = await ctx.cli("job", "show", "runtime")
       assert.match(shown.stdout, /job runtime:/)
       assert.match(shown.stdout, /nap\s+test\/sleep\s+done\s+failed.*input\.invalid: .*\/ms/)
-      // and so does the runner's log, with job and task as annotations too
-      const line = runner
-        .output()
-        .split("\n")
-        .find((l) => l.includes("of task nap of job runtime failed"))
-      assert.isDefined(line, runner.output())
+      // and so does the runner's log, with job and task as annotations too (written after the
+      // result commits, so it can reach this process's pipe after the job was seen to end)
+      const failedLine = () =>
+        runner
+          .output()
+          .split("\n")
+          .find((l) => l.includes("of task nap of job runtime failed"))
+      const line = await until("the runner to log the failed attempt of nap", async () => failedLine(), 10_000)
       assert.include(line, "input.invalid")
       assert.include(line, "/ms")
       assert.include(line, '"task":"nap"')
