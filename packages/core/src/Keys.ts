@@ -13,6 +13,8 @@
  *   <prefix>runners/<runner>                        registration and task types served, on the runner's lease
  *   <prefix>slots/<target>/<n>                      one of a target's cluster-wide slots, held with a claim on the runner's lease
  *   <prefix>shared/<shared key>                     shared resource record (SPEC §4.5)
+ *   <prefix>expiry/<finish time ms, 15 digits>/<job> written when a job finishes; retention ranges the oldest first
+ *   <prefix>archive/<job>                           compact summary of a deleted or expired job (JobArchive.ts)
  *
  * The job spec is written last when a job is submitted in several
  * transactions, so a job without a spec is half-written and never picked up.
@@ -43,6 +45,13 @@ export interface Layout {
   readonly slot: (target: string, n: number) => string
   readonly shared: (key: string) => string
   readonly sharedPrefix: string
+  /** Finished jobs by finish time: the key sorts by time, so the oldest come first. */
+  readonly expiry: string
+  readonly expiryEntry: (job: string, finishedAt: number) => string
+  /** Parses an expiry entry; undefined for any other key. */
+  readonly parseExpiry: (key: string) => { readonly job: string; readonly finishedAt: number } | undefined
+  readonly archive: string
+  readonly archiveEntry: (job: string) => string
   /** Parses a key under `jobs/`; undefined for keys of other kinds. */
   readonly parse: (key: string) => ParsedKey | undefined
 }
@@ -80,6 +89,19 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
     slot: (target, n) => `${prefix}slots/${encodeURIComponent(target)}/${n}`,
     sharedPrefix: `${prefix}shared/`,
     shared: (key) => `${prefix}shared/${encodeURIComponent(key)}`,
+    expiry: `${prefix}expiry/`,
+    expiryEntry: (id, finishedAt) =>
+      `${prefix}expiry/${String(Math.max(0, Math.floor(finishedAt))).padStart(15, "0")}/${id}`,
+    parseExpiry: (key) => {
+      const rest = key.startsWith(`${prefix}expiry/`) ? key.slice(`${prefix}expiry/`.length) : undefined
+      const at = rest?.indexOf("/") ?? -1
+      if (rest === undefined || at <= 0) return undefined
+      const finishedAt = Number(rest.slice(0, at))
+      const id = rest.slice(at + 1)
+      return Number.isFinite(finishedAt) && id !== "" ? { job: id, finishedAt } : undefined
+    },
+    archive: `${prefix}archive/`,
+    archiveEntry: (id) => `${prefix}archive/${id}`,
     parse: (key) => {
       if (!key.startsWith(jobs)) return undefined
       const parts = key.slice(jobs.length).split("/")

@@ -4,7 +4,7 @@
  * state follows comes from the lifecycle table in `Job.ts`.
  */
 import { Clock, Effect, type Schema } from "effect"
-import { type Event, JobState, next, type Outcome } from "../Job.ts"
+import { type Event, isTerminal, JobState, next, type Outcome } from "../Job.ts"
 import { JobEvent } from "../JobEvent.ts"
 import * as Jobs from "../Jobs.ts"
 import type * as Keys from "../Keys.ts"
@@ -106,13 +106,19 @@ export const make = (store: Store["Service"], keys: Keys.Layout, runnerId: strin
     if (to === undefined) return Effect.die(`job ${job.id}: ${on} is not allowed in state ${from.value.state}`)
     return Effect.gen(function* () {
       const { pending: _p, ...rest } = from.value
-      const value = Jobs.encodeState(new JobState({ ...build(rest), state: to }))
+      const state = new JobState({ ...build(rest), state: to })
+      const value = Jobs.encodeState(state)
+      // a job that finishes is found by the retention of finished jobs through its expiry entry
+      const expiry: ReadonlyArray<Op> = isTerminal(to)
+        ? [{ _tag: "put", key: keys.expiryEntry(job.id, state.updatedAt), value: job.id }]
+        : []
       return yield* txn(
         [{ key: keys.jobState(job.id), target: "modRevision", op: "==", value: from.mod }],
         [
           { _tag: "put", key: keys.jobState(job.id), value },
           { _tag: "put", key: keys.indexEntry(job.id), value },
-          yield* event(job.id, undefined, undefined, type, message)
+          yield* event(job.id, undefined, undefined, type, message),
+          ...expiry
         ]
       )
     })

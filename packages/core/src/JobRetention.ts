@@ -1,0 +1,117 @@
+/**
+ * The retention of finished jobs: every runner archives the jobs that
+ * finished longer ago than the retention (see JobDeletion.ts) and removes
+ * their keys, so history does not grow in etcd without end.
+ *
+ * A job that finishes writes `<prefix>expiry/<finish time>/<job>` in the
+ * transaction that finishes it (internal/jobWrites.ts). The keys sort by
+ * time, so a sweep reads a few of the oldest and stops at the first that is
+ * not due: one small range request per sweep however many finished jobs etcd
+ * holds. An entry that no longer matches its job (it was deleted, retried,
+ * rolled back since) is dropped; the job writes a new one when it finishes
+ * again. Several runners may sweep at once: the deletion is a
+ * compare-and-swap, so the second finds nothing left to do.
+ *
+ * @since 0.3.0
+ */
+import { Duration, Effect, Schedule } from "effect"
+import * as JobDeletion from "./JobDeletion.ts"
+import * as Keys from "./Keys.ts"
+import { Store } from "./Store.ts"
+
+export interface Options {
+  readonly prefix?: string
+  /** Finished jobs older than this are archived. */
+  readonly retention: Duration.Input
+  /** Time between sweeps (default one minute). */
+  readonly interval?: Duration.Input
+  /** Expiry entries read per request (default 50). */
+  readonly pageSize?: number
+  readonly runnerId?: string
+}
+
+export interface SweepResult {
+  /** Jobs archived and removed. */
+  readonly archived: ReadonlyArray<string>
+  /** Finished jobs kept because they hold shared resources (logged once: their entry is dropped). */
+  readonly kept: ReadonlyArray<{ readonly job: string; readonly shared: ReadonlyArray<string> }>
+  /** Expiry entries dropped because they no longer matched their job. */
+  readonly dropped: number
+}
+
+/** Archives every job that finished before `now - retention`; returns what it did. */
+export const sweep = Effect.fn("JobRetention.sweep")(function* (options: Options) {
+  const store = yield* Store
+  const keys = Keys.make(options.prefix ?? Keys.DEFAULT_PREFIX)
+  const pageSize = options.pageSize ?? 50
+  const cutoff = (yield* Effect.clockWith((c) => c.currentTimeMillis)) - Duration.toMillis(options.retention)
+  const archived: Array<string> = []
+  const kept: Array<{ job: string; shared: ReadonlyArray<string> }> = []
+  let dropped = 0
+  // the entry goes only if nobody rewrote it meanwhile
+  const drop = (key: string, mod: number) =>
+    Effect.map(
+      store.txn({
+        compare: [{ key, target: "modRevision", op: "==", value: mod }],
+        success: [{ _tag: "delete", key }]
+      }),
+      (r) => {
+        if (r.succeeded) dropped++
+      }
+    )
+  for (;;) {
+    const { kvs } = yield* store.range(keys.expiry, { limit: pageSize })
+    let handled = 0
+    let conflicts = 0
+    for (const kv of kvs) {
+      const entry = keys.parseExpiry(kv.key)
+      if (entry === undefined) {
+        yield* drop(kv.key, kv.modRevision)
+        handled++
+        continue
+      }
+      if (entry.finishedAt > cutoff) return { archived, kept, dropped } satisfies SweepResult
+      handled++
+      const outcome = yield* JobDeletion.remove(keys, entry.job, {
+        removedBy: "retention",
+        actor: options.runnerId === undefined ? "retention" : `retention (${options.runnerId})`,
+        finishedAt: entry.finishedAt
+      }).pipe(Effect.result)
+      if (outcome._tag === "Success") {
+        archived.push(entry.job)
+        continue
+      }
+      const e = outcome.failure
+      if (e._tag !== "DeleteError") return yield* Effect.fail(e)
+      if (e.reason === "Conflict") {
+        conflicts++ // it kept moving: the next sweep looks again
+        continue
+      }
+      if (e.reason === "HoldsShared") {
+        kept.push({ job: entry.job, shared: e.shared ?? [] })
+        yield* Effect.logWarning(
+          `retention keeps job ${entry.job}: it holds shared resources ${(e.shared ?? []).join(", ")}; ` +
+            "roll it back or delete it with `migrator job delete --release-shared`"
+        ).pipe(Effect.annotateLogs({ job: entry.job }))
+      }
+      // gone, moving again, finished again later, or kept: this entry has nothing more to say
+      yield* drop(kv.key, kv.modRevision)
+    }
+    if (kvs.length < pageSize || handled === 0 || conflicts > 0)
+      return { archived, kept, dropped } satisfies SweepResult
+  }
+})
+
+/** Sweeps now and then every `interval` for the life of the fiber; a failed sweep is logged and retried. */
+export const run = (options: Options): Effect.Effect<never, never, Store> =>
+  sweep(options).pipe(
+    Effect.tap((r) =>
+      r.archived.length === 0
+        ? Effect.void
+        : Effect.logInfo(`retention archived ${r.archived.length} finished jobs: ${r.archived.join(", ")}`)
+    ),
+    Effect.catchCause((cause) => Effect.logWarning("retention sweep failed", cause)),
+    Effect.annotateLogs(options.runnerId === undefined ? {} : { runner: options.runnerId }),
+    Effect.repeat(Schedule.spaced(options.interval ?? "1 minute")),
+    Effect.andThen(Effect.never)
+  ) as Effect.Effect<never, never, Store>
