@@ -33,6 +33,18 @@ const DurationText = Schema.Union([
   Schema.Number.pipe(Schema.check(Schema.isGreaterThan(0)))
 ])
 
+/** How long finished jobs are kept: `30 days`, `12h`, `90d`…; `0` or `off` keeps them for ever. */
+const RetentionText = Schema.Union([
+  Schema.String.pipe(
+    Schema.check(
+      Schema.isPattern(/^\s*(off|0|\d+(\.\d+)?\s*(ms|s|m|h|d|days?|hours?|minutes?))\s*$/, {
+        message: "expected a duration like 30 days, 72h or 90d, or off"
+      })
+    )
+  ),
+  Schema.Literal(0)
+])
+
 /** A secret: inline, from an environment variable, or from a file. */
 export const SecretSource = Schema.Union([
   NonEmpty,
@@ -134,7 +146,9 @@ export const Document = Schema.Struct({
   ),
   log: Schema.optionalKey(
     Schema.Struct({ level: Schema.optionalKey(LogLevelName), format: Schema.optionalKey(LogFormat) })
-  )
+  ),
+  /** Finished jobs older than this are archived and their keys removed by the runners (JobRetention). */
+  retention: Schema.optionalKey(Schema.Struct({ finishedJobs: Schema.optionalKey(RetentionText) }))
 })
 export type Document = typeof Document.Type
 
@@ -172,6 +186,8 @@ export interface RunnerConfig {
   readonly log: { readonly level: LogLevel.LogLevel; readonly format: LogFormat }
   /** Plan files to re-check every `interval` (relative ones from the configuration file's directory). */
   readonly plans: { readonly files: ReadonlyArray<string>; readonly interval: Duration.Duration } | undefined
+  /** How long finished jobs are kept (default 30 days); undefined: for ever. */
+  readonly retention: { readonly finishedJobs: Duration.Duration | undefined }
 }
 
 /** A configuration problem; `field` is the dotted path, `source` where the value came from. */
@@ -307,6 +323,25 @@ const durationOf = (value: string | number) => {
   const n = Number(m[1])
   const unit = m[2] ?? "s"
   return Duration.millis(unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n * 3_600_000)
+}
+
+/** A retention: undefined when it is off. */
+export const retentionOf = (value: string | number): Duration.Duration | undefined => {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(String(value).trim())
+  if (m === null) return undefined // "off"
+  const n = Number(m[1])
+  const unit = m[2]!
+  const ms =
+    unit === "ms"
+      ? n
+      : unit === "s"
+        ? n * 1000
+        : unit === "m" || unit.startsWith("minute")
+          ? n * 60_000
+          : unit === "h" || unit.startsWith("hour")
+            ? n * 3_600_000
+            : n * 86_400_000
+  return ms === 0 ? undefined : Duration.millis(ms)
 }
 
 const listOf = (value: ReadonlyArray<string> | string | undefined) =>
@@ -556,7 +591,8 @@ const resolveScope = (
           : {
               files: decoded.plans.files.map((f) => (file === undefined ? f : resolvePath(dirname(file), f))),
               interval: durationOf(decoded.plans.interval ?? "15m")
-            }
+            },
+      retention: { finishedJobs: retentionOf(decoded.retention?.finishedJobs ?? "30 days") }
     } satisfies RunnerConfig
   })
 

@@ -12,9 +12,10 @@
  */
 import { hostname, userInfo } from "node:os"
 import type { Job, JobBuilder, Keys, StoreError } from "@migrator/core"
-import { Jobs, Store } from "@migrator/core"
+import { JobArchive, JobDeletion, Jobs, Store } from "@migrator/core"
 import { Effect, Option, Redacted, Schema } from "effect"
-import { badInput, CliExit, STORE_UNREACHABLE } from "../CliExit.ts"
+import { badInput, CliExit, JOB_FAILED, STORE_UNREACHABLE } from "../CliExit.ts"
+import { type ArchivedJson, archivedJson } from "../http/ArchiveRoutes.ts"
 import { type EventJson, eventJson, type JobJson, jobJson } from "../http/JobDocument.ts"
 import * as OperationPreview from "../http/OperationPreview.ts"
 
@@ -36,7 +37,28 @@ export interface JobClient {
     operation: Job.Operation,
     reason: string | undefined
   ) => Effect.Effect<{ readonly state: string }, CliExit>
+  /**
+   * Deletes a finished job, archiving its summary. Exit codes of `job delete`: 1 for an unknown
+   * job, 2 for one that is not finished or holds shared resources (without `releaseShared`).
+   */
+  readonly remove: (
+    id: string,
+    options: { readonly reason: string | undefined; readonly releaseShared: boolean }
+  ) => Effect.Effect<ArchivedJson, CliExit>
+  /** Archived summaries of deleted and expired jobs, oldest finish first. */
+  readonly archive: Effect.Effect<ReadonlyArray<ArchivedJson>, CliExit>
+  /** The archived summary of one job, if it was deleted or expired. */
+  readonly archived: (id: string) => Effect.Effect<Option.Option<ArchivedJson>, CliExit>
 }
+
+/** A refused deletion: unknown is 1 (the contract of `job delete`), anything else that is not finished 2. */
+const deleteRefused = (e: JobDeletion.DeleteError, archived: Option.Option<JobArchive.ArchivedJob>) =>
+  new CliExit({
+    code: e.reason === "NotFound" ? JOB_FAILED : 2,
+    message: Option.isSome(archived)
+      ? `job "${e.job}" was already deleted (${archived.value.removedBy}, ${new Date(archived.value.removedAt).toISOString()})`
+      : e.message
+  })
 
 /** The actor recorded for operations made through etcd: the local user and host. */
 export const localActor = (): string => {
@@ -133,7 +155,28 @@ export const etcd = (
             )
           )
         )
-      )
+      ),
+    remove: (id, options) =>
+      bounded(
+        run(
+          JobDeletion.remove(keys, id, {
+            removedBy: "delete",
+            actor: localActor(),
+            reason: options.reason,
+            releaseShared: options.releaseShared
+          }).pipe(
+            Effect.map(archivedJson),
+            Effect.catchTag("DeleteError", (e) =>
+              Effect.flatMap(
+                e.reason === "NotFound" ? JobArchive.read(keys, id) : Effect.succeed(Option.none()),
+                (archived) => Effect.fail(deleteRefused(e, archived))
+              )
+            )
+          )
+        )
+      ),
+    archive: bounded(run(Effect.map(JobArchive.list(keys), (jobs) => jobs.map(archivedJson)))),
+    archived: (id) => bounded(run(Effect.map(JobArchive.read(keys, id), Option.map(archivedJson))))
   }
 }
 
@@ -143,7 +186,13 @@ const decodeError = Schema.decodeUnknownOption(ErrorBody)
 /** Through a runner's API at `server` (e.g. https://runner-1:8443), with a bearer token if given. */
 export const http = (server: string, token: Redacted.Redacted<string> | undefined): JobClient => {
   const base = server.replace(/\/+$/, "")
-  const call = (method: "GET" | "POST", path: string, body?: unknown) =>
+  const call = (
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body?: unknown,
+    /** An exit code for an error answer other than the usual ones. */
+    codeFor?: (status: number, reason: string | undefined) => number | undefined
+  ) =>
     Effect.gen(function* () {
       const response = yield* Effect.tryPromise({
         try: (signal) =>
@@ -183,13 +232,14 @@ export const http = (server: string, token: Redacted.Redacted<string> | undefine
       const error = Option.getOrUndefined(decodeError(parsed))
       const message = error?.error ?? `HTTP ${response.status}`
       const code =
-        response.status === 503
+        codeFor?.(response.status, error?.reason) ??
+        (response.status === 503
           ? STORE_UNREACHABLE
           : response.status === 401 || response.status === 403 || response.status === 404 || response.status === 400
             ? 2
             : response.status === 409 && error?.reason !== "Conflict"
               ? 2
-              : 1
+              : 1)
       return yield* new CliExit({ code, message: response.status === 401 ? `${message} (use --token)` : message })
     })
   const path = (id: string) => `/api/jobs/${encodeURIComponent(id)}`
@@ -229,6 +279,22 @@ export const http = (server: string, token: Redacted.Redacted<string> | undefine
       Effect.map(
         call("POST", `${path(id)}/${operation}`, reason === undefined ? {} : { reason }),
         (r) => r as { state: string }
+      ),
+    remove: (id, options) =>
+      Effect.map(
+        call(
+          "DELETE",
+          `${path(id)}${options.releaseShared ? "?releaseShared=true" : ""}`,
+          options.reason === undefined ? {} : { reason: options.reason },
+          (status) => (status === 404 ? JOB_FAILED : status === 409 ? 2 : undefined)
+        ),
+        (r) => r as ArchivedJson
+      ),
+    archive: Effect.map(call("GET", "/api/archive"), (r) => r as ReadonlyArray<ArchivedJson>),
+    archived: (id) =>
+      call("GET", `/api/archive/${encodeURIComponent(id)}`).pipe(
+        Effect.map((r) => Option.some(r as ArchivedJson)),
+        Effect.catch((e) => (e.code === 2 ? Effect.succeed(Option.none<ArchivedJson>()) : Effect.fail(e)))
       )
   }
 }

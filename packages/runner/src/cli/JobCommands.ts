@@ -1,6 +1,6 @@
 /**
- * `migrator job …`: submit, list, show, watch, events, graph and the user
- * operations (cancel, pause, resume, rollback, confirm, retry).
+ * `migrator job …`: submit, list, show, watch, events, graph, the user
+ * operations (cancel, pause, resume, rollback, confirm, retry) and delete.
  *
  * They reach the jobs through etcd, or through a runner's API with
  * `--server URL` (and `--token`, or `MIGRATOR_SERVER`/`MIGRATOR_TOKEN`):
@@ -29,6 +29,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { badInput, jobFailed } from "../CliExit.ts"
 import type { JobJson } from "../http/JobDocument.ts"
 import * as Plugins from "../Plugins.ts"
+import * as ArchiveText from "./ArchiveText.ts"
 import type { Connect } from "./Connection.ts"
 import * as Graph from "./Graph.ts"
 import * as JobClient from "./JobClient.ts"
@@ -162,7 +163,26 @@ export const make = <R>(connect: Connect<R>) => {
       )
     },
     Effect.fn(function* ({ id, json, failed }) {
-      const job = yield* (yield* client).show(id)
+      const jobs = yield* client
+      // a deleted or expired job is shown from its archived summary (exit 0); unknown stays bad input
+      const found = yield* jobs.show(id).pipe(
+        Effect.map((job) => ({ _tag: "job", job }) as const),
+        Effect.catch((e) =>
+          e.code === 2
+            ? Effect.flatMap(jobs.archived(id), (archived) =>
+                Option.isSome(archived)
+                  ? Effect.succeed({ _tag: "archived", archived: archived.value } as const)
+                  : Effect.fail(e)
+              )
+            : Effect.fail(e)
+        )
+      )
+      if (found._tag === "archived") {
+        if (json) return yield* Console.log(JSON.stringify({ archived: found.archived }, null, 2))
+        for (const line of ArchiveText.details(found.archived)) yield* Console.log(line)
+        return
+      }
+      const job = found.job
       const tasks = failed ? job.tasks.filter((t) => t.result === "failed") : job.tasks
       if (json) return yield* Console.log(JSON.stringify(failed ? { ...job, tasks } : job, null, 2))
       const now = yield* Clock.currentTimeMillis
@@ -192,10 +212,26 @@ export const make = <R>(connect: Connect<R>) => {
         Flag.withDescription("only jobs with this label, key=value (repeatable: all of them)"),
         Flag.atLeast(0)
       ),
+      archived: Flag.Boolean("archived").pipe(
+        Flag.withDescription("list the archived summaries of deleted and expired jobs instead"),
+        Flag.withDefault(false)
+      ),
       json: jsonFlag
     },
-    Effect.fn(function* ({ state, outcome, label, json }) {
+    Effect.fn(function* ({ state, outcome, label, archived, json }) {
       const labels = yield* Effect.forEach(label, parseLabel)
+      if (archived) {
+        const rows = (yield* (yield* client).archive).filter(
+          (j) =>
+            (state.length === 0 || state.includes(j.state)) &&
+            (outcome.length === 0 ||
+              (j.outcome !== undefined && (outcome as ReadonlyArray<string>).includes(j.outcome))) &&
+            labels.every(([k, v]) => j.labels[k] === v)
+        )
+        if (json) return yield* Console.log(JSON.stringify(rows, null, 2))
+        for (const l of ArchiveText.table(rows)) yield* Console.log(l)
+        return
+      }
       const jobs = (yield* (yield* client).list({ states: state, labels })).filter(
         (j) => outcome.length === 0 || (j.outcome !== null && (outcome as ReadonlyArray<string>).includes(j.outcome))
       )
@@ -214,7 +250,11 @@ export const make = <R>(connect: Connect<R>) => {
       )
       for (const l of lines) yield* Console.log(l)
     })
-  ).pipe(Command.withDescription("List jobs: id, state, outcome, tasks done/total, labels, created"))
+  ).pipe(
+    Command.withDescription(
+      "List jobs: id, state, outcome, tasks done/total, labels, created (--archived: deleted and expired jobs)"
+    )
+  )
 
   const watch = Command.make(
     "watch",
@@ -318,6 +358,39 @@ export const make = <R>(connect: Connect<R>) => {
       })
     ).pipe(Command.withDescription(description))
 
+  const remove = Command.make(
+    "delete",
+    {
+      id: jobId,
+      reason: Flag.String("reason").pipe(
+        Flag.withDescription("why, recorded with who asked in the job's archived summary"),
+        Flag.optional
+      ),
+      releaseShared: Flag.Boolean("release-shared").pipe(
+        Flag.withDescription(
+          "also remove the job from the holders of the shared resources it still holds; the cloud resources themselves are left as they are"
+        ),
+        Flag.withDefault(false)
+      ),
+      json: jsonFlag
+    },
+    Effect.fn(function* ({ id, reason, releaseShared, json }) {
+      const archived = yield* (yield* client).remove(id, { reason: Option.getOrUndefined(reason), releaseShared })
+      if (json) return yield* Console.log(JSON.stringify(archived, null, 2))
+      yield* Console.log(
+        `${id}: deleted (archived as ${archived.state}${archived.outcome === undefined ? "" : `, ${archived.outcome}`})`
+      )
+      if (archived.releasedShared !== undefined) {
+        yield* Console.log(`  released from shared resources ${archived.releasedShared.join(", ")} (left in the cloud)`)
+      }
+    })
+  ).pipe(
+    Command.withDescription(
+      "Delete a finished job: every key of it goes, a summary is archived (job list --archived). " +
+        "Exit 0 deleted, 2 not finished or still holding shared resources (see --release-shared), 1 unknown job"
+    )
+  )
+
   return group.pipe(
     Command.withDescription("Submit, inspect and operate jobs (through etcd, or a runner's API with --server)"),
     Command.withSubcommands([
@@ -332,7 +405,8 @@ export const make = <R>(connect: Connect<R>) => {
       operation("resume", "Resume a paused job"),
       operation("rollback", "Run the clear phase for everything the job created"),
       operation("confirm", "Run the clear phase for what the recovered workload does not use"),
-      operation("retry", "Retry the failed, ignored and canceled tasks of the current phase")
+      operation("retry", "Retry the failed, ignored and canceled tasks of the current phase"),
+      remove
     ])
   )
 }

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Engine, EngineMetrics, Keys, type Store, TaskRegistry } from "@migrator/core"
+import { Engine, EngineMetrics, JobRetention, Keys, type Store, TaskRegistry } from "@migrator/core"
 import { Effect, Fiber, Layer, Logger, Option, Random, Ref, References, Stdio } from "effect"
 import { Command, Flag } from "effect/cli"
 import { badInput } from "../CliExit.ts"
@@ -101,6 +101,12 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
       })
       if (config.plans !== undefined) {
         yield* Effect.forkScoped(PlanSchedule.run(config.plans.files, config.plans.interval, config.clusters))
+      }
+      // every runner enforces the retention of finished jobs; racing sweeps are compare-and-swaps
+      if (config.retention.finishedJobs !== undefined) {
+        yield* Effect.forkScoped(
+          JobRetention.run({ prefix: config.etcd.prefix, retention: config.retention.finishedJobs, runnerId })
+        )
       }
       // every counter is exported from the start, at 0, for each task type this runner handles
       yield* EngineMetrics.initialize((yield* TaskRegistry.TaskRegistry).types())

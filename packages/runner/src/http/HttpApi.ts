@@ -14,6 +14,7 @@
  *   GET  /api/stream                   SSE: changes of the job list
  *   GET  /api/jobs/:id/preview/:op     what an operation would do (a rollback: deleted, kept, skipped)
  *   POST /api/jobs/:id/:operation      cancel, pause, resume, rollback, confirm, retry (body: { reason })
+ *   DELETE /api/jobs/:id               delete a finished job (admin); GET /api/archive[/:id]: see ArchiveRoutes.ts
  *   GET  /api/whoami                   the caller's token name and role
  *   GET  /api/jobs/:id/progress        tasks per phase by state, and the RTO (for the dashboard's list)
  *   POST /api/plans/check              pre-flight check of a recovery plan on the recovery cloud (PlanCheckRoute.ts)
@@ -33,6 +34,7 @@ import { Job, JobBuilder, Jobs, type Keys, Store, type StoreError, TaskRegistry 
 import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Duration, Effect, Layer, Metric, Option, Random, Redacted, Schema, Stream } from "effect"
 import { HttpRouter, type HttpServerError, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as ArchiveRoutes from "./ArchiveRoutes.ts"
 import * as Auth from "./Auth.ts"
 import * as Dashboard from "./Dashboard.ts"
 import * as DashboardApi from "./DashboardApi.ts"
@@ -505,6 +507,7 @@ export const routes = (options: Options) => {
     operation,
     progress,
     PlanCheckRoute.route(options.clusters ?? {}, tokens),
+    ...ArchiveRoutes.routes({ keys, tokens, storeTimeout }),
     unknownApi,
     ...Dashboard.routes
   ])
