@@ -7,6 +7,7 @@
  */
 import { Clock, Effect, Option, Random, Schema } from "effect"
 import * as Codec from "./Codec.ts"
+import * as ActiveIndex from "./internal/activeIndex.ts"
 import { decodeRegistration } from "./internal/registration.ts"
 import * as Job from "./Job.ts"
 import { JobSpec, JobState, type Operation, RequestedOperation } from "./Job.ts"
@@ -87,7 +88,8 @@ export const submit = Effect.fn("Jobs.submit")(function* (keys: Keys.Layout, job
     bytes += spec.length + status.length
   }
   yield* flush
-  const state = encodeState(new JobState({ state: "pending", updatedAt: now }))
+  const pending = new JobState({ state: "pending", updatedAt: now })
+  const state = encodeState(pending)
   const event = yield* eventOp(
     keys,
     id,
@@ -105,7 +107,8 @@ export const submit = Effect.fn("Jobs.submit")(function* (keys: Keys.Layout, job
       { _tag: "put", key: keys.jobState(id), value: state },
       { _tag: "put", key: keys.indexEntry(id), value: state },
       event,
-      { _tag: "put", key: keys.jobSpec(id), value: encodeSpec(job.spec) }
+      { _tag: "put", key: keys.jobSpec(id), value: encodeSpec(job.spec) },
+      ActiveIndex.op(keys, id, pending, job.spec)
     ]
   })
   if (!last.succeeded) {
@@ -294,7 +297,13 @@ export const request = Effect.fn("Jobs.request")(function* (
     )
     const r = yield* store.txn({
       compare: [{ key: keys.jobState(id), target: "modRevision", op: "==", value: kv.value.modRevision }],
-      success: [{ _tag: "put", key: keys.jobState(id), value }, { _tag: "put", key: keys.indexEntry(id), value }, event]
+      success: [
+        { _tag: "put", key: keys.jobState(id), value },
+        { _tag: "put", key: keys.indexEntry(id), value },
+        event,
+        // every operation leaves the job with work for a runner (a finished one comes back)
+        ActiveIndex.op(keys, id, next, undefined)
+      ]
     })
     if (r.succeeded) return next
   }

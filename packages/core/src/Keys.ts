@@ -10,6 +10,8 @@
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/claim   runner id, on the runner's lease (fencing token = create revision)
  *   <prefix>jobs/<job>/events/<time>-<writer>-<n>   JobEvent; the log's order is the keys' create revision
  *   <prefix>index/<job>                             JobState summary for listing without reading tasks
+ *   <prefix>active/<job>                            present while some runner has work for the job (discovery reads only these)
+ *   <prefix>layout                                  layout version; absent in a store written before `active/` existed
  *   <prefix>runners/<runner>                        registration and task types served, on the runner's lease
  *   <prefix>slots/<target>/<n>                      one of a target's cluster-wide slots, held with a claim on the runner's lease
  *   <prefix>shared/<shared key>                     shared resource record (SPEC §4.5)
@@ -18,6 +20,11 @@
  *
  * The job spec is written last when a job is submitted in several
  * transactions, so a job without a spec is half-written and never picked up.
+ *
+ * `active/<job>` is written in the same transaction as every state that
+ * needs a runner (submission, a user's operation) and deleted in the one
+ * that makes the job dormant (finished, nothing pending, no auto-rollback
+ * due), so a runner's idle cost does not grow with finished jobs.
  *
  * @since 0.1.0
  */
@@ -39,6 +46,10 @@ export interface Layout {
   readonly event: (job: string, id: string) => string
   readonly index: string
   readonly indexEntry: (job: string) => string
+  readonly active: string
+  readonly activeEntry: (job: string) => string
+  /** The layout version marker (see `ActiveIndex.LAYOUT_VERSION`). */
+  readonly layout: string
   readonly runners: string
   readonly runner: (runner: string) => string
   readonly slots: string
@@ -83,6 +94,9 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
     event: (id, event) => `${job(id)}events/${event}`,
     index: `${prefix}index/`,
     indexEntry: (id) => `${prefix}index/${id}`,
+    active: `${prefix}active/`,
+    activeEntry: (id) => `${prefix}active/${id}`,
+    layout: `${prefix}layout`,
     runners: `${prefix}runners/`,
     runner: (id) => `${prefix}runners/${id}`,
     slots: `${prefix}slots/`,

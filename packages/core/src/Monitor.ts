@@ -1,16 +1,16 @@
 /**
- * Discovery (SPEC §4.2): the only reader of the job key space. Lists, then
- * watches from the list's revision; a periodic resync (and any watch
- * failure) reloads the picture. Other engine services read the resulting
+ * Discovery (SPEC §4.2): the only reader of the job key space. Lists the
+ * active jobs (`active/`, never the finished ones), then watches from the
+ * list's revision; a periodic resync (and any watch failure, such as a
+ * compacted revision) reloads the picture. Other engine services read the resulting
  * `JobView` and are told which jobs changed.
  *
  * @since 0.2.0
  */
-import { Cause, Context, type Duration, Effect, Layer, Option, type Scope, Stream } from "effect"
+import { Cause, Context, type Duration, Effect, Layer, type Scope, Stream } from "effect"
+import * as ActiveIndex from "./internal/activeIndex.ts"
 import * as JobView from "./internal/jobView.ts"
 import * as Signal from "./internal/signal.ts"
-import { isTerminal, type JobState } from "./Job.ts"
-import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
 import { Store, type WatchEvent } from "./Store.ts"
 
@@ -98,41 +98,40 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         { discard: true }
       )
 
+    // a store written before the active index gets it built once, before it is first read
+    let upgraded = false
+    const upgrade = Effect.gen(function* () {
+      if (upgraded) return
+      if (yield* ActiveIndex.upgrade(store, keys)) {
+        yield* Effect.logInfo("built the index of active jobs").pipe(Effect.annotateLogs({ runner: options.runnerId }))
+      }
+      upgraded = true
+    })
+
     /**
-     * Finished jobs no runner has anything to do for, by the mod revision of their index entry:
-     * a resync skips them without reading (or decoding) anything but that entry. A user's
-     * operation rewrites the entry, so the job is looked at again.
+     * Removes the entry of a job that needs no runner, compared against the state it was
+     * decided on: one finished by a runner of an older version, which did not remove it.
      */
-    const dormant = new Map<string, number>()
+    const tidy = (slot: JobView.JobSlot) => {
+      const state = slot.state
+      if (state === undefined || !ActiveIndex.dormant(state.value, slot.spec)) return Effect.void
+      return store
+        .txn({
+          compare: [{ key: keys.jobState(slot.id), target: "modRevision", op: "==", value: state.mod }],
+          success: [{ _tag: "delete", key: keys.activeEntry(slot.id) }]
+        })
+        .pipe(Effect.ignore)
+    }
 
-    /** Whether a job in `state` needs no runner until a user asks (reads its spec only if completed). */
-    const isDormant = (id: string, state: JobState, at: number) =>
-      Effect.gen(function* () {
-        if (!isTerminal(state.state) || state.pending !== undefined) return false
-        if (state.state !== "completed") return true
-        // a drill's auto-rollback is due later: the Scheduler must see the job to set its timer
-        const spec = (yield* store.range(keys.jobSpec(id), { revision: at })).kvs[0]
-        if (spec === undefined) return true
-        const decoded = yield* Effect.option(Jobs.decodeSpec(spec.key, spec.value))
-        return Option.isSome(decoded) && decoded.value.autoRollbackAfterMs === undefined
-      })
-
+    /** Reads every job of the active index (never a finished job), shared records, runners and slots. */
     const load = Effect.gen(function* () {
-      const index = yield* store.range(keys.index)
-      const at = index.revision
+      yield* upgrade
+      const active = yield* store.range(keys.active)
+      const at = active.revision
       const fresh = JobView.make(keys)
       const ids: Array<string> = []
-      const seen = new Set<string>()
-      for (const kv of index.kvs) {
-        const id = kv.key.slice(keys.index.length)
-        seen.add(id)
-        if (dormant.get(id) === kv.modRevision) continue
-        const state = yield* Effect.option(Jobs.decodeState(kv.key, kv.value))
-        if (Option.isSome(state) && (yield* isDormant(id, state.value, at))) {
-          dormant.set(id, kv.modRevision)
-          continue
-        }
-        dormant.delete(id)
+      for (const kv of active.kvs) {
+        const id = kv.key.slice(keys.active.length)
         // "<job>/s" covers spec and state; tasks separately: the event log is never read here
         const head = yield* store.range(`${keys.job(id)}s`, { revision: at })
         const tasks = yield* store.range(keys.tasks(id), { revision: at })
@@ -143,12 +142,12 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         for (const kv of (yield* store.range(prefix, { revision: at })).kvs) fresh.apply(kv, kv.key)
       }
       yield* reportProblems(fresh)
-      for (const id of dormant.keys()) if (!seen.has(id)) dormant.delete(id)
       fresh.revision = at
       for (const id of ids) fresh.slot(id).loadedAt = at
       view.replace(fresh)
       for (const id of ids) dirty.add(id)
       for (const slot of view.jobs.values()) yield* announceClaims(slot)
+      for (const slot of view.jobs.values()) yield* tidy(slot)
       yield* wake.fire
       return at
     })
@@ -165,10 +164,12 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           const slot = view.slot(parsed.job)
           if (slot.loadedAt === 0 && !JobView.complete(slot)) yield* fetchJob(parsed.job)
           else if (slot.loadedAt === 0) slot.loadedAt = event.revision
-        } else if (event._tag === "put" && parsed?._tag === "jobState" && dormant.delete(parsed.job)) {
-          // a finished job a user moves again (rollback, retry) was left out of the view: its
-          // state change brings it back in, read in full
-          yield* fetchJob(parsed.job)
+        } else if (key.startsWith(keys.active)) {
+          const id = key.slice(keys.active.length)
+          // a finished job a user moves again (rollback, retry) comes back, read in full once;
+          // one that became dormant leaves with the transaction that made it so (its last one)
+          if (event._tag === "delete") view.jobs.delete(id)
+          else if ((view.jobs.get(id)?.loadedAt ?? 0) === 0) yield* fetchJob(id)
         }
         view.revision = Math.max(view.revision, event.revision)
         for (const [id, at] of rescans) {

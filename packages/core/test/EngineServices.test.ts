@@ -2,7 +2,7 @@
  * Each engine service on its own, on the memory store with the test clock.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Job, Jobs, LeaderElection, Monitor, ResultTxn, RetryPolicy, SharedRefs, Store, Task } from "@migrator/core"
+import { Jobs, LeaderElection, Monitor, ResultTxn, RetryPolicy, SharedRefs, Store, Task } from "@migrator/core"
 import { Duration, Effect, Fiber, Layer, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { keys, submit } from "./utils/engine.ts"
@@ -282,94 +282,4 @@ describe("RetryPolicy", () => {
     assert.strictEqual(Duration.toMillis(merged.baseDelay), 5)
     assert.strictEqual(Duration.toMillis(RetryPolicy.forTask(undefined, undefined).baseDelay), 1000)
   })
-})
-
-describe("Monitor and finished jobs", () => {
-  /** A monitor over a store that records the prefix of every range it is asked for. */
-  const counted = Effect.gen(function* () {
-    const memory = yield* Store.makeMemory
-    const ranges: Array<string> = []
-    const store: Store.Store["Service"] = {
-      ...memory.store,
-      range: (prefix, opts) => Effect.suspend(() => (ranges.push(prefix), memory.store.range(prefix, opts)))
-    }
-    return { memory, ranges, store }
-  })
-
-  /** Moves a job to `state` as the engine would (state and index in one transaction). */
-  const finish = (store: Store.Store["Service"], id: string, state: "canceled" | "completed") =>
-    Effect.gen(function* () {
-      const value = Jobs.encodeState(
-        new Job.JobState({
-          state,
-          updatedAt: 0,
-          ...(state === "completed" ? { completedAt: 0, outcome: "succeeded" } : {})
-        })
-      )
-      yield* store.txn({
-        compare: [],
-        success: [
-          { _tag: "put", key: keys.jobState(id), value },
-          { _tag: "put", key: keys.indexEntry(id), value }
-        ]
-      })
-    })
-
-  const taskReads = (ranges: ReadonlyArray<string>, id: string) => ranges.filter((p) => p.startsWith(keys.tasks(id)))
-
-  it.effect("never reads the tasks of finished jobs, and reads one again when a user moves it", () =>
-    Effect.gen(function* () {
-      const { ranges, store } = yield* counted
-      yield* Effect.gen(function* () {
-        yield* oneTask("done")
-        yield* finish(store, "done", "canceled")
-        yield* submit({ id: "drill", autoRollbackAfterMs: 60_000, tasks: [{ id: "t", type: "probe/work", input: {} }] })
-        yield* finish(store, "drill", "completed")
-        yield* oneTask("plain")
-        yield* finish(store, "plain", "completed")
-        yield* oneTask("live")
-        const monitor = yield* Monitor.make({ ...options, resyncInterval: "10 seconds" })
-        yield* seen("live").pipe(Effect.provideService(Monitor.Monitor, monitor))
-        assert.isFalse(monitor.view.jobs.has("done"))
-        assert.isFalse(monitor.view.jobs.has("plain"))
-        // a drill's rollback is still due: its timer needs the job in the view
-        assert.isTrue(monitor.view.jobs.has("drill"))
-        assert.deepStrictEqual(taskReads(ranges, "done"), [])
-        assert.deepStrictEqual(taskReads(ranges, "plain"), [])
-        // resyncs read only the index for them, not even their spec again
-        const before = ranges.length
-        yield* TestClock.adjust("10 seconds")
-        yield* seen("live").pipe(Effect.provideService(Monitor.Monitor, monitor))
-        const resync = ranges.slice(before)
-        assert.isFalse(resync.some((p) => p.startsWith(keys.job("done")) || p.startsWith(keys.job("plain"))))
-        assert.isTrue(resync.includes(keys.index))
-        // a user's rollback brings the job back, read in full
-        yield* Jobs.request(keys, "done", "rollback")
-        const slot = yield* seen("done").pipe(Effect.provideService(Monitor.Monitor, monitor))
-        assert.strictEqual(slot.state?.value.state, "clearing")
-        assert.isTrue(slot.tasks.run.get("t")?.status !== undefined)
-      }).pipe(Effect.scoped, Effect.provideService(Store.Store, store))
-    })
-  )
-
-  it.effect("a job that finishes leaves the view at the next resync", () =>
-    Effect.gen(function* () {
-      const { store } = yield* counted
-      yield* Effect.gen(function* () {
-        const monitor = yield* Monitor.make({ ...options, resyncInterval: "10 seconds" })
-        yield* oneTask("f1")
-        yield* seen("f1").pipe(Effect.provideService(Monitor.Monitor, monitor))
-        yield* finish(store, "f1", "canceled")
-        yield* oneTask("f2")
-        yield* TestClock.adjust("10 seconds")
-        yield* seen("f2").pipe(Effect.provideService(Monitor.Monitor, monitor))
-        for (;;) {
-          const wake = yield* monitor.wake.next
-          if (!monitor.view.jobs.has("f1")) break
-          yield* wake
-        }
-        assert.isTrue(monitor.view.jobs.has("f2"))
-      }).pipe(Effect.scoped, Effect.provideService(Store.Store, store))
-    })
-  )
 })

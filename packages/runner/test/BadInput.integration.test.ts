@@ -262,6 +262,7 @@ const records = async (id: string, keys: Keys.Layout, tasks: ReadonlyArray<unkno
   out.set(keys.jobState(id), state)
   out.set(keys.indexEntry(id), state)
   out.set(keys.jobSpec(id), Jobs.encodeSpec(built.spec))
+  out.set(keys.activeEntry(id), "{}")
   return out
 }
 

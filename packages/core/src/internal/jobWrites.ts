@@ -13,6 +13,7 @@ import type { Reason } from "../Reason.ts"
 import type { Compare, Op, Store } from "../Store.ts"
 import type { StoreError } from "../StoreError.ts"
 import { type Phase, type Result, TaskResult, TaskStatus } from "../Task.ts"
+import * as ActiveIndex from "./activeIndex.ts"
 import type { JobSlot, TaskSlot } from "./jobView.ts"
 
 type Fields = Omit<ConstructorParameters<typeof JobState>[0], "pending">
@@ -118,7 +119,8 @@ export const make = (store: Store["Service"], keys: Keys.Layout, runnerId: strin
           { _tag: "put", key: keys.jobState(job.id), value },
           { _tag: "put", key: keys.indexEntry(job.id), value },
           yield* event(job.id, undefined, undefined, type, message),
-          ...expiry
+          ...expiry,
+          ActiveIndex.op(keys, job.id, state, job.spec)
         ]
       )
     })
@@ -174,13 +176,15 @@ export const make = (store: Store["Service"], keys: Keys.Layout, runnerId: strin
       yield* flush
       // the retry stays in the state it re-entered; only the pending operation goes
       const { pending: _p, ...rest } = from.value
-      const value = Jobs.encodeState(new JobState({ ...rest, updatedAt: at }))
+      const state = new JobState({ ...rest, updatedAt: at })
+      const value = Jobs.encodeState(state)
       const r = yield* txn(
         [{ key: keys.jobState(job.id), target: "modRevision", op: "==", value: from.mod }],
         [
           { _tag: "put", key: keys.jobState(job.id), value },
           { _tag: "put", key: keys.indexEntry(job.id), value },
-          yield* event(job.id, undefined, undefined, "job.retrying", `retrying the failed tasks of the ${phase} phase`)
+          yield* event(job.id, undefined, undefined, "job.retrying", `retrying the failed tasks of the ${phase} phase`),
+          ActiveIndex.op(keys, job.id, state, job.spec)
         ]
       )
       return Math.max(last, r)
@@ -191,13 +195,14 @@ export const make = (store: Store["Service"], keys: Keys.Layout, runnerId: strin
     Effect.gen(function* () {
       const at = yield* now
       const { pending: _p, ...rest } = state
-      const value = Jobs.encodeState(
-        new JobState({ ...rest, state: next(state.state, "start")!, startedAt: at, updatedAt: at })
-      )
+      const started = new JobState({ ...rest, state: next(state.state, "start")!, startedAt: at, updatedAt: at })
+      const value = Jobs.encodeState(started)
       return [
         { _tag: "put", key: keys.jobState(job), value },
         { _tag: "put", key: keys.indexEntry(job), value },
-        yield* event(job, undefined, undefined, "job.started", "job started")
+        yield* event(job, undefined, undefined, "job.started", "job started"),
+        // a job submitted by an older client has no entry yet
+        ActiveIndex.op(keys, job, started, undefined)
       ] satisfies Array<Op>
     })
 
