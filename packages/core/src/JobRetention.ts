@@ -14,10 +14,12 @@
  *
  * @since 0.3.0
  */
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect, Option, Schedule } from "effect"
+import { isTerminal } from "./Job.ts"
 import * as JobDeletion from "./JobDeletion.ts"
+import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
-import { Store } from "./Store.ts"
+import { type Op, Store } from "./Store.ts"
 
 export interface Options {
   readonly prefix?: string
@@ -102,16 +104,59 @@ export const sweep = Effect.fn("JobRetention.sweep")(function* (options: Options
   }
 })
 
-/** Sweeps now and then every `interval` for the life of the fiber; a failed sweep is logged and retried. */
-export const run = (options: Options): Effect.Effect<never, never, Store> =>
-  sweep(options).pipe(
+/**
+ * Gives the jobs that finished before expiry entries existed theirs, once per store: the first
+ * runner to start reads the index once, the others find the marker. Writing an entry again is
+ * harmless (same key, same value), and one that no longer matches its job is dropped by a sweep.
+ */
+export const backfill = Effect.fn("JobRetention.backfill")(function* (options: { readonly prefix?: string }) {
+  const store = yield* Store
+  const keys = Keys.make(options.prefix ?? Keys.DEFAULT_PREFIX)
+  if (Option.isSome(yield* store.get(keys.expiryBackfilled))) return 0
+  const { kvs } = yield* store.range(keys.index)
+  let ops: Array<Op> = []
+  let written = 0
+  const flush = Effect.suspend(() => {
+    const success = ops
+    ops = []
+    written += success.length
+    return success.length === 0 ? Effect.void : Effect.asVoid(store.txn({ compare: [], success }))
+  })
+  for (const kv of kvs) {
+    const id = kv.key.slice(keys.index.length)
+    const state = yield* Effect.option(Jobs.decodeState(kv.key, kv.value))
+    if (Option.isNone(state) || !isTerminal(state.value.state) || state.value.pending !== undefined) continue
+    ops.push({ _tag: "put", key: keys.expiryEntry(id, JobDeletion.finishedAt(state.value)), value: id })
+    if (ops.length >= 100) yield* flush
+  }
+  yield* flush
+  yield* store.txn({
+    compare: [{ key: keys.expiryBackfilled, target: "createRevision", op: "==", value: 0 }],
+    success: [{ _tag: "put", key: keys.expiryBackfilled, value: String(written) }]
+  })
+  return written
+})
+
+/** Backfills once, then sweeps now and every `interval` for the life of the fiber; failures are logged and retried. */
+export const run = (options: Options): Effect.Effect<never, never, Store> => {
+  const interval = options.interval ?? "1 minute"
+  const once = backfill(options).pipe(
+    Effect.tap((n) => (n === 0 ? Effect.void : Effect.logInfo(`retention: ${n} finished jobs given an expiry entry`))),
+    Effect.tapCause((cause) => Effect.logWarning("retention backfill failed", cause)),
+    Effect.retry(Schedule.spaced(interval)),
+    Effect.ignore
+  )
+  const sweeps = sweep(options).pipe(
     Effect.tap((r) =>
       r.archived.length === 0
         ? Effect.void
         : Effect.logInfo(`retention archived ${r.archived.length} finished jobs: ${r.archived.join(", ")}`)
     ),
     Effect.catchCause((cause) => Effect.logWarning("retention sweep failed", cause)),
+    Effect.repeat(Schedule.spaced(interval))
+  )
+  return Effect.andThen(once, sweeps).pipe(
     Effect.annotateLogs(options.runnerId === undefined ? {} : { runner: options.runnerId }),
-    Effect.repeat(Schedule.spaced(options.interval ?? "1 minute")),
     Effect.andThen(Effect.never)
   ) as Effect.Effect<never, never, Store>
+}

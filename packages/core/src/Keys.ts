@@ -16,6 +16,7 @@
  *   <prefix>slots/<target>/<n>                      one of a target's cluster-wide slots, held with a claim on the runner's lease
  *   <prefix>shared/<shared key>                     shared resource record (SPEC §4.5)
  *   <prefix>expiry/<finish time ms, 15 digits>/<job> written when a job finishes; retention ranges the oldest first
+ *   <prefix>expiry-backfilled                       present once jobs finished before expiry entries existed have theirs
  *   <prefix>archive/<job>                           compact summary of a deleted or expired job (JobArchive.ts)
  *
  * The job spec is written last when a job is submitted in several
@@ -61,6 +62,8 @@ export interface Layout {
   readonly expiryEntry: (job: string, finishedAt: number) => string
   /** Parses an expiry entry; undefined for any other key. */
   readonly parseExpiry: (key: string) => { readonly job: string; readonly finishedAt: number } | undefined
+  /** Marker: the expiry entries of jobs finished before they existed have been written. */
+  readonly expiryBackfilled: string
   readonly archive: string
   readonly archiveEntry: (job: string) => string
   /** Parses a key under `jobs/`; undefined for keys of other kinds. */
@@ -114,6 +117,7 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
       const id = rest.slice(at + 1)
       return Number.isFinite(finishedAt) && id !== "" ? { job: id, finishedAt } : undefined
     },
+    expiryBackfilled: `${prefix}expiry-backfilled`,
     archive: `${prefix}archive/`,
     archiveEntry: (id) => `${prefix}archive/${id}`,
     parse: (key) => {

@@ -159,4 +159,21 @@ describe("job retention", () => {
       yield* Fiber.interrupt(fiber)
     }).pipe(inEnv)
   )
+
+  it.effect("jobs that finished before expiry entries existed get theirs once per store, then expire", () =>
+    Effect.gen(function* () {
+      const old = yield* finish({ id: "old", tasks: [echo("a")] })
+      const running = yield* submit({ id: "waiting", tasks: [echo("a")] })
+      // as a store written by an older version: no expiry entry
+      const store = yield* Store.Store
+      yield* store.txn({ compare: [], success: [{ _tag: "deletePrefix", prefix: keys.expiry }] })
+      yield* TestClock.adjust(31 * DAY)
+      assert.deepStrictEqual((yield* sweep()).archived, [])
+      assert.strictEqual(yield* JobRetention.backfill(options), 1)
+      assert.deepStrictEqual(yield* expiryEntries, [keys.expiryEntry(old, 0)])
+      assert.strictEqual(yield* JobRetention.backfill(options), 0, "once: the marker is there")
+      assert.deepStrictEqual((yield* sweep()).archived, [old])
+      assert.isTrue(yield* exists(running))
+    }).pipe(inEnv)
+  )
 })
