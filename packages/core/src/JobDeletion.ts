@@ -171,6 +171,8 @@ export const remove = Effect.fn("JobDeletion.remove")(function* (keys: Keys.Layo
     const success: Array<Op> = [
       { _tag: "deletePrefix", prefix: keys.job(id) },
       { _tag: "delete", key: keys.indexEntry(id) },
+      // a finished job normally has none; one written by a racing operation must not outlive the job
+      { _tag: "delete", key: keys.activeEntry(id) },
       { _tag: "delete", key: keys.expiryEntry(id, finished) },
       { _tag: "put", key: keys.archiveEntry(id), value: encodeArchived(summary) },
       ...held.map(
