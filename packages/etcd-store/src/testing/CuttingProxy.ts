@@ -30,6 +30,9 @@ export interface CuttingProxy {
   readonly port: number
   /** Changes the chance of a cut (0 stops cutting). */
   readonly setProbability: (p: number) => void
+  /** Cuts every open connection and refuses new ones until `heal` (a network partition). */
+  readonly partition: () => void
+  readonly heal: () => void
   /** Requests forwarded so far, and connections cut after one. */
   readonly stats: () => { readonly requests: number; readonly cuts: number; readonly connections: number }
   /** Stops listening and closes every connection. */
@@ -89,6 +92,7 @@ export const startCuttingProxy = (options: CuttingProxyOptions): Promise<Cutting
   let requests = 0
   let cuts = 0
   let connections = 0
+  let partitioned = false
   const sockets = new Set<Socket>()
   const timers = new Set<ReturnType<typeof setTimeout>>()
 
@@ -100,6 +104,11 @@ export const startCuttingProxy = (options: CuttingProxyOptions): Promise<Cutting
   }
 
   const server: Server = createServer((client) => {
+    if (partitioned) {
+      client.on("error", () => client.destroy())
+      client.resetAndDestroy()
+      return
+    }
     connections++
     track(client)
     const upstream = createConnection({ host: options.target.host, port: options.target.port })
@@ -149,6 +158,13 @@ export const startCuttingProxy = (options: CuttingProxyOptions): Promise<Cutting
         port,
         setProbability: (p) => {
           probability = p
+        },
+        partition: () => {
+          partitioned = true
+          for (const socket of sockets) socket.destroy()
+        },
+        heal: () => {
+          partitioned = false
         },
         stats: () => ({ requests, cuts, connections }),
         close: () =>
