@@ -25,7 +25,7 @@ export interface Options {
   readonly prefix?: string
   /** Finished jobs older than this are archived. */
   readonly retention: Duration.Input
-  /** Time between sweeps (default one minute). */
+  /** Time between sweeps (default a tenth of the retention, between one second and one minute). */
   readonly interval?: Duration.Input
   /** Expiry entries read per request (default 50). */
   readonly pageSize?: number
@@ -139,7 +139,8 @@ export const backfill = Effect.fn("JobRetention.backfill")(function* (options: {
 
 /** Backfills once, then sweeps now and every `interval` for the life of the fiber; failures are logged and retried. */
 export const run = (options: Options): Effect.Effect<never, never, Store> => {
-  const interval = options.interval ?? "1 minute"
+  const interval =
+    options.interval ?? Duration.millis(Math.min(60_000, Math.max(1000, Duration.toMillis(options.retention) / 10)))
   const once = backfill(options).pipe(
     Effect.tap((n) => (n === 0 ? Effect.void : Effect.logInfo(`retention: ${n} finished jobs given an expiry entry`))),
     Effect.tapCause((cause) => Effect.logWarning("retention backfill failed", cause)),

@@ -149,4 +149,38 @@ describe("migrator job delete against a real etcd", () => {
       }),
     LONG
   )
+
+  it.live(
+    "a runner archives finished jobs older than retention.finishedJobs",
+    () =>
+      Effect.promise(async () => {
+        const flags = ["--etcd", etcd.endpoint, "--prefix", "delete-2/"]
+        const cli = (...args: Array<string>) => migrator([...args, ...flags])
+        const config = file("retention.yaml", "retention:\n  finishedJobs: 2s\n")
+        children.push(runner([...flags, "--runner-id", "r2", "--config", config]))
+        ok(
+          await cli(
+            "job",
+            "submit",
+            file("short.json", { id: "short", tasks: [{ id: "a", type: "test/echo", input: 1 }] })
+          )
+        )
+        ok(await cli("job", "watch", "short"))
+        // the runner sweeps every second here (a tenth of the retention, at least one second)
+        let shown = ""
+        for (let i = 0; i < 60 && !shown.includes("archived"); i++) {
+          shown = (await cli("job", "show", "short")).stdout
+        }
+        assert.include(shown, "job short: archived (expired by the retention of finished jobs")
+        const archived = JSON.parse(ok(await cli("job", "list", "--archived", "--json"))) as Array<{
+          id: string
+          removedBy: string
+        }>
+        assert.deepStrictEqual(
+          archived.map((j) => [j.id, j.removedBy]),
+          [["short", "retention"]]
+        )
+      }),
+    LONG
+  )
 })
