@@ -61,8 +61,10 @@ export const sweep = Effect.fn("JobRetention.sweep")(function* (options: Options
         if (r.succeeded) dropped++
       }
     )
+  // the oldest entry alone first: when it is not due (the usual case) nothing more is read
+  let limit = 1
   for (;;) {
-    const { kvs } = yield* store.range(keys.expiry, { limit: pageSize })
+    const { kvs } = yield* store.range(keys.expiry, { limit })
     let handled = 0
     let conflicts = 0
     for (const kv of kvs) {
@@ -99,8 +101,8 @@ export const sweep = Effect.fn("JobRetention.sweep")(function* (options: Options
       // gone, moving again, finished again later, or kept: this entry has nothing more to say
       yield* drop(kv.key, kv.modRevision)
     }
-    if (kvs.length < pageSize || handled === 0 || conflicts > 0)
-      return { archived, kept, dropped } satisfies SweepResult
+    if (kvs.length < limit || handled === 0 || conflicts > 0) return { archived, kept, dropped } satisfies SweepResult
+    limit = pageSize
   }
 })
 
