@@ -51,11 +51,17 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
 
 const TEMPLATE = "histtemplate"
 
-/** Copies every key of job `TEMPLATE` (and its index entry) as jobs `hist-1` … `hist-<copies>`. */
+/**
+ * Copies every key of job `TEMPLATE` (with its index and expiry entries; a finished job has no
+ * active entry) as jobs `hist-1` … `hist-<copies>`.
+ */
 const cloneJobs = async (bench: Bench, keys: Keys.Layout, copies: number) => {
   const source = await bench.client.getAll().prefix(keys.prefix).buffers()
   const template = Object.entries(source).filter(
-    ([key]) => key.startsWith(keys.job(TEMPLATE)) || key === keys.indexEntry(TEMPLATE)
+    ([key]) =>
+      key.startsWith(keys.job(TEMPLATE)) ||
+      key === keys.indexEntry(TEMPLATE) ||
+      (key.startsWith(keys.expiry) && key.endsWith(`/${TEMPLATE}`))
   )
   const ops: Array<{ request_put: { key: Buffer; value: Buffer } }> = []
   const write = async () => {
@@ -88,12 +94,15 @@ export const history = async (bench: Bench, options: HistoryOptions) => {
   const empty = await idle(bench, keys, "idle-empty", options)
   await runJob(bench, "history-template", 1, independentTasks(TEMPLATE, options.tasksPerJob), keys)
   const keysPerJob = await cloneJobs(bench, keys, options.jobs - 1)
+  // what the runners list: the finished jobs must not be there
+  const active = await bench.client.getAll().prefix(keys.active).count()
   const full = await idle(bench, keys, "idle-history", options)
   const failures = [empty.pickupFailure, full.pickupFailure].filter((f) => f !== undefined)
   const figures = {
     historyFinishedJobs: options.jobs,
     historyTasksPerJob: options.tasksPerJob,
     historyKeysPerJob: keysPerJob,
+    historyActiveEntries: active,
     historyIdleSeconds: options.idleSeconds,
     idleRunnerCpuSecondsPerMinuteEmpty: round(empty.cpuSecondsPerMinute, 3),
     idleRunnerCpuSecondsPerMinuteHistory: round(full.cpuSecondsPerMinute, 3),
