@@ -77,9 +77,9 @@ const header = (request: HttpServerRequest.HttpServerRequest, name: string): str
   return typeof value === "string" ? value : undefined
 }
 
-/** Refuses a POST a browser made from another site (CSRF); undefined when the request may go on. */
+/** Refuses a POST or DELETE a browser made from another site (CSRF); undefined when the request may go on. */
 export const crossSite = (request: HttpServerRequest.HttpServerRequest): Refusal | undefined => {
-  if (request.method !== "POST") return undefined
+  if (request.method !== "POST" && request.method !== "DELETE") return undefined
   const site = header(request, "sec-fetch-site")
   const origin = header(request, "origin")
   const host = header(request, "host")
