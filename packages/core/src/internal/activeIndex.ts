@@ -53,16 +53,22 @@ export const upgrade = (store: Store["Service"], keys: Keys.Layout) =>
   Effect.gen(function* () {
     if (Option.isSome(yield* store.get(keys.layout))) return false
     const index = yield* store.range(keys.index)
-    for (const kv of index.kvs) {
-      const id = kv.key.slice(keys.index.length)
-      const state = yield* Effect.option(decodeState(kv.key, kv.value))
-      // an unreadable entry stays in view, so its records are reported and not silently lost
-      if (Option.isSome(state) && (yield* dormantOnDisk(store, keys, id, state.value, index.revision))) continue
-      yield* store.txn({
-        compare: [{ key: kv.key, target: "modRevision", op: "==", value: kv.modRevision }],
-        success: [{ _tag: "put", key: keys.activeEntry(id), value: ENTRY }]
-      })
-    }
+    // once per store, but thousands of completed jobs each need their spec read: a few at a time
+    yield* Effect.forEach(
+      index.kvs,
+      (kv) =>
+        Effect.gen(function* () {
+          const id = kv.key.slice(keys.index.length)
+          const state = yield* Effect.option(decodeState(kv.key, kv.value))
+          // an unreadable entry stays in view, so its records are reported and not silently lost
+          if (Option.isSome(state) && (yield* dormantOnDisk(store, keys, id, state.value, index.revision))) return
+          yield* store.txn({
+            compare: [{ key: kv.key, target: "modRevision", op: "==", value: kv.modRevision }],
+            success: [{ _tag: "put", key: keys.activeEntry(id), value: ENTRY }]
+          })
+        }),
+      { concurrency: 16, discard: true }
+    )
     const marker = yield* store.txn({
       compare: [{ key: keys.layout, target: "createRevision", op: "==", value: 0 }],
       success: [{ _tag: "put", key: keys.layout, value: LAYOUT_VERSION }]
