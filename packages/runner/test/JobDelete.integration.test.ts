@@ -104,9 +104,10 @@ describe("migrator job delete against a real etcd", () => {
         // it is gone from the jobs, and shown from the archive; through the API an operator may not
         // delete, an admin may
         const api = ["--server", base]
-        const [list, show, again, forbidden, refused, notFinished, missing] = await Promise.all([
+        const [list, show, showJson, again, forbidden, refused, notFinished, missing] = await Promise.all([
           cli("job", "list", "--json"),
           cli("job", "show", "done"),
+          cli("job", "show", "done", "--json"),
           cli("job", "delete", "done"),
           cli("job", "delete", "held", "--release-shared", ...api, "--token", OPERATOR),
           cli("job", "delete", "held", ...api, "--token", ADMIN),
@@ -118,6 +119,9 @@ describe("migrator job delete against a real etcd", () => {
         const shown = ok(show)
         assert.include(shown, "job done: archived (deleted")
         assert.include(shown, "reason: drill over")
+        const shownJson = JSON.parse(ok(showJson))
+        assert.strictEqual(shownJson.archived.id, "done")
+        assert.strictEqual(shownJson.archived.reason, "drill over")
         assert.strictEqual(again.code, 1)
         assert.include(again.stderr, "already deleted")
         assert.strictEqual(forbidden.code, 2, forbidden.stderr)
@@ -165,8 +169,8 @@ describe("migrator job delete against a real etcd", () => {
             file("short.json", { id: "short", tasks: [{ id: "a", type: "test/echo", input: 1 }] })
           )
         )
-        ok(await cli("job", "watch", "short"))
-        // the runner sweeps every second here (a tenth of the retention, at least one second)
+        // the job runs, then is archived once 2 s have passed since it finished (the runner sweeps every
+        // second here: a tenth of the retention, at least one second); "not before" is the unit tests' part
         let shown = ""
         for (let i = 0; i < 60 && !shown.includes("archived"); i++) {
           shown = (await cli("job", "show", "short")).stdout
@@ -175,11 +179,16 @@ describe("migrator job delete against a real etcd", () => {
         const archived = JSON.parse(ok(await cli("job", "list", "--archived", "--json"))) as Array<{
           id: string
           removedBy: string
+          outcome: string
+          results: { run: Record<string, number> }
+          finishedAt: number
+          removedAt: number
         }>
         assert.deepStrictEqual(
-          archived.map((j) => [j.id, j.removedBy]),
-          [["short", "retention"]]
+          archived.map((j) => [j.id, j.removedBy, j.outcome, j.results.run]),
+          [["short", "retention", "succeeded", { success: 1 }]]
         )
+        assert.isAtLeast(archived[0]!.removedAt - archived[0]!.finishedAt, 2000)
       }),
     LONG
   )
