@@ -12,7 +12,7 @@ import * as ActiveIndex from "./internal/activeIndex.ts"
 import * as JobView from "./internal/jobView.ts"
 import * as Signal from "./internal/signal.ts"
 import * as Keys from "./Keys.ts"
-import { Store, type WatchEvent } from "./Store.ts"
+import { type Compare, Store, type WatchEvent } from "./Store.ts"
 
 export interface Options {
   readonly runnerId: string
@@ -110,17 +110,22 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
 
     /**
      * Removes the entry of a job that needs no runner, compared against the state it was
-     * decided on: one finished by a runner of an older version, which did not remove it.
+     * decided on (one finished by a runner of an older version, which did not remove it),
+     * or of a job that no longer exists.
      */
-    const tidy = (slot: JobView.JobSlot) => {
-      const state = slot.state
-      if (state === undefined || !ActiveIndex.dormant(state.value, slot.spec)) return Effect.void
-      return store
-        .txn({
-          compare: [{ key: keys.jobState(slot.id), target: "modRevision", op: "==", value: state.mod }],
-          success: [{ _tag: "delete", key: keys.activeEntry(slot.id) }]
-        })
-        .pipe(Effect.ignore)
+    const tidy = (id: string, slot: JobView.JobSlot | undefined) => {
+      const state = slot?.state
+      const compare: ReadonlyArray<Compare> | undefined =
+        slot === undefined
+          ? [
+              { key: keys.jobSpec(id), target: "createRevision", op: "==", value: 0 },
+              { key: keys.jobState(id), target: "createRevision", op: "==", value: 0 }
+            ]
+          : state !== undefined && ActiveIndex.dormant(state.value, slot.spec)
+            ? [{ key: keys.jobState(id), target: "modRevision", op: "==", value: state.mod }]
+            : undefined
+      if (compare === undefined) return Effect.void
+      return store.txn({ compare, success: [{ _tag: "delete", key: keys.activeEntry(id) }] }).pipe(Effect.ignore)
     }
 
     /** Reads every job of the active index (never a finished job), shared records, runners and slots. */
@@ -130,11 +135,16 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       const at = active.revision
       const fresh = JobView.make(keys)
       const ids: Array<string> = []
+      const gone: Array<string> = []
       for (const kv of active.kvs) {
         const id = kv.key.slice(keys.active.length)
         // "<job>/s" covers spec and state; tasks separately: the event log is never read here
         const head = yield* store.range(`${keys.job(id)}s`, { revision: at })
         const tasks = yield* store.range(keys.tasks(id), { revision: at })
+        if (head.kvs.length === 0 && tasks.kvs.length === 0) {
+          gone.push(id)
+          continue
+        }
         for (const kv of [...head.kvs, ...tasks.kvs]) fresh.apply(kv, kv.key)
         ids.push(id)
       }
@@ -147,7 +157,8 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       view.replace(fresh)
       for (const id of ids) dirty.add(id)
       for (const slot of view.jobs.values()) yield* announceClaims(slot)
-      for (const slot of view.jobs.values()) yield* tidy(slot)
+      for (const slot of view.jobs.values()) yield* tidy(slot.id, slot)
+      for (const id of gone) yield* tidy(id, undefined)
       yield* wake.fire
       return at
     })

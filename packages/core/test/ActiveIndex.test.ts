@@ -192,6 +192,17 @@ describe("the Monitor reads the active index", () => {
       yield* until(monitor, () => !monitor.view.jobs.has("stale"))
     }).pipe(Effect.scoped, Effect.provide(Store.layerMemory))
   )
+
+  it.effect("removes the entry of a job that no longer exists", () =>
+    Effect.gen(function* () {
+      yield* Store.put(keys.activeEntry("ghost"), ActiveIndex.ENTRY)
+      const monitor = yield* Monitor.make(options)
+      yield* until(monitor, () => true)
+      yield* TestClock.adjust("10 seconds")
+      assert.deepStrictEqual(yield* activeIds, [])
+      assert.isFalse(monitor.view.jobs.has("ghost"))
+    }).pipe(Effect.scoped, Effect.provide(Store.layerMemory))
+  )
 })
 
 describe("upgrading a store written before the active index", () => {
