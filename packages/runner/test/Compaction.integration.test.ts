@@ -6,15 +6,13 @@
  * reloads its picture from the active index and carries on: what moved while
  * it was away is finished correctly, and a job submitted afterwards runs.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { JobBuilder, Jobs, Keys, Store } from "@migrator/core"
 import { EtcdStore } from "@migrator/etcd-store"
 import { startCuttingProxy, startEtcd } from "@migrator/etcd-store/testing"
-import { Effect, Option, Schedule } from "effect"
+import { Effect, Option } from "effect"
+import { eventually, runnerProcess } from "./utils/runnerProcess.ts"
 
-const bin = fileURLToPath(new URL("../bin/migrator.js", import.meta.url))
 const keys = Keys.make("compaction/")
 
 /** A private etcd: compacting the shared one would break other files' watches. */
@@ -32,38 +30,6 @@ const proxyTo = (endpoint: string) => {
     (p) => Effect.promise(() => p.close())
   )
 }
-
-/** `migrator run` as operators start it, its log (stderr) kept; killed by its PID at the end. */
-const runnerProcess = (endpoint: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn(
-        process.execPath,
-        [bin, "run", "--plugins", "test", "--etcd", endpoint, "--prefix", keys.prefix, "--runner-id", "r-compaction"],
-        { stdio: ["ignore", "ignore", "pipe"] }
-      )
-      const log = { text: "" }
-      child.stderr?.on("data", (d) => {
-        log.text += d
-      })
-      return { child, log }
-    }),
-    ({ child }) => Effect.promise(() => stopProcess(child))
-  )
-
-const stopProcess = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once("exit", () => resolve())
-    child.kill("SIGKILL")
-  })
-
-/** Tries `check` every 100 ms for up to a minute. */
-const eventually = <A>(what: string, check: Effect.Effect<A | undefined, unknown, Store.Store>) =>
-  check.pipe(
-    Effect.flatMap((a) => (a === undefined ? Effect.fail(`not yet: ${what}`) : Effect.succeed(a))),
-    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 600 })
-  )
 
 const stateOf = (id: string) =>
   Jobs.read(keys, id).pipe(
@@ -87,7 +53,7 @@ describe("a runner behind a compaction", () => {
         const proxy = yield* proxyTo(server.endpoint)
         const store = yield* EtcdStore.make({ endpoints: [server.endpoint], requestTimeout: "5 seconds" })
         yield* Effect.gen(function* () {
-          const runner = yield* runnerProcess(proxy.endpoint)
+          const runner = yield* runnerProcess(proxy.endpoint, keys.prefix, "r-compaction")
           yield* submit({ id: "before", tasks: [echo("a")], clearTasks: [echo("a-del", { undoes: "a" })] })
           yield* reaches("before", "completed")
 
