@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Job, JobArchive, JobDeletion, Jobs, Store, type StoreError } from "@migrator/core"
 import { Effect, Option } from "effect"
-import { keys, submit } from "./utils/engine.ts"
+import { awaitState, keys, runner, submit, terminal } from "./utils/engine.ts"
 import { allKeys, echo, finish, inEnv } from "./utils/retention.ts"
 
 const remove = (id: string, options: Partial<JobDeletion.Options> = {}) =>
@@ -159,4 +159,24 @@ describe("job delete", () => {
       assert.isTrue(Option.isNone(yield* Store.getValue(keys.archiveEntry(id))))
     }).pipe((e) => inEnv(e, wrap))
   })
+
+  it.effect("a running runner survives the deletion of a job it has seen; the id can be used again", () =>
+    Effect.gen(function* () {
+      yield* runner("r1")
+      const id = yield* submit({ id: "again", tasks: [echo("a"), echo("b", { dependencies: ["a"] })] })
+      yield* awaitState(id, terminal)
+      yield* remove(id)
+      // the same id, submitted again, runs from the start on the same runner
+      yield* submit({ id, tasks: [echo("c")] })
+      yield* awaitState(id, terminal)
+      const view = yield* Jobs.read(keys, id)
+      assert.strictEqual(view.state.outcome, "succeeded")
+      assert.deepStrictEqual(
+        view.tasks.map((t) => t.spec.id),
+        ["c"]
+      )
+      // the archive still holds the first one until the second is deleted
+      assert.deepStrictEqual(Option.getOrThrow(yield* JobArchive.read(keys, id)).results.run, { success: 2 })
+    }).pipe(inEnv)
+  )
 })
