@@ -77,6 +77,8 @@ export interface RangeOptions {
   readonly pageSize?: number
   /** Stop after this many keys. */
   readonly limit?: number
+  /** Start at this key (inclusive, under the prefix) instead of the prefix's first key: reads a large prefix a page at a time. */
+  readonly from?: string
 }
 
 export interface RangeResult {

@@ -106,7 +106,7 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
       const size = opts?.pageSize ?? pageSize
       const out: Array<Store.KeyValue> = []
       let revision = opts?.revision
-      let from = start
+      let from = opts?.from === undefined || opts.from < prefix ? start : key(opts.from)
       for (;;) {
         const want = opts?.limit === undefined ? size : Math.min(size, opts.limit - out.length)
         const page = yield* read("range", (o) =>

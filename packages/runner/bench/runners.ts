@@ -43,6 +43,8 @@ export interface RunnerOptions {
   readonly id: string
   readonly concurrency?: number
   readonly leaseTtl?: string
+  /** Serve the job API and the dashboard on this host:port. */
+  readonly http?: string | undefined
   /** Write a CPU profile named `name` into `dir` when the process exits. */
   readonly profile?: { readonly dir: string; readonly name: string } | undefined
 }
@@ -112,7 +114,8 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
     options.keys.prefix,
     "--concurrency",
     String(options.concurrency ?? 64),
-    ...(options.leaseTtl === undefined ? [] : ["--lease-ttl", options.leaseTtl])
+    ...(options.leaseTtl === undefined ? [] : ["--lease-ttl", options.leaseTtl]),
+    ...(options.http === undefined ? [] : ["--http", options.http])
   ]
   const env = { ...process.env }
   delete env.NODE_OPTIONS

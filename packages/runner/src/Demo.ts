@@ -133,7 +133,7 @@ export const run = (options: Options) =>
         const store = yield* Store.Store
         const followFrom = Effect.fn(function* (from: number) {
           const view = yield* Jobs.read(keys, JOB_ID)
-          return yield* Progress.follow(keys, JOB_ID, view, from, options.display)
+          return yield* Progress.follow(keys, Progress.fromView(JOB_ID, view), from, options.display)
         })
         const submitted = yield* store.revision
         yield* Jobs.submit(keys, built)

@@ -12,11 +12,11 @@
  */
 import { hostname, userInfo } from "node:os"
 import type { Job, JobBuilder, Keys, StoreError } from "@migrator/core"
-import { JobArchive, JobDeletion, Jobs, Store } from "@migrator/core"
-import { Effect, Option, Redacted, Schema } from "effect"
+import { JobArchive, JobDeletion, Jobs, Store, TaskPages } from "@migrator/core"
+import { Duration, Effect, Option, Redacted, Schema } from "effect"
 import { badInput, CliExit, JOB_FAILED, STORE_UNREACHABLE } from "../CliExit.ts"
 import { type ArchivedJson, archivedJson } from "../http/ArchiveRoutes.ts"
-import { type EventJson, eventJson, type JobJson, jobJson } from "../http/JobDocument.ts"
+import { type EventJson, document, eventJson, type JobJson, type PageJson, pageJson } from "../http/JobDocument.ts"
 import * as OperationPreview from "../http/OperationPreview.ts"
 
 export interface ListFilter {
@@ -30,7 +30,10 @@ export interface JobClient {
   readonly submit: (built: JobBuilder.BuiltJob, document: unknown) => Effect.Effect<string, CliExit>
   /** Jobs, oldest first. */
   readonly list: (filter: ListFilter) => Effect.Effect<ReadonlyArray<JobJson>, CliExit>
-  readonly show: (id: string) => Effect.Effect<JobJson, CliExit>
+  /** The job document: a large job's holds its counts and first pages, unless `all` asks for every task. */
+  readonly show: (id: string, all?: boolean) => Effect.Effect<JobJson, CliExit>
+  /** A page of the job's tasks (`GET /api/jobs/:id/tasks`). */
+  readonly page: (id: string, options: TaskPages.PageOptions) => Effect.Effect<PageJson, CliExit>
   readonly events: (id: string) => Effect.Effect<ReadonlyArray<EventJson>, CliExit>
   readonly request: (
     id: string,
@@ -73,6 +76,8 @@ const fromStore = (e: StoreError.StoreError) =>
   new CliExit({ code: e.reason._tag === "Unavailable" ? STORE_UNREACHABLE : 1, message: `store: ${e.message}` })
 
 const READ_TIMEOUT = "10 seconds"
+/** A large job's counts are a scan of its tasks: many requests, each answered (or not) within the store's timeout. */
+const SCAN_TIMEOUT = "120 seconds"
 
 const oldestFirst = (a: JobJson, b: JobJson) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)
 
@@ -94,12 +99,14 @@ export const etcd = (
       })
     )
   // reads and operations give up after a while: an etcd outage is exit 3 soon, not after the client's retries
-  const bounded = <A>(effect: Effect.Effect<A, CliExit>) =>
+  const bounded = <A>(effect: Effect.Effect<A, CliExit>, duration: Duration.Input = READ_TIMEOUT) =>
     effect.pipe(
       Effect.timeoutOrElse({
-        duration: READ_TIMEOUT,
+        duration,
         orElse: () =>
-          Effect.fail(new CliExit({ code: STORE_UNREACHABLE, message: `store: no answer within ${READ_TIMEOUT}` }))
+          Effect.fail(
+            new CliExit({ code: STORE_UNREACHABLE, message: `store: no answer within ${Duration.format(Duration.fromInputUnsafe(duration))}` })
+          )
       })
     )
   return {
@@ -112,23 +119,25 @@ export const etcd = (
             const index = (yield* Jobs.list(keys)).filter(
               (j) => filter.states.length === 0 || filter.states.includes(j.state.state)
             )
-            const views = yield* Effect.forEach(
+            const docs = yield* Effect.forEach(
               index,
               (j) =>
-                Jobs.read(keys, j.id).pipe(
+                document(keys, j.id).pipe(
                   Effect.map(Option.some),
-                  Effect.catchTag("JobError", () => Effect.succeed(Option.none<Jobs.JobView>()))
+                  Effect.catchTag("JobError", () => Effect.succeed(Option.none<JobJson>()))
                 ),
               { concurrency: 8 }
             )
-            return views
-              .flatMap((v) => (Option.isSome(v) ? [jobJson(v.value)] : []))
+            return docs
+              .flatMap((d) => Option.toArray(d))
               .filter((j) => filter.labels.every(([k, v]) => j.labels[k] === v))
               .sort(oldestFirst)
           })
-        )
+        ),
+        SCAN_TIMEOUT
       ),
-    show: (id) => bounded(run(Effect.map(Jobs.read(keys, id), jobJson))),
+    show: (id, all) => bounded(run(document(keys, id, { all: all === true })), SCAN_TIMEOUT),
+    page: (id, options) => bounded(run(Effect.map(TaskPages.page(keys, id, options), pageJson)), SCAN_TIMEOUT),
     events: (id) =>
       bounded(
         run(
@@ -213,7 +222,7 @@ export const http = (server: string, token: Redacted.Redacted<string> | undefine
           })
       }).pipe(
         Effect.timeoutOrElse({
-          duration: "30 seconds",
+          duration: "120 seconds",
           orElse: () =>
             Effect.fail(new CliExit({ code: STORE_UNREACHABLE, message: `server ${base}: no answer within 30s` }))
         })
@@ -243,7 +252,8 @@ export const http = (server: string, token: Redacted.Redacted<string> | undefine
       return yield* new CliExit({ code, message: response.status === 401 ? `${message} (use --token)` : message })
     })
   const path = (id: string) => `/api/jobs/${encodeURIComponent(id)}`
-  const show = (id: string) => Effect.map(call("GET", path(id)), (j) => j as JobJson)
+  const show = (id: string, all?: boolean) =>
+    Effect.map(call("GET", `${path(id)}${all === true ? "?all=true" : ""}`), (j) => j as JobJson)
   return {
     via: base,
     submit: (built, document) =>
@@ -274,6 +284,12 @@ export const http = (server: string, token: Redacted.Redacted<string> | undefine
         return docs.flatMap((d) => Option.toArray(d)).sort(oldestFirst)
       }),
     show,
+    page: (id, options) => {
+      const query = new URLSearchParams({ limit: String(options.limit) })
+      if (options.after !== undefined) query.set("after", options.after)
+      if (options.filter !== undefined) query.set("filter", options.filter)
+      return Effect.map(call("GET", `${path(id)}/tasks?${query}`), (p) => p as PageJson)
+    },
     events: (id) => Effect.map(call("GET", `${path(id)}/events`), (e) => e as ReadonlyArray<EventJson>),
     request: (id, operation, reason) =>
       Effect.map(

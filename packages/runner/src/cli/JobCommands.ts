@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Job, JobBuilder, Jobs, Store, TaskRegistry } from "@migrator/core"
+import { Job, JobBuilder, Jobs, Store, TaskRegistry, TaskTally } from "@migrator/core"
 import {
   Clock,
   Config,
@@ -74,6 +74,9 @@ export const pluginTypes = (names: ReadonlyArray<string>) =>
           })
         )
       )
+
+/** Tasks `job show` prints of a large job unless `--limit` or `--all` says otherwise. */
+const SHOW_PAGE = 100
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false))
 const jobId = Argument.String("id").pipe(Argument.withDescription("job id"))
@@ -160,12 +163,30 @@ export const make = <R>(connect: Connect<R>) => {
       failed: Flag.Boolean("failed").pipe(
         Flag.withDescription("only the tasks that failed (with --json: the document with only those tasks)"),
         Flag.withDefault(false)
+      ),
+      all: Flag.Boolean("all").pipe(
+        Flag.withDescription("every task, however many (a large job shows its counts and a page otherwise)"),
+        Flag.withDefault(false)
+      ),
+      limit: Flag.Int("limit").pipe(
+        Flag.withDescription(`tasks per page (default: every task of a small job, ${SHOW_PAGE} of a large one)`),
+        Flag.optional
+      ),
+      after: Flag.String("after").pipe(
+        Flag.withDescription("the page after this task (run/<task> or clear/<task>), as the previous page names it"),
+        Flag.optional
       )
     },
-    Effect.fn(function* ({ id, json, failed }) {
+    Effect.fn(function* ({ id, json, failed, all, limit, after }) {
+      if (Option.isSome(limit) && (limit.value < 1 || limit.value > 1000)) {
+        return yield* badInput(`--limit: expected 1 to 1000, got ${limit.value}`)
+      }
+      if (all && (Option.isSome(limit) || Option.isSome(after))) {
+        return yield* badInput("--all shows every task: leave out --limit and --after")
+      }
       const jobs = yield* client
       // a deleted or expired job is shown from its archived summary (exit 0); unknown stays bad input
-      const found = yield* jobs.show(id).pipe(
+      const found = yield* jobs.show(id, all).pipe(
         Effect.map((job) => ({ _tag: "job", job }) as const),
         Effect.catch((e) =>
           e.code === 2
@@ -183,17 +204,47 @@ export const make = <R>(connect: Connect<R>) => {
         return
       }
       const job = found.job
-      const tasks = failed ? job.tasks.filter((t) => t.result === "failed") : job.tasks
-      if (json) return yield* Console.log(JSON.stringify(failed ? { ...job, tasks } : job, null, 2))
+      const pageSize = Option.getOrElse(limit, () => SHOW_PAGE)
+      // a page: asked for with --after, or a large job's failed tasks
+      const paged = Option.isSome(after) || (failed && !job.tasksPage.complete)
+      const page = paged
+        ? yield* jobs.page(id, {
+            after: Option.getOrUndefined(after),
+            limit: pageSize,
+            filter: failed ? "failed" : undefined
+          })
+        : undefined
+      const shown = page?.tasks ?? (failed ? job.tasks.filter((t) => t.result === "failed") : job.tasks)
+      const whole = page === undefined && Option.isNone(limit) && job.tasksPage.complete
+      const ordered = page === undefined ? JobText.problemsFirst(shown) : shown
+      const cut = whole ? ordered : ordered.slice(0, pageSize)
+      // where the next page starts: the page's cursor, or the last task shown in key order
+      const inOrder = cut.filter((t) => job.tasksPage.complete || !JobText.isProblem(t))
+      const lastInOrder = inOrder[inOrder.length - 1]
+      const next =
+        page !== undefined
+          ? page.next
+          : !whole && (cut.length < ordered.length || !job.tasksPage.complete) && lastInOrder !== undefined
+            ? `${lastInOrder.phase}/${lastInOrder.id}`
+            : null
+      const total = failed
+        ? job.counts.run.failed + job.counts.clear.failed
+        : job.counts.run.total + job.counts.clear.total
+      if (json) {
+        if (whole) return yield* Console.log(JSON.stringify(failed ? { ...job, tasks: shown } : job, null, 2))
+        const out = { ...job, tasks: cut, tasksPage: { complete: next === null && cut.length >= total, next } }
+        return yield* Console.log(JSON.stringify(out, null, 2))
+      }
       const now = yield* Clock.currentTimeMillis
       for (const line of JobText.header(job, now)) yield* Console.log(line)
-      for (const t of JobText.problemsFirst(tasks)) yield* Console.log(JobText.taskLine(t))
-      if (failed && tasks.length === 0) yield* Console.log("  no failed task")
+      for (const t of cut) yield* Console.log(JobText.taskLine(t))
+      if (failed && total === 0) yield* Console.log("  no failed task")
+      if (cut.length < total || next !== null) yield* Console.log(JobText.moreText(id, cut.length, total, next, failed))
       for (const p of job.problems) yield* Console.error(`  unreadable record: ${p}`)
     })
   ).pipe(
     Command.withDescription(
-      "Show a job: state, outcome, elapsed time and RTO, then every task (failed first) with its reason or output"
+      "Show a job: state, outcome, elapsed time and RTO, counts, then its tasks (failed first) with their reason or output; a large job a page at a time"
     )
   )
 
@@ -263,6 +314,9 @@ export const make = <R>(connect: Connect<R>) => {
       const tty = yield* (yield* Stdio.Stdio).stdoutIsTerminal
       const columns = tty ? yield* (yield* Terminal.Terminal).columns : 0
       const jobs = yield* client
+      // a large job is followed by its counts, not task by task
+      const first = yield* jobs.show(id)
+      const large = !first.tasksPage.complete
       const final =
         jobs.via === "etcd"
           ? yield* Effect.gen(function* () {
@@ -270,17 +324,35 @@ export const make = <R>(connect: Connect<R>) => {
               return yield* Effect.gen(function* () {
                 const s = yield* Store.Store
                 const from = yield* s.revision
-                const view = yield* Jobs.read(c.keys, id)
-                return yield* Progress.follow(c.keys, id, view, from + 1, { tty, columns })
+                if (!large) {
+                  const view = yield* Jobs.read(c.keys, id)
+                  return yield* Progress.follow(c.keys, Progress.fromView(id, view), from + 1, { tty, columns })
+                }
+                const tally = yield* TaskTally.tally(c.keys, id)
+                const state = Option.getOrUndefined(yield* s.get(c.keys.jobState(id)))
+                const start = Progress.fromDocument(first)
+                const current =
+                  state === undefined
+                    ? start.state
+                    : yield* Jobs.decodeState(state.key, state.value).pipe(Effect.orElseSucceed(() => start.state))
+                return yield* Progress.follow(
+                  c.keys,
+                  { id, state: current, tasks: new Map(), totals: tally.counts },
+                  from + 1,
+                  { tty, columns },
+                  tally
+                )
               }).pipe(
                 Effect.provide(c.store),
                 Effect.catchTag("JobError", (e) => Effect.fail(badInput(e.message)))
               )
             })
-          : yield* Progress.poll(jobs.show(id), { tty, columns })
+          : yield* Progress.poll(jobs.show(id), { tty, columns }, large ? "10 seconds" : "1 second")
       const document = yield* jobs.show(id)
+      const phase = JobText.phaseOfState(document.state)
       for (const line of JobText.failedSummary(
-        document.tasks.filter((t) => t.phase === JobText.phaseOfState(document.state))
+        document.tasks.filter((t) => t.phase === phase),
+        document.counts[phase].failed
       ))
         yield* Console.log(line)
       if (!Progress.succeeded(final))
@@ -329,7 +401,7 @@ export const make = <R>(connect: Connect<R>) => {
       )
     },
     Effect.fn(function* ({ id, format }) {
-      const nodes = nodesOf(yield* (yield* client).show(id))
+      const nodes = nodesOf(yield* (yield* client).show(id, true))
       if (format === "dot") return yield* Console.log(Graph.dot(id, nodes))
       const text = Graph.mermaid(nodes)
       yield* Console.log(text)

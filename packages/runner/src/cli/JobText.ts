@@ -37,6 +37,8 @@ export const rtoText = (job: JobJson, now: number) => {
 }
 
 const isFailed = (t: TaskJson) => t.result === "failed"
+/** Failed, ignored or canceled: what `job show` lists first. */
+export const isProblem = (t: TaskJson) => t.result === "failed" || t.result === "ignored" || t.result === "canceled"
 const problemRank = (t: TaskJson) =>
   t.result === "failed" ? 0 : t.result === "ignored" || t.result === "canceled" ? 1 : 2
 
@@ -47,6 +49,20 @@ export const problemsFirst = (tasks: ReadonlyArray<TaskJson>) =>
   [...tasks].sort((a, b) => problemRank(a) - problemRank(b) || (a.phase === b.phase ? 0 : a.phase === "run" ? -1 : 1))
 
 export const counts = (job: JobJson, phase: Task.Phase) => {
+  // every document since 0.3 carries its counts; a large job's document holds only some tasks
+  const c = job.counts?.[phase]
+  if (c !== undefined) {
+    return {
+      total: c.total,
+      done: c.total - c.waiting - c.running,
+      success: c.success,
+      failed: c.failed,
+      ignored: c.ignored,
+      canceled: c.canceled,
+      skipped: c.skipped,
+      running: c.running
+    }
+  }
   const tasks = job.tasks.filter((t) => t.phase === phase)
   const by = (r: string) => tasks.filter((t) => t.result === r).length
   return {
@@ -81,6 +97,12 @@ export const header = (job: JobJson, now: number): ReadonlyArray<string> => {
   ]
 }
 
+/** The line after a page of `job show`: how many tasks were shown and how to see the others. */
+export const moreText = (id: string, shown: number, total: number, next: string | null, failedOnly: boolean) => {
+  const rest = next === null ? "" : ` next page: migrator job show ${id}${failedOnly ? " --failed" : ""} --after ${next};`
+  return `  showing ${shown} of ${total} tasks;${rest} every task: --all`
+}
+
 /** One line per task: phase, id, type, status, result, attempt, runner, then the reason or the output. */
 export const taskLine = (t: TaskJson) =>
   `  ${t.phase.padEnd(5)} ${t.id.padEnd(24)} ${t.type.padEnd(28)} ${t.status.padEnd(8)} ${(t.result ?? "-").padEnd(9)} attempt ${t.attempt}` +
@@ -90,11 +112,12 @@ export const taskLine = (t: TaskJson) =>
   (t.output === null ? "" : `  output ${JSON.stringify(t.output)}`)
 
 /** The failed tasks with their full reasons (what `job watch` ends with); empty when none failed. */
-export const failedSummary = (tasks: ReadonlyArray<TaskJson>): ReadonlyArray<string> => {
+export const failedSummary = (tasks: ReadonlyArray<TaskJson>, total?: number): ReadonlyArray<string> => {
   const failed = tasks.filter(isFailed)
   if (failed.length === 0) return []
+  const count = Math.max(total ?? 0, failed.length)
   return [
-    `failed tasks (${failed.length}):`,
+    `failed tasks (${count}${count > failed.length ? `, the first ${failed.length} below; every one: migrator job show --failed` : ""}):`,
     ...failed.map(
       (t) =>
         `  ${t.phase} ${t.id} (${t.type}, attempt ${t.attempt}${t.runner === null ? "" : ` on ${t.runner}`}): ${reasonText(t) || "no reason recorded"}`

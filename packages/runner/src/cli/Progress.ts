@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Job, type Jobs, type Keys, Store, Task } from "@migrator/core"
+import { Job, type Jobs, type Keys, Store, Task, type TaskPages, type TaskTally } from "@migrator/core"
 import { Clock, Console, type Duration, Effect, Exit, Fiber, Option, Schedule, Schema, Stream } from "effect"
 import type { JobJson } from "../http/JobDocument.ts"
 
@@ -26,6 +26,8 @@ export interface Model {
   readonly id: string
   readonly state: Job.JobState
   readonly tasks: ReadonlyMap<string, TaskProgress>
+  /** A large job's counts, kept apart from `tasks` (which then holds none or a page of them). */
+  readonly totals?: TaskPages.JobCounts | undefined
 }
 
 const key = (phase: string, task: string) => `${phase}/${task}`
@@ -133,6 +135,11 @@ export interface Counts {
 }
 
 export const counts = (model: Model, phase: Task.Phase = phaseOf(model.state)): Counts => {
+  const totals = model.totals?.[phase]
+  if (totals !== undefined) {
+    const { total, waiting, running, ...results } = totals
+    return { total, done: total - waiting - running, running, waiting, results }
+  }
   const results: Record<Task.Result, number> = { success: 0, failed: 0, ignored: 0, canceled: 0, skipped: 0 }
   let total = 0
   let done = 0
@@ -167,6 +174,9 @@ const elapsedOf = (state: Job.JobState, now: number) => {
 
 const BAR = 30
 
+const countsLine = (c: Counts) =>
+  `success ${c.results.success}  failed ${c.results.failed}  ignored ${c.results.ignored}  canceled ${c.results.canceled}  skipped ${c.results.skipped}  running ${c.running}  waiting ${c.waiting}`
+
 /** The live display: a few lines, redrawn in place. */
 export const frame = (model: Model, now: number): ReadonlyArray<string> => {
   const phase = phaseOf(model.state)
@@ -185,8 +195,11 @@ export const frame = (model: Model, now: number): ReadonlyArray<string> => {
   return [
     `job ${model.id}  ${describeState(model.state)}  ${phase} phase  elapsed ${formatDuration(elapsedOf(model.state, now))}`,
     `[${bar}] ${c.done}/${c.total}`,
-    `success ${c.results.success}  failed ${c.results.failed}  ignored ${c.results.ignored}  canceled ${c.results.canceled}  skipped ${c.results.skipped}  running ${c.running}  waiting ${c.waiting}`,
-    `running: ${shown.length === 0 ? "-" : shown.join(", ")}${running.length > shown.length ? ` and ${running.length - shown.length} more` : ""}`
+    countsLine(c),
+    // a large job's running tasks are counted, not listed
+    model.totals !== undefined
+      ? `running: ${c.running} tasks`
+      : `running: ${shown.length === 0 ? "-" : shown.join(", ")}${running.length > shown.length ? ` and ${running.length - shown.length} more` : ""}`
   ]
 }
 
@@ -219,12 +232,26 @@ export interface Display {
   readonly columns: number
 }
 
-/** Follows a job until it is terminal and returns its final state. */
-export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRevision: number, display: Display) =>
+/** How often plain output prints a large job's counts (it prints no line per task). */
+const COUNTS_EVERY = "5 seconds"
+
+/**
+ * Follows a job until it is terminal and returns its final state. With a `tally` (a large job),
+ * the display shows its counts, kept by the tally from the same watch, and plain output prints
+ * them every few seconds instead of a line per task.
+ */
+export const follow = (
+  keys: Keys.Layout,
+  start: Model,
+  fromRevision: number,
+  display: Display,
+  tally?: TaskTally.Tally
+) =>
   Effect.gen(function* () {
     const store = yield* Store.Store
     const tty = display.tty
-    let model = fromView(id, view)
+    const id = start.id
+    let model = start
     let drawn = 0
     const fit = fitTo(display.columns)
     const draw = Effect.gen(function* () {
@@ -241,10 +268,22 @@ export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRe
     if (tty) yield* draw
     else yield* stamped(`job ${id}: ${describeState(model.state)}`)
     if (!Job.isTerminal(model.state.state)) {
-      const ticker = tty ? yield* draw.pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.forkChild) : undefined
+      let lastCounts = ""
+      const countsNow = Effect.suspend(() => {
+        const line = countsLine(counts(model))
+        if (line === lastCounts) return Effect.void
+        lastCounts = line
+        return stamped(line)
+      })
+      const ticker = tty
+        ? yield* draw.pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.forkChild)
+        : tally !== undefined
+          ? yield* countsNow.pipe(Effect.repeat(Schedule.spaced(COUNTS_EVERY)), Effect.forkChild)
+          : undefined
       yield* store.watch(keys.job(id), { fromRevision }).pipe(
         Stream.mapEffect((event) =>
           Effect.suspend(() => {
+            tally?.apply(event)
             const next = apply(keys, model, event)
             model = next.model
             return tty ? Effect.void : Effect.forEach(next.lines, stamped, { discard: true })
@@ -265,6 +304,7 @@ export const follow = (keys: Keys.Layout, id: string, view: Jobs.JobView, fromRe
 export const fromDocument = (job: JobJson): Model => ({
   id: job.id,
   state: Schema.decodeUnknownSync(Job.JobState)({ ...job, outcome: job.outcome ?? undefined }),
+  totals: job.tasksPage?.complete === false ? job.counts : undefined,
   tasks: new Map(
     job.tasks.map((t) => [
       key(t.phase, t.id),

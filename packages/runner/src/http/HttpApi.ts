@@ -8,7 +8,8 @@
  *   GET  /metrics                      Prometheus text
  *   GET  /api/jobs?state=&label=k=v    jobs, with their labels
  *   POST /api/jobs                     submit a job document (400 with per-task/field problems)
- *   GET  /api/jobs/:id                 a job with every task
+ *   GET  /api/jobs/:id                 a job with every task (a large job: counts and first pages; ?all=true: every task)
+ *   GET  /api/jobs/:id/tasks           a page of tasks: ?after=<phase/task>&limit=N&filter=failed|problems|…
  *   GET  /api/jobs/:id/events          the job's event log
  *   GET  /api/jobs/:id/stream          SSE: a snapshot, then every change of the job
  *   GET  /api/stream                   SSE: changes of the job list
@@ -30,7 +31,7 @@
 import { createServer } from "node:http"
 import { createServer as createTlsServer } from "node:https"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Job, JobBuilder, Jobs, type Keys, Store, type StoreError, TaskRegistry } from "@migrator/core"
+import { Job, JobBuilder, Jobs, type Keys, Store, type StoreError, TaskPages, TaskRegistry } from "@migrator/core"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Duration, Effect, Layer, Metric, Option, Random, Redacted, Schema, Stream } from "effect"
 import { HttpRouter, type HttpServerError, type HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -38,7 +39,7 @@ import * as ArchiveRoutes from "./ArchiveRoutes.ts"
 import * as Auth from "./Auth.ts"
 import * as Dashboard from "./Dashboard.ts"
 import * as DashboardApi from "./DashboardApi.ts"
-import { allowedOperations, eventJson, jobJson, stateJson } from "./JobDocument.ts"
+import { allowedOperations, document, eventJson, pageJson, stateJson } from "./JobDocument.ts"
 import * as Metrics from "./Metrics.ts"
 import * as OperationPreview from "./OperationPreview.ts"
 import * as PlanCheckRoute from "./PlanCheckRoute.ts"
@@ -59,6 +60,8 @@ export interface Options {
   readonly tls?: { readonly cert: string; readonly key: Redacted.Redacted<string> } | undefined
   /** How long an API request waits for the store before answering 503 (default 3 s). */
   readonly storeTimeout?: Duration.Input | undefined
+  /** How long a read that scans a large job's tasks may take (default 60 s; the store must answer its first read within `storeTimeout`). */
+  readonly scanTimeout?: Duration.Input
   /** The OpenStack clusters `POST /api/plans/check` checks plans on (default: none). */
   readonly clusters?: Readonly<Record<string, OpenStackClient.ClientConfig>> | undefined
 }
@@ -93,6 +96,10 @@ const parseJson = (text: string): unknown => {
   }
 }
 
+/** Tasks per page of `GET /api/jobs/:id/tasks` unless asked, and at most. */
+const DEFAULT_PAGE = 100
+const MAX_PAGE = 1000
+
 /** The routes, needing the Store and the TaskRegistry of the runner. */
 export const routes = (options: Options) => {
   const { keys } = options
@@ -121,13 +128,14 @@ export const routes = (options: Options) => {
       handler: (
         request: HttpServerRequest.HttpServerRequest,
         actor: Auth.Actor
-      ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+      ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+      budget: Duration.Input = storeTimeout
     ) =>
     (request: HttpServerRequest.HttpServerRequest) => {
       const check = Auth.authorize(request, tokens, typeof required === "function" ? required(request) : required)
       if ("refusal" in check)
         return Effect.succeed(json(check.refusal.body, check.refusal.status, check.refusal.headers))
-      return handler(request, check.actor).pipe(Effect.timeoutOrElse({ duration: storeTimeout, orElse: unreachable }))
+      return handler(request, check.actor).pipe(Effect.timeoutOrElse({ duration: budget, orElse: unreachable }))
     }
 
   const keepAlive = Stream.tick(heartbeat).pipe(Stream.map(() => encoder.encode(": keep-alive\n\n")))
@@ -310,14 +318,67 @@ export const routes = (options: Options) => {
     )
   )
 
+  /**
+   * The job's spec, within the store timeout (an unreachable store is a 503 soon), before a read
+   * that may scan a large job's tasks for longer.
+   */
+  const specFirst = (id: string) =>
+    Effect.gen(function* () {
+      const store = yield* Store.Store
+      const spec = yield* store.get(keys.jobSpec(id)).pipe(Effect.timeoutOption(storeTimeout))
+      if (Option.isNone(spec)) return problem(503, "store unreachable", { reason: "StoreUnavailable" })
+      if (Option.isNone(spec.value)) return problem(404, `no job "${id}"`, { reason: "NotFound" })
+      return undefined
+    })
+  const scanBudget = options.scanTimeout ?? "60 seconds"
+
   const show = HttpRouter.route(
     "GET",
     "/api/jobs/:id",
-    guard("viewer", () =>
-      Effect.gen(function* () {
-        const id = yield* pathId
-        return json(jobJson(yield* Jobs.read(keys, id)))
-      }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+    guard(
+      "viewer",
+      (request) =>
+        Effect.gen(function* () {
+          const id = yield* pathId
+          const refused = yield* specFirst(id)
+          if (refused !== undefined) return refused
+          return json(yield* document(keys, id, { all: searchParams(request).get("all") === "true" }))
+        }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
+      scanBudget
+    )
+  )
+
+  const tasks = HttpRouter.route(
+    "GET",
+    "/api/jobs/:id/tasks",
+    guard(
+      "viewer",
+      (request) =>
+        Effect.gen(function* () {
+          const id = yield* pathId
+          const query = searchParams(request)
+          const limitText = query.get("limit") ?? String(DEFAULT_PAGE)
+          const limit = Number(limitText)
+          if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+            return problem(400, `limit: expected an integer from 1 to ${MAX_PAGE}, got "${limitText}"`, {
+              reason: "BadRequest"
+            })
+          }
+          const filter = query.get("filter") ?? undefined
+          if (filter !== undefined && !TaskPages.isFilter(filter)) {
+            return problem(400, `filter: expected one of ${TaskPages.filters.join(", ")}, got "${filter}"`, {
+              reason: "BadRequest"
+            })
+          }
+          const after = query.get("after") ?? undefined
+          if (after !== undefined && TaskPages.parseCursor(after) === undefined) {
+            return problem(400, `after: expected run/<task> or clear/<task>, got "${after}"`, { reason: "BadRequest" })
+          }
+          const refused = yield* specFirst(id)
+          if (refused !== undefined) return refused
+          return json(pageJson(yield* TaskPages.page(keys, id, { after, limit, filter })))
+        }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
+      scanBudget
     )
   )
 
@@ -412,10 +473,12 @@ export const routes = (options: Options) => {
         const id = yield* pathId
         const store = yield* Store.Store
         const from = yield* store.revision
-        const view = yield* Jobs.read(keys, id)
+        const refused = yield* specFirst(id)
+        if (refused !== undefined) return refused
+        const doc = yield* document(keys, id)
         const log = yield* Jobs.events(keys, id)
         const snapshot = sse("snapshot", {
-          ...jobJson(view),
+          ...doc,
           events: log.map((e) => eventJson(e))
         })
         const changes = store.watch(keys.job(id), { fromRevision: from + 1 }).pipe(
@@ -500,6 +563,7 @@ export const routes = (options: Options) => {
     list,
     submit,
     show,
+    tasks,
     preview,
     events,
     jobStream,
