@@ -219,10 +219,10 @@ export const viewOf = (keys: Keys.Layout, id: string, kvs: ReadonlyArray<KeyValu
     return { spec, state, stateRevision, tasks: views, problems } satisfies JobView
   })
 
-/** The job's event log in commit order. */
-export const events = Effect.fn("Jobs.events")(function* (keys: Keys.Layout, id: string) {
+/** The job's event log in commit order; with `limit`, its first `limit` entries (a large job logs two per task). */
+export const events = Effect.fn("Jobs.events")(function* (keys: Keys.Layout, id: string, limit?: number) {
   const store = yield* Store
-  const { kvs } = yield* store.range(keys.events(id))
+  const { kvs } = yield* store.range(keys.events(id), limit === undefined ? {} : { limit, pageSize: limit })
   const sorted = [...kvs].sort((a, b) => a.createRevision - b.createRevision || (a.key < b.key ? -1 : 1))
   const out: Array<JobEvent> = []
   for (const kv of sorted) {

@@ -14,15 +14,7 @@
 import { Effect, Option } from "effect"
 import { decodeRegistration } from "./internal/registration.ts"
 import type { JobSpec, JobState } from "./Job.ts"
-import {
-  decodeResult,
-  decodeSpec,
-  decodeState,
-  decodeStatus,
-  decodeTask,
-  JobError,
-  type TaskView
-} from "./Jobs.ts"
+import { decodeResult, decodeSpec, decodeState, decodeStatus, decodeTask, JobError, type TaskView } from "./Jobs.ts"
 import type * as Keys from "./Keys.ts"
 import { type KeyValue, Store } from "./Store.ts"
 import type { Phase } from "./Task.ts"
@@ -285,6 +277,17 @@ export const page = Effect.fn("TaskPages.page")(function* (keys: Keys.Layout, id
     tasks: yield* withWaitingReasons(keys, id, tasks),
     next: picked.length > limit && last !== undefined ? cursorOf(last) : undefined
   } satisfies Page
+})
+
+/** Counts per phase and state of job `id`'s tasks (an unknown job has none), from one scan. */
+export const counts = Effect.fn("TaskPages.counts")(function* (keys: Keys.Layout, id: string) {
+  const out: JobCounts = { run: emptyCounts(), clear: emptyCounts() }
+  yield* scan(keys, id, undefined, CHUNK, (g) => {
+    out[g.phase].total++
+    out[g.phase][stateOf(g)]++
+    return true
+  })
+  return out
 })
 
 /** Counts per phase and state, and the first `limit` problems and tasks, in one scan. */

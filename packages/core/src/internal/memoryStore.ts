@@ -269,9 +269,7 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
         if (rev > revision) return Effect.fail(StoreError.invalid("range", `revision ${rev} is in the future`))
         const kvs: Array<KeyValue> = []
         const from = options?.from
-        const keys = [...history.keys()]
-          .filter((k) => k.startsWith(prefix) && (from === undefined || k >= from))
-          .sort()
+        const keys = [...history.keys()].filter((k) => k.startsWith(prefix) && (from === undefined || k >= from)).sort()
         for (const key of keys) {
           const kv = at(key, rev)
           if (kv !== undefined) kvs.push(kv)

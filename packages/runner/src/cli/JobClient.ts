@@ -16,7 +16,7 @@ import { JobArchive, JobDeletion, Jobs, Store, TaskPages } from "@migrator/core"
 import { Duration, Effect, Option, Redacted, Schema } from "effect"
 import { badInput, CliExit, JOB_FAILED, STORE_UNREACHABLE } from "../CliExit.ts"
 import { type ArchivedJson, archivedJson } from "../http/ArchiveRoutes.ts"
-import { type EventJson, document, eventJson, type JobJson, type PageJson, pageJson } from "../http/JobDocument.ts"
+import { document, type EventJson, eventJson, type JobJson, type PageJson, pageJson } from "../http/JobDocument.ts"
 import * as OperationPreview from "../http/OperationPreview.ts"
 
 export interface ListFilter {
@@ -105,7 +105,10 @@ export const etcd = (
         duration,
         orElse: () =>
           Effect.fail(
-            new CliExit({ code: STORE_UNREACHABLE, message: `store: no answer within ${Duration.format(Duration.fromInputUnsafe(duration))}` })
+            new CliExit({
+              code: STORE_UNREACHABLE,
+              message: `store: no answer within ${Duration.format(Duration.fromInputUnsafe(duration))}`
+            })
           )
       })
     )

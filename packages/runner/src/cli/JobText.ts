@@ -99,7 +99,8 @@ export const header = (job: JobJson, now: number): ReadonlyArray<string> => {
 
 /** The line after a page of `job show`: how many tasks were shown and how to see the others. */
 export const moreText = (id: string, shown: number, total: number, next: string | null, failedOnly: boolean) => {
-  const rest = next === null ? "" : ` next page: migrator job show ${id}${failedOnly ? " --failed" : ""} --after ${next};`
+  const rest =
+    next === null ? "" : ` next page: migrator job show ${id}${failedOnly ? " --failed" : ""} --after ${next};`
   return `  showing ${shown} of ${total} tasks;${rest} every task: --all`
 }
 

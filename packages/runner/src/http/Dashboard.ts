@@ -19,6 +19,7 @@ import * as layout from "./dashboard/layout.ts"
 import * as listPage from "./dashboard/listPage.ts"
 import * as planCheck from "./dashboard/planCheck.ts"
 import * as style from "./dashboard/style.ts"
+import * as taskTable from "./dashboard/taskTable.ts"
 import * as timeline from "./dashboard/timeline.ts"
 
 const router = String.raw`
@@ -57,6 +58,7 @@ ${client.js}
 ${layout.js}
 ${graph.js}
 ${timeline.js}
+${taskTable.js}
 ${listPage.js}
 ${planCheck.js}
 ${jobPage.js}

@@ -27,6 +27,9 @@ function jobPage(id) {
   ]));
 
   function tasksOf(p) { return job.tasks.filter(function (t) { return t.phase === p; }); }
+  // a large job's document holds its counts and first pages: its tasks are shown as a paged table
+  function large() { return !!(job && job.tasksPage && job.tasksPage.complete === false); }
+  var table = null;
   var byKey = {};
   function find(p, tid) { return byKey[p + "/" + tid]; }
 
@@ -52,7 +55,10 @@ function jobPage(id) {
   function renderHead() {
     clear(head);
     var counts = {};
-    job.tasks.forEach(function (t) { var s = taskState(t); counts[s] = (counts[s] || 0) + 1; });
+    if (large()) ["run", "clear"].forEach(function (p) {
+      Object.keys(job.counts[p]).forEach(function (s) { if (s !== "total" && job.counts[p][s]) counts[s] = (counts[s] || 0) + job.counts[p][s]; });
+    });
+    else job.tasks.forEach(function (t) { var s = taskState(t); counts[s] = (counts[s] || 0) + 1; });
     var rtoMs = job.rtoMs;
     var elapsed = job.elapsedMs !== undefined && job.elapsedMs !== null ? job.elapsedMs : job.startedAt ? (job.completedAt || Date.now()) - job.startedAt : null;
     var rto = job.rtoMet === true ? el("span", { "class": "rto-met", "data-rto": "met", text: "RTO met" })
@@ -118,9 +124,10 @@ function jobPage(id) {
 
   // ---- tabs ---------------------------------------------------------------------------
   function renderTabs() {
-    var failed = job.tasks.filter(function (t) { return t.result === "failed"; }).length;
+    var failed = large() ? job.counts.run.failed + job.counts.clear.failed : job.tasks.filter(function (t) { return t.result === "failed"; }).length;
     clear(tabs);
-    [["graph", "Graph"], ["timeline", "Timeline"], ["failures", "Failures (" + failed + ")"]].forEach(function (x) {
+    (large() ? [["graph", "Tasks (" + (job.counts.run.total + job.counts.clear.total) + ")"], ["failures", "Failures (" + failed + ")"]]
+      : [["graph", "Graph"], ["timeline", "Timeline"], ["failures", "Failures (" + failed + ")"]]).forEach(function (x) {
       tabs.appendChild(el("button", { type: "button", role: "tab", id: "tab-" + x[0], "aria-selected": String(tab === x[0]),
         "data-failed": x[0] === "failures" ? String(failed) : null, text: x[1], onclick: function () { show(x[0]); } }));
     });
@@ -142,10 +149,15 @@ function jobPage(id) {
     return s;
   }
   function renderGraph() {
+    if (large()) {
+      graph = null;
+      table = TaskTable(panes.graph, id, function (t) { byKey[t.phase + "/" + t.id] = t; select(t.phase, t.id); });
+      return;
+    }
     graph = GraphView(panes.graph, phase, tasksOf(phase), { phaseSelect: phaseSelect(), runTasks: tasksOf("run"), onSelect: select });
   }
   function renderTimeline() {
-    if (tab !== "timeline") return;
+    if (tab !== "timeline" || large()) return;
     TimelineView(panes.timeline, phase, tasksOf(phase), function () { return job.events; });
   }
   function renderFailures() {
@@ -231,6 +243,8 @@ function jobPage(id) {
       job.events = job.events || [];
       clear(events);
       job.events.forEach(addEvent);
+      if (snapshot.eventsComplete === false) events.appendChild(el("div", { "class": "muted", id: "events-more",
+        text: "the first " + job.events.length + " entries of a long log (two per task): migrator job events " + id + " prints them all" }));
       events.scrollTop = events.scrollHeight;
       if (phase === "run" && tasksOf("run").length === 0) phase = "clear";
       renderHead();
@@ -246,6 +260,7 @@ function jobPage(id) {
       delete job.operations;
       soon();
     },
+    counts: function (c) { if (!job || !c) return; job.counts = c; soon(); },
     log: function (e) { if (!job || !e) return; job.events.push(e); addEvent(e); events.scrollTop = events.scrollHeight; soon(); },
     task: function (c) {
       var t = find(c.phase, c.id);
