@@ -7,6 +7,7 @@ import type { Etcd3 } from "etcd3"
 import { now, percentile, sleep, within } from "./common.ts"
 import { revision, watchPuts } from "./etcd.ts"
 import { chainTasks, independentTasks, type Submitter, treeTasks, watchJob } from "./jobs.ts"
+import { measureReads } from "./reads.ts"
 import { processCpuSeconds, type RunnerProcess, startRunners } from "./runners.ts"
 
 export interface Bench {
@@ -16,6 +17,8 @@ export interface Bench {
   readonly submitter: Submitter
   /** Scales a case's size down under `--quick`. */
   readonly n: (full: number) => number
+  /** Tasks of the large job (`--big-tasks`), if not the default. */
+  readonly bigTasks?: number | undefined
   /** Runner processes of the pickup, chain, large-job, history and scale cases (`--runners`). */
   readonly runners: number
   /** Where runner processes write their CPU profiles (`--cpu-prof`), if anywhere. */
@@ -96,7 +99,12 @@ export const runJob = async (
 export const throughput = (bench: Bench, count: number) =>
   runJob(bench, `throughput${count}`, count, independentTasks("noop", bench.n(1000)))
 
-export const bigJob = (bench: Bench) => runJob(bench, "big", bench.runners, treeTasks("big", bench.n(10_000)))
+/** The large job: a tree of 10,000 no-op tasks (`--big-tasks N`: N), then what reading it costs. */
+export const bigJob = async (bench: Bench) => {
+  const keys = freshKeys("big")
+  const run = await runJob(bench, "big", bench.runners, treeTasks("big", bench.bigTasks ?? bench.n(10_000)), keys)
+  return { ...run, reads: await measureReads(bench, keys, "big", "bigJob") }
+}
 
 /**
  * Spec commit → the task `running`, both as etcd's watch delivers them, for one-task jobs submitted

@@ -67,6 +67,7 @@ const bench: Bench = {
   submitter: submitter(server.endpoint),
   n: (full) => (quick ? Math.max(10, Math.floor(full / 10)) : full),
   runners: runnerCount,
+  bigTasks: value("--big-tasks") === undefined ? undefined : integer("--big-tasks", 10_000),
   profileDir,
   profiled: []
 }
@@ -172,8 +173,25 @@ const run = async () => {
       bigJobTasksPerSecond: round(b.tasksPerSecond, 0),
       ratioBigJobToRaw: round(b.tasksPerSecond / rawTps, 3),
       bigJobRunnerPeakRssMb: round(b.peakRssMb, 0),
-      bigJobRunnerCpuMsPerTask: round(b.runnerCpuMsPerTask, 3)
+      bigJobPeakRssMb: round(b.peakRssMb, 0),
+      bigJobSubmitSeconds: round(b.submitSeconds),
+      bigJobRunnerCpuMsPerTask: round(b.runnerCpuMsPerTask, 3),
+      ...b.reads.figures
     })
+    const r = b.reads.figures
+    rows.push([
+      `${b.tasks}-task job: job show / --json / a page`,
+      `${r.bigJobShowSeconds} / ${r.bigJobShowJsonSeconds} / ${r.bigJobShowPageSeconds} s`,
+      `${r.bigJobShowPeakRssMb} MB peak`,
+      ""
+    ])
+    rows.push([
+      `${b.tasks}-task job: API document / page / stream snapshot`,
+      `${r.bigJobApiJobMs} / ${r.bigJobApiTasksPageMs} / ${r.bigJobStreamSnapshotMs} ms`,
+      "",
+      ""
+    ])
+    if (b.reads.failures.length > 0) failures.big = b.reads.failures.join("; ")
   })
   await attempt("takeover", async () => {
     progress("takeover")

@@ -91,7 +91,7 @@ export const eventJson = (e: JobEvent.JobEvent) => Schema.encodeSync(JobEvent.Jo
 export type EventJson = ReturnType<typeof eventJson>
 
 /** Jobs with more tasks than this are served as counts and first pages unless every task is asked for. */
-export const LARGE_JOB = 1000
+export const LARGE_JOB = 5000
 /** Tasks in the first page of a large job's document (after its failed, ignored and canceled tasks). */
 export const FIRST_PAGE = 100
 
