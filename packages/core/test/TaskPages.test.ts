@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Codec, JobBuilder, Jobs, Keys, Reason, Store, Task, TaskPages } from "@migrator/core"
+import { Codec, JobBuilder, Jobs, Keys, Reason, Store, Task, TaskPages, TaskTally } from "@migrator/core"
 import { Effect } from "effect"
 
 const keys = Keys.make("pages/")
@@ -150,6 +150,53 @@ describe("TaskPages", () => {
         [0, 1, 2].map((i) => `run/${id(i)}`)
       )
       assert.strictEqual(s.state.state, "pending")
+    }).pipe(Effect.provide(Store.layerMemory))
+  )
+
+  it.effect("a tally starts from the scan's counts and moves one task per status or result change", () =>
+    Effect.gen(function* () {
+      yield* setup
+      const store = yield* Store.Store
+      const tally = yield* TaskTally.tally(keys, "big")
+      assert.deepStrictEqual(tally.counts, yield* TaskPages.counts(keys, "big"))
+      const key = (i: number, record: "status" | "result") => keys.task("big", "run", id(i), record)
+      let revision = 1000
+      /** Writes the change to the store and hands the tally the watch event it makes. */
+      const change = (k: string, value: string | undefined) =>
+        Effect.gen(function* () {
+          yield* store.txn({
+            compare: [],
+            success: [value === undefined ? { _tag: "delete", key: k } : { _tag: "put", key: k, value }]
+          })
+          revision++
+          return tally.apply(
+            value === undefined
+              ? { _tag: "delete", key: k, revision }
+              : {
+                  _tag: "put",
+                  kv: { key: k, value, createRevision: revision, modRevision: revision, version: 1, lease: undefined },
+                  revision
+                }
+          )
+        })
+      const waiting = tally.counts.run.waiting
+      // a waiting task starts (a count moves), then is done and fails
+      assert.isTrue(yield* change(key(950, "status"), status("running")))
+      assert.strictEqual(tally.counts.run.running, 3)
+      // the result is written with the done status: counted by its result
+      yield* change(key(950, "status"), status("done"))
+      assert.isTrue(yield* change(key(950, "result"), result("failed", 950)))
+      assert.strictEqual(tally.counts.run.failed, 6)
+      // a failed task is retried: its result deleted (waiting again, from its status), then it succeeds
+      assert.isTrue(yield* change(key(3, "result"), undefined))
+      assert.isTrue(yield* change(key(3, "result"), result("success", 3)))
+      // a spec or another job's record counts nothing
+      assert.isFalse(tally.apply({ _tag: "delete", key: keys.task("big", "run", id(4), "spec"), revision }))
+      assert.isFalse(
+        tally.apply({ _tag: "delete", key: keys.task("other", "run", id(4), "result"), revision: revision + 1 })
+      )
+      assert.strictEqual(tally.counts.run.waiting, waiting - 1)
+      assert.deepStrictEqual(tally.counts, yield* TaskPages.counts(keys, "big"))
     }).pipe(Effect.provide(Store.layerMemory))
   )
 

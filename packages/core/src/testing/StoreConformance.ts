@@ -266,6 +266,17 @@ export const storeConformance = (
               limited.kvs.map((kv) => kv.key),
               keys.slice(0, 20)
             )
+            // from a key inside the prefix, inclusive; a start before the prefix is the prefix's start
+            const from = yield* store.range(k("r/"), { pageSize: 7, limit: 20, from: keys[500]! })
+            assert.deepStrictEqual(
+              from.kvs.map((kv) => kv.key),
+              keys.slice(500, 520)
+            )
+            const fromAbove = yield* store.range(k("r/"), { limit: 3, from: k("r") })
+            assert.deepStrictEqual(
+              fromAbove.kvs.map((kv) => kv.key),
+              keys.slice(0, 3)
+            )
           }),
         120_000
       )
