@@ -38,8 +38,9 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
       mvccRangesPerMinute: perMinute(after.mvccRanges - before.mvccRanges),
       txnRequestsPerMinute: perMinute(after.txnRequests - before.txnRequests)
     }
-    // a runner swamped by history may not pick a job up at all: that is a finding, not a crash
-    const picked = await pickup(bench, keys, tag, bench.n(10), 250, 30_000).then(
+    // a runner swamped by history may not pick a job up at all: that is a finding, not a crash;
+    // 40 samples like the pickup case, so the two p50s compare
+    const picked = await pickup(bench, keys, tag, bench.n(40), 250, 30_000).then(
       (p) => ({ p50: p.p50, failure: undefined }),
       (e: Error) => ({ p50: Number.NaN, failure: e.message })
     )
