@@ -153,6 +153,16 @@ export const read = Effect.fn("Jobs.read")(function* (keys: Keys.Layout, id: str
   return withWaitingReasons(view, (yield* store.range(keys.runners)).kvs)
 })
 
+/** A job's state alone (none of its tasks are read). */
+export const readState = Effect.fn("Jobs.readState")(function* (keys: Keys.Layout, id: string) {
+  const store = yield* Store
+  const kv = yield* store.get(keys.jobState(id))
+  if (Option.isNone(kv)) return yield* new JobError({ job: id, reason: "NotFound", message: `no job "${id}"` })
+  return yield* decodeState(kv.value.key, kv.value.value).pipe(
+    Effect.mapError((e) => new JobError({ job: id, reason: "NotFound", message: e.message }))
+  )
+})
+
 /** Marks ready tasks that no live runner serves, from the runners' registrations. */
 const withWaitingReasons = (view: JobView, runners: ReadonlyArray<KeyValue>): JobView => {
   const served = new Set<string>()

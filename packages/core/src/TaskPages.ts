@@ -290,8 +290,16 @@ export const counts = Effect.fn("TaskPages.counts")(function* (keys: Keys.Layout
   return out
 })
 
-/** Counts per phase and state, and the first `limit` problems and tasks, in one scan. */
-export const summary = Effect.fn("TaskPages.summary")(function* (keys: Keys.Layout, id: string, limit: number) {
+/**
+ * Counts per phase and state, and the first `limit` problems and tasks, in one scan; `onTask` sees
+ * every task's records on the way (a `TaskTally` is built from the same scan).
+ */
+export const summary = Effect.fn("TaskPages.summary")(function* (
+  keys: Keys.Layout,
+  id: string,
+  limit: number,
+  onTask?: (g: Group) => void
+) {
   const store = yield* Store
   const specKv = yield* store.get(keys.jobSpec(id))
   const stateKv = yield* store.get(keys.jobState(id))
@@ -308,6 +316,7 @@ export const summary = Effect.fn("TaskPages.summary")(function* (keys: Keys.Layo
   const problems: Array<Group> = []
   const first: Array<Group> = []
   yield* scan(keys, id, undefined, CHUNK, (g) => {
+    onTask?.(g)
     const s = stateOf(g)
     const c = counts[g.phase]
     c.total++

@@ -11,7 +11,7 @@ import { Effect } from "effect"
 import type * as Keys from "./Keys.ts"
 import type { WatchEvent } from "./Store.ts"
 import type { Phase } from "./Task.ts"
-import { type Counts, emptyCounts, field, type JobCounts, scan } from "./TaskPages.ts"
+import { type Counts, emptyCounts, field, type Group, type JobCounts, scan } from "./TaskPages.ts"
 
 const STATUSES = ["waiting", "running", "done"] as const
 const RESULTS = ["success", "failed", "ignored", "canceled", "skipped"] as const
@@ -69,22 +69,33 @@ const make = (keys: Keys.Layout, id: string, tasks: Map<string, number>, counts:
   }
 }
 
-/** Scans job `id`'s tasks once (their specs are read, not decoded) and returns the live tally. */
-export const tally = Effect.fn("TaskTally.tally")(function* (keys: Keys.Layout, id: string) {
+/** Builds a tally from the tasks of a scan made for something else (e.g. `TaskPages.summary`), one at a time. */
+export const builder = (keys: Keys.Layout, id: string) => {
   const tasks = new Map<string, number>()
   const counts: JobCounts = { run: emptyCounts(), clear: emptyCounts() }
+  return {
+    add: (g: Group) => {
+      let status = 0
+      let result = 0
+      for (const kv of g.kvs) {
+        if (kv.key.endsWith("/status")) status = statusIndex(field(kv.value, "status"))
+        else if (kv.key.endsWith("/result")) result = resultIndex(field(kv.value, "result"))
+      }
+      const packed = pack(status, result)
+      tasks.set(`${g.phase}/${g.task}`, packed)
+      counts[g.phase].total++
+      counts[g.phase][stateOf(packed)]++
+    },
+    tally: (): Tally => make(keys, id, tasks, counts)
+  }
+}
+
+/** Scans job `id`'s tasks once (their specs are read, not decoded) and returns the live tally. */
+export const tally = Effect.fn("TaskTally.tally")(function* (keys: Keys.Layout, id: string) {
+  const b = builder(keys, id)
   yield* scan(keys, id, undefined, 20_000, (g) => {
-    let status = 0
-    let result = 0
-    for (const kv of g.kvs) {
-      if (kv.key.endsWith("/status")) status = statusIndex(field(kv.value, "status"))
-      else if (kv.key.endsWith("/result")) result = resultIndex(field(kv.value, "result"))
-    }
-    const packed = pack(status, result)
-    tasks.set(`${g.phase}/${g.task}`, packed)
-    counts[g.phase].total++
-    counts[g.phase][stateOf(packed)]++
+    b.add(g)
     return true
   })
-  return make(keys, id, tasks, counts)
+  return b.tally()
 })

@@ -17,6 +17,8 @@ export interface Bench {
   readonly submitter: Submitter
   /** Scales a case's size down under `--quick`. */
   readonly n: (full: number) => number
+  /** The runner processes' V8 heap limit (`--runner-heap-mb`), if any. */
+  readonly runnerHeapMb?: number | undefined
   /** Tasks of the large job (`--big-tasks`), if not the default. */
   readonly bigTasks?: number | undefined
   /** Runner processes of the pickup, chain, large-job, history and scale cases (`--runners`). */
@@ -36,7 +38,7 @@ const idsOf = (tag: string, count: number) => Array.from({ length: count }, (_, 
 export const start = (bench: Bench, keys: Keys.Layout, tag: string, count: number, leaseTtl?: string) =>
   startRunners(
     bench.client,
-    { endpoint: bench.endpoint, keys, ...(leaseTtl === undefined ? {} : { leaseTtl }) },
+    { endpoint: bench.endpoint, keys, heapMb: bench.runnerHeapMb, ...(leaseTtl === undefined ? {} : { leaseTtl }) },
     idsOf(tag, count),
     bench.profileDir
   )

@@ -68,6 +68,7 @@ const bench: Bench = {
   n: (full) => (quick ? Math.max(10, Math.floor(full / 10)) : full),
   runners: runnerCount,
   bigTasks: value("--big-tasks") === undefined ? undefined : integer("--big-tasks", 10_000),
+  runnerHeapMb: value("--runner-heap-mb") === undefined ? undefined : integer("--runner-heap-mb", 384),
   profileDir,
   profiled: []
 }
@@ -88,7 +89,8 @@ const run = async () => {
     rawSequentialTxnMsP50: round(seq),
     rawTxnPerSecond: round(rawTps, 0),
     rawEtcdTxnPerSecond: round(rawTps, 0),
-    runnerProcesses: runnerCount
+    runnerProcesses: runnerCount,
+    ...(bench.runnerHeapMb === undefined ? {} : { runnerHeapMb: bench.runnerHeapMb })
   })
   const txnFloor = `${round(rawTps, 0)} txn/s`
   const latencyFloor = `${round(seq)} ms txn`

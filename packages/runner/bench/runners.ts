@@ -45,6 +45,8 @@ export interface RunnerOptions {
   readonly leaseTtl?: string
   /** Serve the job API and the dashboard on this host:port. */
   readonly http?: string | undefined
+  /** V8's old-space limit of the process (`--max-old-space-size`), MiB: V8 grows its heap lazily up to it. */
+  readonly heapMb?: number | undefined
   /** Write a CPU profile named `name` into `dir` when the process exits. */
   readonly profile?: { readonly dir: string; readonly name: string } | undefined
 }
@@ -99,6 +101,7 @@ const peakRss = (pid: number) => {
 export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
   const profile = options.profile
   const args = [
+    ...(options.heapMb === undefined ? [] : [`--max-old-space-size=${options.heapMb}`]),
     ...(profile === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}.cpuprofile`]),

@@ -160,8 +160,10 @@ export const etcd = (
               (e): Effect.Effect<never, Jobs.JobError | StoreError.StoreError | CliExit, Store.Store> =>
                 e.reason === "InvalidOperation"
                   ? Effect.flatMap(
-                      Jobs.read(keys, id).pipe(Effect.catchTag("JobError", () => Effect.fail(badInput(e.message)))),
-                      (view) => Effect.fail(badInput(`${e.message}; ${OperationPreview.hint(view.state, operation)}`))
+                      Jobs.readState(keys, id).pipe(
+                        Effect.catchTag("JobError", () => Effect.fail(badInput(e.message)))
+                      ),
+                      (state) => Effect.fail(badInput(`${e.message}; ${OperationPreview.hint(state, operation)}`))
                     )
                   : Effect.fail(e)
             )

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Job, JobBuilder, Jobs, Store, TaskRegistry, TaskTally } from "@migrator/core"
+import { Job, JobBuilder, Store, TaskRegistry, TaskTally } from "@migrator/core"
 import {
   Clock,
   Config,
@@ -28,6 +28,7 @@ import {
 import { Argument, Command, Flag } from "effect/cli"
 import { badInput, jobFailed } from "../CliExit.ts"
 import type { JobJson } from "../http/JobDocument.ts"
+import * as JobDocument from "../http/JobDocument.ts"
 import * as Plugins from "../Plugins.ts"
 import * as ArchiveText from "./ArchiveText.ts"
 import type { Connect } from "./Connection.ts"
@@ -315,8 +316,7 @@ export const make = <R>(connect: Connect<R>) => {
       const columns = tty ? yield* (yield* Terminal.Terminal).columns : 0
       const jobs = yield* client
       // a large job is followed by its counts, not task by task
-      const first = yield* jobs.show(id)
-      const large = !first.tasksPage.complete
+      // a large job is followed by its counts (kept from the watch by a tally), not task by task
       const final =
         jobs.via === "etcd"
           ? yield* Effect.gen(function* () {
@@ -324,20 +324,14 @@ export const make = <R>(connect: Connect<R>) => {
               return yield* Effect.gen(function* () {
                 const s = yield* Store.Store
                 const from = yield* s.revision
-                if (!large) {
-                  const view = yield* Jobs.read(c.keys, id)
-                  return yield* Progress.follow(c.keys, Progress.fromView(id, view), from + 1, { tty, columns })
-                }
-                const tally = yield* TaskTally.tally(c.keys, id)
-                const state = Option.getOrUndefined(yield* s.get(c.keys.jobState(id)))
+                const built = TaskTally.builder(c.keys, id)
+                const first = yield* JobDocument.document(c.keys, id, { onTask: built.add })
                 const start = Progress.fromDocument(first)
-                const current =
-                  state === undefined
-                    ? start.state
-                    : yield* Jobs.decodeState(state.key, state.value).pipe(Effect.orElseSucceed(() => start.state))
+                if (first.tasksPage.complete) return yield* Progress.follow(c.keys, start, from + 1, { tty, columns })
+                const tally = built.tally()
                 return yield* Progress.follow(
                   c.keys,
-                  { id, state: current, tasks: new Map(), totals: tally.counts },
+                  { ...start, tasks: new Map(), totals: tally.counts },
                   from + 1,
                   { tty, columns },
                   tally
@@ -347,7 +341,9 @@ export const make = <R>(connect: Connect<R>) => {
                 Effect.catchTag("JobError", (e) => Effect.fail(badInput(e.message)))
               )
             })
-          : yield* Progress.poll(jobs.show(id), { tty, columns }, large ? "10 seconds" : "1 second")
+          : yield* Effect.flatMap(jobs.show(id), (first) =>
+              Progress.poll(jobs.show(id), { tty, columns }, first.tasksPage.complete ? "1 second" : "10 seconds")
+            )
       const document = yield* jobs.show(id)
       const phase = JobText.phaseOfState(document.state)
       for (const line of JobText.failedSummary(

@@ -459,14 +459,14 @@ export const routes = (options: Options) => {
           Effect.catchTags({
             JobError: (e) =>
               e.reason === "InvalidOperation"
-                ? Jobs.read(keys, e.job).pipe(
-                    Effect.map((view) =>
+                ? Jobs.readState(keys, e.job).pipe(
+                    Effect.map((state) =>
                       problem(
                         409,
-                        `${e.message}; ${OperationPreview.hint(view.state, lastSegment(request) as Job.Operation)}`,
+                        `${e.message}; ${OperationPreview.hint(state, lastSegment(request) as Job.Operation)}`,
                         {
                           reason: e.reason,
-                          operations: allowedOperations(view.state)
+                          operations: allowedOperations(state)
                         }
                       )
                     ),
@@ -491,7 +491,8 @@ export const routes = (options: Options) => {
           const from = yield* store.revision
           const refused = yield* specFirst(id)
           if (refused !== undefined) return refused
-          const doc = yield* document(keys, id)
+          const built = TaskTally.builder(keys, id)
+          const doc = yield* document(keys, id, { onTask: built.add })
           // a large job: the first entries of its log, its counts kept current, no line per task
           const large = !doc.tasksPage.complete
           const log = yield* Jobs.events(keys, id, large ? LARGE_JOB_EVENTS : undefined)
@@ -500,7 +501,7 @@ export const routes = (options: Options) => {
             events: log.map((e) => eventJson(e)),
             eventsComplete: !large || log.length < LARGE_JOB_EVENTS
           })
-          const tally = large ? yield* TaskTally.tally(keys, id) : undefined
+          const tally = large ? built.tally() : undefined
           let countsChanged = false
           const counts =
             tally === undefined

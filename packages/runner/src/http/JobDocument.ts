@@ -112,8 +112,15 @@ export const summaryJson = (s: TaskPages.Summary): JobJson => {
   }
 }
 
-/** The job document: every task for a small job (or with `all`), else counts and first pages. */
-export const document = (keys: Keys.Layout, id: string, options: { readonly all?: boolean } = {}) =>
+/**
+ * The job document: every task for a small job (or with `all`), else counts and first pages (and
+ * `onTask` sees each task's records on the way: a TaskTally is built from the same scan).
+ */
+export const document = (
+  keys: Keys.Layout,
+  id: string,
+  options: { readonly all?: boolean; readonly onTask?: (g: TaskPages.Group) => void } = {}
+) =>
   Effect.gen(function* () {
     const store = yield* Store.Store
     const spec = yield* store.get(keys.jobSpec(id))
@@ -122,7 +129,7 @@ export const document = (keys: Keys.Layout, id: string, options: { readonly all?
       : Option.none()
     const large = Option.isSome(decoded) && decoded.value.runTasks + decoded.value.clearTasks > LARGE_JOB
     return large && options.all !== true
-      ? summaryJson(yield* TaskPages.summary(keys, id, FIRST_PAGE))
+      ? summaryJson(yield* TaskPages.summary(keys, id, FIRST_PAGE, options.onTask))
       : jobJson(yield* Jobs.read(keys, id))
   })
 
