@@ -50,6 +50,17 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
   }
 }
 
+/** Pickup p50 of runners started on `keys` after the warm-up. */
+const pickupOn = async (bench: Bench, keys: Keys.Layout, tag: string, options: HistoryOptions) => {
+  const runners = await start(bench, keys, tag, bench.runners)
+  try {
+    await sleep(options.warmupSeconds * 1000)
+    return (await pickup(bench, keys, tag, bench.n(40), 250, 30_000)).p50
+  } finally {
+    await stopAll(runners)
+  }
+}
+
 const TEMPLATE = "histtemplate"
 
 /**
@@ -98,6 +109,9 @@ export const history = async (bench: Bench, options: HistoryOptions) => {
   // what the runners list: the finished jobs must not be there
   const active = await bench.client.getAll().prefix(keys.active).count()
   const full = await idle(bench, keys, "idle-history", options)
+  // control: pickup on an empty prefix of the same etcd, now that it holds the history; what
+  // differs from the empty figure then comes from the machine or etcd's size, not from the runner
+  const control = await pickupOn(bench, freshKeys("history-control"), "control", options)
   const failures = [empty.pickupFailure, full.pickupFailure].filter((f) => f !== undefined)
   const figures = {
     historyFinishedJobs: options.jobs,
@@ -121,7 +135,8 @@ export const history = async (bench: Bench, options: HistoryOptions) => {
     idleRunnerStartupCpuSecondsEmpty: round(empty.startupCpuSeconds, 2),
     idleRunnerStartupCpuSecondsHistory: round(full.startupCpuSeconds, 2),
     historyPickupLatencyMsP50Empty: round(empty.pickupMsP50),
-    historyPickupLatencyMsP50: round(full.pickupMsP50)
+    historyPickupLatencyMsP50: round(full.pickupMsP50),
+    historyPickupLatencyMsP50OtherPrefix: round(control)
   }
   return { figures, failures }
 }
