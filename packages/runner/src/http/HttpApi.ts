@@ -31,17 +31,7 @@
 import { createServer } from "node:http"
 import { createServer as createTlsServer } from "node:https"
 import { NodeHttpServer } from "@effect/platform-node"
-import {
-  Job,
-  JobBuilder,
-  Jobs,
-  type Keys,
-  Store,
-  type StoreError,
-  TaskPages,
-  TaskRegistry,
-  TaskTally
-} from "@migrator/core"
+import { Job, JobBuilder, Jobs, type Keys, Store, type StoreError, TaskPages, TaskRegistry } from "@migrator/core"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
 import { Duration, Effect, Layer, Metric, Option, Random, Redacted, Schema, Stream } from "effect"
 import { HttpRouter, type HttpServerError, type HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -50,6 +40,8 @@ import * as Auth from "./Auth.ts"
 import * as Dashboard from "./Dashboard.ts"
 import * as DashboardApi from "./DashboardApi.ts"
 import { allowedOperations, document, eventJson, pageJson, stateJson } from "./JobDocument.ts"
+import * as JobStream from "./JobStream.ts"
+import { parseJson, sse } from "./JobStream.ts"
 import * as Metrics from "./Metrics.ts"
 import * as OperationPreview from "./OperationPreview.ts"
 import * as PlanCheckRoute from "./PlanCheckRoute.ts"
@@ -96,23 +88,10 @@ const lastSegment = (request: HttpServerRequest.HttpServerRequest) =>
   new URL(request.url, "http://localhost").pathname.split("/").pop() ?? ""
 
 const encoder = new TextEncoder()
-const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    return undefined
-  }
-}
 
 /** Tasks per page of `GET /api/jobs/:id/tasks` unless asked, and at most. */
 const DEFAULT_PAGE = 100
 const MAX_PAGE = 1000
-/** Log entries a large job's stream snapshot carries (the log has two per task). */
-const LARGE_JOB_EVENTS = 200
-/** How often a large job's stream sends its counts while they change. */
-const COUNTS_EVERY = "1 second"
 
 /** The routes, needing the Store and the TaskRegistry of the runner. */
 export const routes = (options: Options) => {
@@ -491,68 +470,7 @@ export const routes = (options: Options) => {
           const from = yield* store.revision
           const refused = yield* specFirst(id)
           if (refused !== undefined) return refused
-          const built = TaskTally.builder(keys, id)
-          const doc = yield* document(keys, id, { onTask: built.add })
-          // a large job: the first entries of its log, its counts kept current, no line per task
-          const large = !doc.tasksPage.complete
-          const log = yield* Jobs.events(keys, id, large ? LARGE_JOB_EVENTS : undefined)
-          const snapshot = sse("snapshot", {
-            ...doc,
-            events: log.map((e) => eventJson(e)),
-            eventsComplete: !large || log.length < LARGE_JOB_EVENTS
-          })
-          const tally = large ? built.tally() : undefined
-          let countsChanged = false
-          const counts =
-            tally === undefined
-              ? Stream.empty
-              : Stream.tick(COUNTS_EVERY).pipe(
-                  Stream.filter(() => countsChanged),
-                  Stream.map(() => {
-                    countsChanged = false
-                    return sse("counts", tally.counts)
-                  })
-                )
-          const changes = store.watch(keys.job(id), { fromRevision: from + 1 }).pipe(
-            Stream.map((e): Uint8Array | undefined => {
-              const key = e._tag === "put" ? e.kv.key : e.key
-              const parsed = keys.parse(key)
-              if (parsed === undefined) return undefined
-              if (tally !== undefined && parsed._tag === "task") {
-                if (tally.apply(e)) countsChanged = true
-                return undefined
-              }
-              switch (parsed._tag) {
-                case "jobState":
-                  return e._tag === "put" ? sse("state", parseJson(e.kv.value)) : undefined
-                case "event": {
-                  if (e._tag !== "put") return undefined
-                  const entry = parseJson(e.kv.value)
-                  const perTask = typeof entry === "object" && entry !== null && "taskId" in entry
-                  return large && perTask ? undefined : sse("log", entry)
-                }
-                case "task":
-                  if (parsed.record === "spec") return undefined
-                  return sse("task", {
-                    phase: parsed.phase,
-                    id: parsed.task,
-                    record: parsed.record,
-                    value:
-                      e._tag === "delete"
-                        ? null
-                        : parsed.record === "claim"
-                          ? e.kv.value
-                          : (parseJson(e.kv.value) ?? null)
-                  })
-                default:
-                  return undefined
-              }
-            }),
-            Stream.filter((b): b is Uint8Array => b !== undefined)
-          )
-          return eventStream(
-            Stream.concat(Stream.make(snapshot), Stream.merge(changes, counts, { haltStrategy: "left" }))
-          )
+          return eventStream(yield* JobStream.jobStream(keys, id, from + 1))
         }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
       scanBudget
     )
