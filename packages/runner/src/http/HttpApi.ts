@@ -378,17 +378,24 @@ export const routes = (options: Options) => {
   const preview = HttpRouter.route(
     "GET",
     "/api/jobs/:id/preview/:operation",
-    guard("viewer", () =>
-      Effect.gen(function* () {
-        const params = yield* HttpRouter.params
-        const op = params.operation ?? ""
-        if (!Schema.is(Job.Operation)(op)) {
-          return problem(404, `unknown operation "${op}" (one of ${Job.Operation.literals.join(", ")})`, {
-            reason: "UnknownOperation"
-          })
-        }
-        return json(yield* OperationPreview.preview(keys, params.id ?? "", op))
-      }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure }))
+    guard(
+      "viewer",
+      () =>
+        Effect.gen(function* () {
+          const params = yield* HttpRouter.params
+          const op = params.operation ?? ""
+          if (!Schema.is(Job.Operation)(op)) {
+            return problem(404, `unknown operation "${op}" (one of ${Job.Operation.literals.join(", ")})`, {
+              reason: "UnknownOperation"
+            })
+          }
+          const id = params.id ?? ""
+          const refused = yield* specFirst(id)
+          if (refused !== undefined) return refused
+          // a preview reads every task: a large job's takes longer than the store timeout
+          return json(yield* OperationPreview.preview(keys, id, op))
+        }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
+      scanBudget
     )
   )
 
