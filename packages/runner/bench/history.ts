@@ -2,7 +2,8 @@
  * What history costs an idle runner (issue 12, item 3), and what a large job leaves in etcd (item 4).
  *
  * History: idle runners on an empty prefix, then on the same prefix after it holds N finished jobs,
- * each time their CPU seconds and etcd's range requests per minute, and pickup. The finished jobs
+ * each time their CPU seconds and etcd's range requests per minute, and pickup; then the same on
+ * another, empty prefix of that etcd (a control for the machine's drift). The finished jobs
  * are one job really run by a runner, copied N - 1 times under other ids with the plain etcd3
  * client (running 10,000 jobs would take the bench hours and measure nothing more).
  */
@@ -45,17 +46,6 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
       (e: Error) => ({ p50: Number.NaN, failure: e.message })
     )
     return { ...figures, pickupMsP50: picked.p50, pickupFailure: picked.failure }
-  } finally {
-    await stopAll(runners)
-  }
-}
-
-/** Pickup p50 of runners started on `keys` after the warm-up. */
-const pickupOn = async (bench: Bench, keys: Keys.Layout, tag: string, options: HistoryOptions) => {
-  const runners = await start(bench, keys, tag, bench.runners)
-  try {
-    await sleep(options.warmupSeconds * 1000)
-    return (await pickup(bench, keys, tag, bench.n(40), 250, 30_000)).p50
   } finally {
     await stopAll(runners)
   }
@@ -109,10 +99,10 @@ export const history = async (bench: Bench, options: HistoryOptions) => {
   // what the runners list: the finished jobs must not be there
   const active = await bench.client.getAll().prefix(keys.active).count()
   const full = await idle(bench, keys, "idle-history", options)
-  // control: pickup on an empty prefix of the same etcd, now that it holds the history; what
-  // differs from the empty figure then comes from the machine or etcd's size, not from the runner
-  const control = await pickupOn(bench, freshKeys("history-control"), "control", options)
-  const failures = [empty.pickupFailure, full.pickupFailure].filter((f) => f !== undefined)
+  // control: the same on an empty prefix of the same etcd, now that it holds the history; what
+  // differs from the empty figures then comes from the machine or etcd's size, not from the runner
+  const control = await idle(bench, freshKeys("history-control"), "idle-control", options)
+  const failures = [empty.pickupFailure, full.pickupFailure, control.pickupFailure].filter((f) => f !== undefined)
   const figures = {
     historyFinishedJobs: options.jobs,
     historyTasksPerJob: options.tasksPerJob,
@@ -136,7 +126,9 @@ export const history = async (bench: Bench, options: HistoryOptions) => {
     idleRunnerStartupCpuSecondsHistory: round(full.startupCpuSeconds, 2),
     historyPickupLatencyMsP50Empty: round(empty.pickupMsP50),
     historyPickupLatencyMsP50: round(full.pickupMsP50),
-    historyPickupLatencyMsP50OtherPrefix: round(control)
+    idleRunnerCpuSecondsPerMinuteOtherPrefix: round(control.cpuSecondsPerMinute, 3),
+    idleEtcdRangeRequestsPerMinuteOtherPrefix: round(control.rangeRequestsPerMinute, 1),
+    historyPickupLatencyMsP50OtherPrefix: round(control.pickupMsP50)
   }
   return { figures, failures }
 }
