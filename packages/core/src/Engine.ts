@@ -229,6 +229,7 @@ const sessionLoop = (options: Options, session: Session) =>
 
     const suspects = new Set<string>() // task keys possibly claimed by us that nothing here executes
     const scheduler = Scheduler.make({
+      runnerId,
       keys,
       monitor,
       session,
@@ -244,17 +245,23 @@ const sessionLoop = (options: Options, session: Session) =>
     // ---- reacting to claims and slots ---------------------------------------
 
     yield* monitor.onChange((change) =>
-      Effect.gen(function* () {
-        if (change.slot !== undefined) yield* scheduler.slotChanged(change.slot)
+      Effect.suspend(() => {
+        const slotChanged =
+          change.runner !== undefined
+            ? scheduler.runnersChanged()
+            : change.slot === undefined
+              ? Effect.void
+              : scheduler.slotChanged(change.slot)
         const c = change.claim
-        if (c === undefined) return
+        if (c === undefined) return slotChanged
         const key = `${c.job}/${c.phase}/${c.task}`
         const mine = running.get(key)
+        if (c.entry?.value === runnerId && mine === undefined) suspects.add(key)
         // our claim is gone (lease revoked, task reset): stop executing at once
         if (mine !== undefined && c.entry?.create !== mine.claim.token) {
-          yield* Effect.forkIn(Fiber.interrupt(mine.fiber), sessionScope)
+          return Effect.andThen(slotChanged, Effect.forkIn(Fiber.interrupt(mine.fiber), sessionScope))
         }
-        if (c.entry?.value === runnerId && mine === undefined) suspects.add(key)
+        return slotChanged
       })
     )
 

@@ -13,6 +13,7 @@ import * as JobView from "./internal/jobView.ts"
 import * as Signal from "./internal/signal.ts"
 import * as Keys from "./Keys.ts"
 import { type Compare, Store, type WatchEvent } from "./Store.ts"
+import type { StoreError } from "./StoreError.ts"
 
 export interface Options {
   readonly runnerId: string
@@ -35,7 +36,7 @@ export class Monitor extends Context.Service<
     readonly changed: Signal.Signal
     /** Looks at every task of `job` again once the view has caught up with `revision`. */
     readonly rescanAfter: (job: string, revision: number) => void
-    /** Calls `listener` for every change of a claim or slot key (after the view has applied it). */
+    /** Calls `listener` for every change of a claim, slot or runner key (after the view has applied it). */
     readonly onChange: (listener: (change: Change) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
   }
 >()("@migrator/core/Monitor") {}
@@ -67,7 +68,8 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const applied = (a: JobView.Applied) =>
       Effect.gen(function* () {
         if (a.job !== undefined) dirty.add(a.job)
-        if (a.claim !== undefined || a.slot !== undefined) for (const l of listeners) yield* l(a)
+        if (a.claim !== undefined || a.slot !== undefined || a.runner !== undefined)
+          for (const l of listeners) yield* l(a)
       })
 
     // a job (or the whole picture) is read in full before anyone may look at it
@@ -163,40 +165,72 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       return at
     })
 
-    const onEvent = (event: WatchEvent) =>
-      Effect.gen(function* () {
-        const key = event._tag === "put" ? event.kv.key : event.key
-        yield* applied(view.apply(event._tag === "put" ? event.kv : undefined, key, event.revision))
-        yield* reportProblems(view)
-        // a submission commits with its spec; tasks written before the watch began were
-        // never seen, so a new job is read in full once, unless the watch delivered them all
-        const parsed = keys.parse(key)
-        if (event._tag === "put" && parsed?._tag === "jobSpec") {
-          const slot = view.slot(parsed.job)
-          if (slot.loadedAt === 0 && !JobView.complete(slot)) yield* fetchJob(parsed.job)
-          else if (slot.loadedAt === 0) slot.loadedAt = event.revision
-        } else if (key.startsWith(keys.active)) {
-          const id = key.slice(keys.active.length)
-          // a finished job a user moves again (rollback, retry) comes back, read in full once;
-          // one that became dormant leaves with the transaction that made it so (its last one)
-          if (event._tag === "delete") view.jobs.delete(id)
-          else if ((view.jobs.get(id)?.loadedAt ?? 0) === 0) yield* fetchJob(id)
+    /**
+     * Applies what one watch response delivered in one go: the view changes synchronously, and
+     * the effects (listeners, a new job's first read, the signals) run once per batch, not per
+     * event, as most events need none of them.
+     */
+    const onEvents = (events: ReadonlyArray<WatchEvent>) =>
+      Effect.suspend(() => {
+        const changes: Array<JobView.Applied> = []
+        const fetch: Array<string> = []
+        const leaving = new Set<string>()
+        for (const event of events) {
+          const key = event._tag === "put" ? event.kv.key : event.key
+          const a = view.apply(event._tag === "put" ? event.kv : undefined, key, event.revision)
+          if (a.job !== undefined) dirty.add(a.job)
+          if ((a.claim !== undefined || a.slot !== undefined || a.runner !== undefined) && listeners.size > 0)
+            changes.push(a)
+          // a submission commits with its spec; tasks written before the watch began were
+          // never seen, so a new job is read in full once, unless the watch delivered them all
+          if (event._tag === "put" && key.endsWith("/spec")) {
+            const parsed = keys.parse(key)
+            if (parsed?._tag === "jobSpec") {
+              const slot = view.slot(parsed.job)
+              if (slot.loadedAt === 0 && !JobView.complete(slot)) fetch.push(parsed.job)
+              else if (slot.loadedAt === 0) slot.loadedAt = event.revision
+            }
+          } else if (key.startsWith(keys.active)) {
+            const id = key.slice(keys.active.length)
+            // a finished job a user moves again (rollback, retry) comes back, read in full once;
+            // one that became dormant leaves with the transaction that made it so (its last one),
+            // once the batch holding that transaction is applied
+            if (event._tag === "delete") leaving.add(id)
+            else {
+              leaving.delete(id)
+              if ((view.jobs.get(id)?.loadedAt ?? 0) === 0) fetch.push(id)
+            }
+          }
+          view.revision = Math.max(view.revision, event.revision)
         }
-        view.revision = Math.max(view.revision, event.revision)
-        for (const [id, at] of rescans) {
-          if (at > view.revision) continue
-          rescans.delete(id)
-          const slot = view.jobs.get(id)
-          if (slot !== undefined) slot.scan = true
-          dirty.add(id)
+        for (const id of leaving) view.jobs.delete(id)
+        if (rescans.size > 0) {
+          for (const [id, at] of rescans) {
+            if (at > view.revision) continue
+            rescans.delete(id)
+            const slot = view.jobs.get(id)
+            if (slot !== undefined) slot.scan = true
+            dirty.add(id)
+          }
         }
-        yield* changed.fire
-        if (dirty.size > 0) yield* wake.fire
+        const effects: Array<Effect.Effect<void, StoreError>> = []
+        if (view.hasProblems()) effects.push(reportProblems(view))
+        if (changes.length > 0) {
+          effects.push(
+            Effect.forEach(changes, (a) => Effect.forEach(listeners, (l) => l(a), { discard: true }), { discard: true })
+          )
+        }
+        // (a job's spec later in the batch may have shown it whole: only what is still unread)
+        const unread = new Set(fetch.filter((id) => (view.jobs.get(id)?.loadedAt ?? 0) === 0))
+        if (unread.size > 0) effects.push(Effect.forEach(unread, fetchJob, { discard: true }))
+        effects.push(changed.fire)
+        if (dirty.size > 0) effects.push(wake.fire)
+        return effects.length === 1 ? effects[0]! : Effect.all(effects, { discard: true })
       })
 
     const follow = Effect.gen(function* () {
       const at = yield* load
-      yield* store.watch(keys.prefix, { fromRevision: at + 1 }).pipe(Stream.runForEach(onEvent))
+      yield* store.watch(keys.prefix, { fromRevision: at + 1 }).pipe(Stream.runForEachArray(onEvents))
     }).pipe(
       // a periodic resync repairs anything a watch could have missed
       Effect.timeoutOption(options.resyncInterval ?? "30 seconds"),

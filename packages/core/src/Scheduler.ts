@@ -21,6 +21,27 @@ import type { Phase, Result } from "./Task.ts"
 /** Tasks claimed per transaction: ~4 compares and 3 writes each, under etcd's 128 operations. */
 const CLAIM_BATCH = 25
 
+/**
+ * How long a ready task is left to the runner it hashes to before another runner claims it.
+ * Runners that all race for every ready task lose most of their claim transactions (and look
+ * at the whole job again after each loss); spread by hash, each claims its own share at once,
+ * and the grace only delays a task whose runner is busy, stopping or gone.
+ */
+const AFFINITY_GRACE_MS = 250
+
+/** FNV-1a of a runner id and a task key: the rendezvous weight of that runner for that task. */
+const weight = (runner: string, task: string) => {
+  let h = 0x811c9dc5
+  for (const s of [runner, task]) {
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i)
+      h = Math.imul(h, 0x01000193)
+    }
+    h ^= 0x2f
+  }
+  return h >>> 0
+}
+
 /** What the scheduler needs of the tasks this runner executes. */
 export interface Executions {
   /** Task keys (`job/phase/task`) being executed. */
@@ -33,6 +54,7 @@ export interface Executions {
 }
 
 export interface Options {
+  readonly runnerId: string
   readonly keys: Keys.Layout
   readonly monitor: Monitor["Service"]
   readonly session: Session
@@ -54,6 +76,8 @@ export interface Scheduler {
   readonly freed: (claim: Claim) => Effect.Effect<void>
   /** A target slot changed somewhere in the fleet. */
   readonly slotChanged: (slot: string) => Effect.Effect<void>
+  /** A runner joined or left the fleet: tasks left to another runner are shared out again. */
+  readonly runnersChanged: () => Effect.Effect<void>
   /** Drops bookkeeping of writes the view has caught up with. */
   readonly tidy: () => void
 }
@@ -67,6 +91,41 @@ export const make = (options: Options): Scheduler => {
   const slotWaiters = new Set<string>() // jobs with ready tasks waiting for a target slot
   const reserved = new Set<string>() // target slots in our claims and executions
   let claiming = 0 // tasks in claim transactions not yet answered
+  // task key -> when it was first left to the runner it hashes to, and where it waits
+  const deferred = new Map<string, { readonly since: number; readonly job: string; readonly candidate: string }>()
+
+  /** The live runner serving `type` that `key` hashes to (undefined: none known). */
+  const ownerOf = (key: string, type: string) => {
+    let best: string | undefined
+    let top = -1
+    for (const [runner, types] of view.runners) {
+      if (!types.has(type)) continue
+      const w = weight(runner, key)
+      if (w > top || (w === top && best !== undefined && runner < best)) {
+        best = runner
+        top = w
+      }
+    }
+    return best
+  }
+
+  /** Whether this runner claims `key` now: its own share at once, another's after the grace. */
+  const claimsNow = (job: JobSlot, key: string, type: string, candidate: string, at: number) =>
+    Effect.suspend(() => {
+      const owner = ownerOf(key, type)
+      if (owner === undefined || owner === options.runnerId) return Effect.succeed(true)
+      const since = deferred.get(key)?.since
+      if (since !== undefined && at - since >= AFFINITY_GRACE_MS) {
+        deferred.delete(key)
+        return Effect.succeed(true)
+      }
+      if (since !== undefined) return Effect.succeed(false)
+      if (deferred.size > 50_000) {
+        for (const [k, d] of deferred) if (at - d.since > 10 * AFFINITY_GRACE_MS) deferred.delete(k)
+      }
+      deferred.set(key, { since: at, job: job.id, candidate })
+      return wakeAt(`${key}/affinity`, job.id, at + AFFINITY_GRACE_MS, at, candidate).pipe(Effect.as(false))
+    })
 
   const isBusy = (key: string) => {
     const until = busy.get(key)
@@ -201,7 +260,7 @@ export const make = (options: Options): Scheduler => {
         if (!candidate.startsWith(`${phase}/`)) continue
         const id = candidate.slice(phase.length + 1)
         const t = tasks.get(id)
-        if (t?.spec === undefined || t.result !== undefined) continue
+        if (t?.spec === undefined || t.result !== undefined || !mayBeReady(job, phase, t)) continue
         if (!(yield* considerTask(job, phase, id, t, at))) continue
         const slot = freeSlot(job)
         if (slot === null) {
@@ -240,6 +299,17 @@ export const make = (options: Options): Scheduler => {
         )
       }
     })
+
+  /**
+   * The checks of `considerTask` that need no effect: most candidates (tasks other runners hold,
+   * tasks whose dependencies are still open) stop here.
+   */
+  const mayBeReady = (job: JobSlot, phase: Phase, t: TaskSlot) => {
+    if (t.claim !== undefined) return false
+    if (t.unreadable?.status === true || t.unreadable?.result === true) return false
+    for (const d of t.spec!.dependencies) if (job.tasks[phase].get(d)?.result === undefined) return false
+    return true
+  }
 
   /** Settles what can be settled without running; true when the task is ready to be claimed here. */
   const considerTask = (job: JobSlot, phase: Phase, id: string, t: TaskSlot, at: number) =>
@@ -280,7 +350,8 @@ export const make = (options: Options): Scheduler => {
       }
       // a type this runner does not serve is left to one that does (or waits for one to join)
       if (!options.serves(spec.type)) return false
-      return !options.stopping() && !executions.running.has(key) && !isBusy(key)
+      if (options.stopping() || executions.running.has(key) || isBusy(key)) return false
+      return yield* claimsNow(job, key, spec.type, `${phase}/${id}`, at)
     })
 
   const claim = (
@@ -370,6 +441,19 @@ export const make = (options: Options): Scheduler => {
         return wakeAll(starved)
       }),
     slotChanged: () => (slotWaiters.size === 0 ? Effect.void : wakeAll(slotWaiters)),
+    runnersChanged: () =>
+      Effect.suspend(() => {
+        // a task left to a runner that just left is someone else's now: look again at once
+        const jobs = new Set<string>()
+        for (const d of deferred.values()) {
+          const slot = view.jobs.get(d.job)
+          if (slot === undefined) continue
+          slot.candidates.add(d.candidate)
+          jobs.add(d.job)
+        }
+        deferred.clear()
+        return wakeAll(jobs)
+      }),
     tidy: () => {
       if (busy.size > 10_000) {
         for (const [key, until] of busy) if (until >= 0 && until <= view.revision) busy.delete(key)

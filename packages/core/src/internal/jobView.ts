@@ -63,6 +63,8 @@ export interface Applied {
   readonly job?: string
   /** A target slot was taken or freed. */
   readonly slot?: string
+  /** A runner registered or left. */
+  readonly runner?: string
   readonly claim?: { readonly job: string; readonly phase: Phase; readonly task: string; readonly entry?: ClaimEntry }
 }
 
@@ -80,6 +82,7 @@ export interface JobView {
   readonly apply: (kv: KeyValue | undefined, key: string, revision?: number) => Applied
   /** Records that could not be decoded since the last call (each names its key and field). */
   readonly takeProblems: () => ReadonlyArray<Codec.DecodeError>
+  readonly hasProblems: () => boolean
   /** Whether some live runner serves `type`. */
   readonly served: (type: string) => boolean
   /** Takes over everything `fresh` holds, in one step: readers never see a half-loaded picture. */
@@ -152,7 +155,10 @@ export const make = (keys: Keys.Layout): JobView => {
     key: string
   ): Applied => {
     const t = taskSlot(job, parsed.phase, parsed.task)
-    job.candidates.add(`${parsed.phase}/${parsed.task}`)
+    // a task taken or finished cannot become ready by this change (its dependants may)
+    if (kv === undefined || (parsed.record !== "claim" && parsed.record !== "result")) {
+      job.candidates.add(`${parsed.phase}/${parsed.task}`)
+    }
     switch (parsed.record) {
       case "spec": {
         if (kv === undefined) break
@@ -223,7 +229,7 @@ export const make = (keys: Keys.Layout): JobView => {
       const registration = kv === undefined ? undefined : decodeRegistration(kv.value)
       if (registration === undefined) runners.delete(id)
       else runners.set(id, new Set(registration.types))
-      return {}
+      return { runner: id }
     }
     if (key.startsWith(keys.slots)) {
       if (kv === undefined) slots.delete(key)
@@ -267,6 +273,7 @@ export const make = (keys: Keys.Layout): JobView => {
     revision: 0,
     slot,
     apply,
+    hasProblems: () => problems.length > 0,
     takeProblems: () => {
       const out = problems
       problems = []
