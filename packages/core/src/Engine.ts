@@ -126,9 +126,23 @@ const sessionLoop = (options: Options, session: Session) =>
 
     const finish = (claim: Claim, outcome: Attempt.Outcome) =>
       Effect.gen(function* () {
+        const write = yield* ResultWrites.of({ keys, writer, registry, runnerId }, claim, outcome)
+        // a success claims the dependants it makes ready in the same transaction
+        const next =
+          outcome._tag === "success" ? scheduler.successors(claim, yield* Clock.currentTimeMillis) : undefined
+        const claims =
+          next === undefined ? undefined : yield* session.claimOps({ job: claim.job, phase: "run", ...next })
         const written = yield* results.write(
-          yield* ResultWrites.of({ keys, writer, registry, runnerId }, claim, outcome)
+          claims === undefined ? write : { ...write, also: { compare: claims.compare, ops: claims.ops } }
         )
+        if (written.also === true && claims !== undefined) {
+          const taken = claims.claims(written.revision)
+          for (const c of taken) {
+            yield* Metric.update(EngineMetrics.claims, 1)
+            yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksStarted, { type: c.spec.type }), 1)
+          }
+          yield* start(taken)
+        }
         if (written.status === "lost") {
           yield* Effect.logWarning("result not written: claim lost").pipe(
             Effect.annotateLogs({ job: claim.job, task: claim.task, token: claim.token })

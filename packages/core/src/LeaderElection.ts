@@ -61,6 +61,16 @@ export interface ClaimResult {
 export interface Session {
   readonly lease: Lease
   readonly claim: (request: ClaimRequest) => Effect.Effect<ClaimResult, StoreError>
+  /**
+   * The compares and writes of a claim, to go in another transaction (a result's, which then
+   * also claims the dependants it makes ready); `claims` are what they hold once committed.
+   */
+  readonly claimOps: (request: Omit<ClaimRequest, "with"> & { readonly with?: ReadonlyArray<Op> }) => Effect.Effect<{
+    readonly compare: ReadonlyArray<Compare>
+    readonly ops: ReadonlyArray<Op>
+    readonly claims: (token: number) => ReadonlyArray<Claim>
+    readonly claimOf: (i: number, token: number) => Claim
+  }>
   /** Gives a claim up without a result (fenced: a claim that moved on is left alone). */
   readonly release: (claim: {
     readonly job: string
@@ -124,14 +134,14 @@ export const make = (options: Options): Effect.Effect<LeaderElection["Service"],
       })
       yield* Effect.logInfo("runner session started").pipe(Effect.annotateLogs({ runner: runnerId, lease: lease.id }))
 
-      const claim = (request: ClaimRequest) =>
+      const claimOps: Session["claimOps"] = (request) =>
         Effect.gen(function* () {
           const at = yield* Effect.clockWith((c) => c.currentTimeMillis)
           const { job, phase } = request
           const compare: Array<Compare> = [
             { key: keys.jobState(job), target: "modRevision", op: "==", value: request.decided.mod }
           ]
-          const ops: Array<Op> = [...request.with]
+          const ops: Array<Op> = [...(request.with ?? [])]
           const attempts = request.tasks.map((t) => (t.status?.value.attempt ?? 0) + 1)
           for (const [i, { spec, status, slot }] of request.tasks.entries()) {
             const attempt = attempts[i]!
@@ -168,6 +178,13 @@ export const make = (options: Options): Effect.Effect<LeaderElection["Service"],
             const t = request.tasks[i]!
             return new Claim({ job, phase, task: t.spec.id, token, attempt: attempts[i]!, spec: t.spec, slot: t.slot })
           }
+          return { compare, ops, claims: (token: number) => request.tasks.map((_, i) => claimOf(i, token)), claimOf }
+        })
+
+      const claim = (request: ClaimRequest) =>
+        Effect.gen(function* () {
+          const { job, phase } = request
+          const { compare, ops, claimOf } = yield* claimOps(request)
           const answer = yield* Effect.result(store.txn({ compare, success: ops }))
           if (answer._tag === "Success") {
             const r = answer.success
@@ -205,7 +222,7 @@ export const make = (options: Options): Effect.Effect<LeaderElection["Service"],
           })
         )
 
-      return { lease, claim, release } satisfies Session
+      return { lease, claim, claimOps, release } satisfies Session
     })
 
     return LeaderElection.of({ runnerId, ttl, session })

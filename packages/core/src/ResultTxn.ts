@@ -23,12 +23,19 @@ export interface ResultWrite {
   readonly ops: ReadonlyArray<Op>
   /** Commit alone, not in a group: its conflicts are answered by deciding again (shared records). */
   readonly alone?: boolean
+  /**
+   * Writes that may go with the result if their compares hold (claims of the dependants it
+   * makes ready): they save those tasks a round trip; if they fail, the result goes without them.
+   */
+  readonly also?: { readonly compare: ReadonlyArray<Compare>; readonly ops: ReadonlyArray<Op> }
 }
 
 export interface Written {
   /** `conflict`: the claim is still ours but another compare failed (e.g. a shared record moved). */
   readonly status: "written" | "lost" | "conflict"
   readonly revision: number
+  /** The `also` writes committed with the result. */
+  readonly also?: boolean
 }
 
 export class ResultTxn extends Context.Service<
@@ -122,18 +129,24 @@ export const make: Effect.Effect<ResultTxn["Service"], never, Store | Scope.Scop
     )
   }
 
-  const write = (result: ResultWrite) =>
+  const write = (result: ResultWrite): Effect.Effect<Written> =>
     Effect.gen(function* () {
       const fenced: Compare = { key: result.claimKey, target: "createRevision", op: "==", value: result.token }
+      const also = result.also
       const request: TxnRequest = {
-        compare: [fenced, ...result.compare],
-        success: [...result.ops, { _tag: "delete", key: result.claimKey }],
+        compare: [fenced, ...result.compare, ...(also?.compare ?? [])],
+        success: [...result.ops, { _tag: "delete", key: result.claimKey }, ...(also?.ops ?? [])],
         failure: [{ _tag: "get", key: result.claimKey }]
       }
-      const r = result.alone === true ? yield* commit(request) : yield* batched(request)
-      if (r.succeeded) return { status: "written", revision: r.revision } satisfies Written
+      const r = result.alone === true || also !== undefined ? yield* commit(request) : yield* batched(request)
+      if (r.succeeded) return { status: "written", revision: r.revision, also: also !== undefined } satisfies Written
       const current = r.results[0]
       if (current?._tag === "get" && current.kv?.createRevision === result.token) {
+        // still ours: the extra writes' compares (or another) failed; the result goes without them
+        if (also !== undefined) {
+          const { also: _dropped, ...alone } = result
+          return yield* write(alone)
+        }
         return { status: "conflict", revision: r.revision } satisfies Written
       }
       const earlier = yield* committedBefore(result.ops)
