@@ -1,0 +1,120 @@
+/**
+ * What a task costs in round trips: a chain claims each level in the result transaction of the
+ * level before, and runners share ready tasks by hash instead of racing for each one.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Store, TaskRegistry } from "@migrator/core"
+import { TestPlugin } from "@migrator/core/testing"
+import { Clock, Effect, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { crashable } from "./utils/crashable.ts"
+import { awaitState, keys, runner, show, submit, terminal } from "./utils/engine.ts"
+
+const setup = Effect.gen(function* () {
+  const memory = yield* Store.makeMemory
+  const registry = yield* Layer.build(TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer)))
+  const start = (id: string) =>
+    Effect.gen(function* () {
+      const proc = crashable(memory.store)
+      const fiber = yield* runner(id).pipe(Effect.provideService(Store.Store, proc.store), Effect.provide(registry))
+      return { fiber, crash: proc.crash }
+    })
+  const inStore = <A, E>(e: Effect.Effect<A, E, Store.Store>) => Effect.provideService(e, Store.Store, memory.store)
+  return { memory, start, inStore }
+})
+
+/** The revision of each task's `task.started` and `task.succeeded` event, by task id. */
+const eventRevisions = (memory: Store.Memory, job: string) =>
+  Effect.gen(function* () {
+    const { kvs } = yield* memory.store.range(keys.events(job))
+    const started = new Map<string, number>()
+    const succeeded = new Map<string, number>()
+    for (const kv of kvs) {
+      const e = JSON.parse(kv.value) as { type: string; taskId?: string }
+      if (e.taskId === undefined) continue
+      if (e.type === "task.started") started.set(e.taskId, kv.createRevision)
+      if (e.type === "task.succeeded") succeeded.set(e.taskId, kv.createRevision)
+    }
+    return { started, succeeded }
+  })
+
+/** Waits for the job to end while the test clock moves in small steps; the clock's time then. */
+const settle = (id: string) =>
+  Effect.gen(function* () {
+    const driver = yield* Effect.forkChild(
+      Effect.forever(
+        TestClock.adjust("10 millis").pipe(
+          Effect.andThen(Effect.sleep("0 millis").pipe(Effect.andThen(Effect.yieldNow)))
+        )
+      )
+    )
+    yield* awaitState(id, terminal)
+    yield* Fiber.interrupt(driver)
+    return yield* Clock.currentTimeMillis
+  })
+
+describe("round trips per task", () => {
+  it.effect("a chain is claimed level by level in the result transaction of the level before", () =>
+    Effect.gen(function* () {
+      const { memory, start, inStore } = yield* setup
+      yield* start("r1")
+      const tasks = Array.from({ length: 12 }, (_, i) => ({
+        id: `t${i}`,
+        type: "test/echo",
+        ...(i === 0 ? {} : { dependencies: [`t${i - 1}`] }),
+        input: { n: i }
+      }))
+      const id = yield* inStore(submit({ id: "chain", tasks }))
+      yield* inStore(awaitState(id, terminal))
+      assert.strictEqual((yield* inStore(show(id))).state.outcome, "succeeded")
+      const { started, succeeded } = yield* eventRevisions(memory, id)
+      for (let i = 1; i < 12; i++) {
+        assert.strictEqual(started.get(`t${i}`), succeeded.get(`t${i - 1}`), `t${i} claimed with t${i - 1}'s result`)
+      }
+    })
+  )
+
+  it.effect("a join is claimed with the result of its last dependency, not before", () =>
+    Effect.gen(function* () {
+      const { memory, start, inStore } = yield* setup
+      yield* start("r1")
+      const id = yield* inStore(
+        submit({
+          id: "join",
+          tasks: [
+            { id: "a", type: "test/echo", input: 1 },
+            { id: "b", type: "test/sleep", input: { ms: 300 } },
+            { id: "j", type: "test/echo", dependencies: ["a", "b"], input: 2 }
+          ]
+        })
+      )
+      yield* inStore(settle(id))
+      const view = yield* inStore(show(id))
+      assert.strictEqual(view.state.outcome, "succeeded")
+      const { started, succeeded } = yield* eventRevisions(memory, id)
+      assert.strictEqual(started.get("j"), succeeded.get("b"))
+      assert.isAbove(started.get("j")!, succeeded.get("a")!)
+    })
+  )
+
+  it.effect("a runner that stops answering leaves its share to the others after a short grace, not a lease TTL", () =>
+    Effect.gen(function* () {
+      const { start, inStore } = yield* setup
+      yield* start("r1")
+      const frozen = yield* start("r2")
+      // both registered: the tasks are shared out between them
+      yield* TestClock.adjust("10 millis")
+      yield* frozen.crash
+      const tasks = Array.from({ length: 30 }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: i }))
+      const id = yield* inStore(submit({ id: "share", tasks }))
+      // r2's lease (TTL 2 s) is still alive: its registration stands, yet r1 takes its share
+      const submitted = yield* Clock.currentTimeMillis
+      const ended = yield* inStore(settle(id))
+      assert.isBelow(ended - submitted, 1000)
+      const view = yield* inStore(show(id))
+      assert.strictEqual(view.state.outcome, "succeeded")
+      for (const t of view.tasks) assert.strictEqual(t.status?.runner, "r1", t.spec.id)
+      assert.isNotNull(yield* inStore(Store.getValue(keys.runner("r2"))))
+    })
+  )
+})
