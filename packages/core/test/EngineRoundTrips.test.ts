@@ -24,7 +24,7 @@ const setup = Effect.gen(function* () {
 })
 
 /** The revision of each task's `task.started` and `task.succeeded` event, by task id. */
-const eventRevisions = (memory: Store.Memory, job: string) =>
+const eventRevisions = (memory: Store.MemoryStore, job: string) =>
   Effect.gen(function* () {
     const { kvs } = yield* memory.store.range(keys.events(job))
     const started = new Map<string, number>()
