@@ -170,6 +170,9 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
      * the effects (listeners, a new job's first read, the signals) run once per batch, not per
      * event, as most events need none of them.
      */
+    // (after the batch's reads: a job read whole is dirty only then)
+    const wakeIfDirty = Effect.suspend(() => (dirty.size > 0 ? wake.fire : Effect.void))
+
     const onEvents = (events: ReadonlyArray<WatchEvent>) =>
       Effect.suspend(() => {
         const changes: Array<JobView.Applied> = []
@@ -222,9 +225,13 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         }
         // (a job's spec later in the batch may have shown it whole: only what is still unread)
         const unread = new Set(fetch.filter((id) => (view.jobs.get(id)?.loadedAt ?? 0) === 0))
+        for (const id of unread) {
+          // what the batch showed of it is partial: nobody decides on it before it is read whole
+          view.jobs.delete(id)
+          dirty.delete(id)
+        }
         if (unread.size > 0) effects.push(Effect.forEach(unread, fetchJob, { discard: true }))
-        effects.push(changed.fire)
-        if (dirty.size > 0) effects.push(wake.fire)
+        effects.push(changed.fire, wakeIfDirty)
         return effects.length === 1 ? effects[0]! : Effect.all(effects, { discard: true })
       })
 

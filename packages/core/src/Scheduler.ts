@@ -155,8 +155,11 @@ export const make = (options: Options): Scheduler => {
       for (const k of all) busy.set(k, -1)
       return action.pipe(
         Effect.tap((revision) =>
-          Effect.sync(() => {
+          Effect.suspend(() => {
             for (const k of all) busy.set(k, revision ?? 0)
+            // the view may have applied this write while the key was still marked in flight,
+            // and skipped the job for it: look again
+            return (revision ?? 0) <= view.revision ? monitor.markDirty(job) : Effect.void
           })
         ),
         Effect.catch((error) =>
