@@ -243,7 +243,6 @@ const sessionLoop = (options: Options, session: Session) =>
 
     const suspects = new Set<string>() // task keys possibly claimed by us that nothing here executes
     const scheduler = Scheduler.make({
-      runnerId,
       keys,
       monitor,
       session,
@@ -260,12 +259,7 @@ const sessionLoop = (options: Options, session: Session) =>
 
     yield* monitor.onChange((change) =>
       Effect.suspend(() => {
-        const slotChanged =
-          change.runner !== undefined
-            ? scheduler.runnersChanged()
-            : change.slot === undefined
-              ? Effect.void
-              : scheduler.slotChanged(change.slot)
+        const slotChanged = change.slot === undefined ? Effect.void : scheduler.slotChanged(change.slot)
         const c = change.claim
         if (c === undefined) return slotChanged
         const key = `${c.job}/${c.phase}/${c.task}`

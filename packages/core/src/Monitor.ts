@@ -36,7 +36,7 @@ export class Monitor extends Context.Service<
     readonly changed: Signal.Signal
     /** Looks at every task of `job` again once the view has caught up with `revision`. */
     readonly rescanAfter: (job: string, revision: number) => void
-    /** Calls `listener` for every change of a claim, slot or runner key (after the view has applied it). */
+    /** Calls `listener` for every change of a claim or slot key (after the view has applied it). */
     readonly onChange: (listener: (change: Change) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
   }
 >()("@migrator/core/Monitor") {}
@@ -68,8 +68,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const applied = (a: JobView.Applied) =>
       Effect.gen(function* () {
         if (a.job !== undefined) dirty.add(a.job)
-        if (a.claim !== undefined || a.slot !== undefined || a.runner !== undefined)
-          for (const l of listeners) yield* l(a)
+        if (a.claim !== undefined || a.slot !== undefined) for (const l of listeners) yield* l(a)
       })
 
     // a job (or the whole picture) is read in full before anyone may look at it
@@ -182,8 +181,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           const key = event._tag === "put" ? event.kv.key : event.key
           const a = view.apply(event._tag === "put" ? event.kv : undefined, key, event.revision)
           if (a.job !== undefined) dirty.add(a.job)
-          if ((a.claim !== undefined || a.slot !== undefined || a.runner !== undefined) && listeners.size > 0)
-            changes.push(a)
+          if ((a.claim !== undefined || a.slot !== undefined) && listeners.size > 0) changes.push(a)
           // a submission commits with its spec; tasks written before the watch began were
           // never seen, so a new job is read in full once, unless the watch delivered them all
           if (event._tag === "put" && key.endsWith("/spec")) {

@@ -150,7 +150,10 @@ export const make: Effect.Effect<ResultTxn["Service"], never, Store | Scope.Scop
         return { status: "conflict", revision: r.revision } satisfies Written
       }
       const earlier = yield* committedBefore(result.ops)
-      if (Option.isSome(earlier)) return { status: "written", revision: earlier.value } satisfies Written
+      // (an earlier commit of this very request: the extra writes went with it)
+      if (Option.isSome(earlier)) {
+        return { status: "written", revision: earlier.value, also: also !== undefined } satisfies Written
+      }
       return { status: "lost", revision: r.revision } satisfies Written
     }).pipe(
       // only a non-retryable store error ends here (a bug or a refused request): the claim

@@ -21,27 +21,6 @@ import type { Phase, Result, TaskSpec } from "./Task.ts"
 /** Tasks claimed per transaction: ~4 compares and 3 writes each, under etcd's 128 operations. */
 const CLAIM_BATCH = 25
 
-/**
- * How long a ready task is left to the runner it hashes to before another runner claims it.
- * Runners that all race for every ready task lose most of their claim transactions (and look
- * at the whole job again after each loss); spread by hash, each claims its own share at once,
- * and the grace only delays a task whose runner is busy, stopping or gone.
- */
-const AFFINITY_GRACE_MS = 250
-
-/** FNV-1a of a runner id and a task key: the rendezvous weight of that runner for that task. */
-const weight = (runner: string, task: string) => {
-  let h = 0x811c9dc5
-  for (const s of [runner, task]) {
-    for (let i = 0; i < s.length; i++) {
-      h ^= s.charCodeAt(i)
-      h = Math.imul(h, 0x01000193)
-    }
-    h ^= 0x2f
-  }
-  return h >>> 0
-}
-
 /** What the scheduler needs of the tasks this runner executes. */
 export interface Executions {
   /** Task keys (`job/phase/task`) being executed. */
@@ -54,7 +33,6 @@ export interface Executions {
 }
 
 export interface Options {
-  readonly runnerId: string
   readonly keys: Keys.Layout
   readonly monitor: Monitor["Service"]
   readonly session: Session
@@ -88,8 +66,6 @@ export interface Scheduler {
   readonly freed: (claim: Claim) => Effect.Effect<void>
   /** A target slot changed somewhere in the fleet. */
   readonly slotChanged: (slot: string) => Effect.Effect<void>
-  /** A runner joined or left the fleet: tasks left to another runner are shared out again. */
-  readonly runnersChanged: () => Effect.Effect<void>
   /** Drops bookkeeping of writes the view has caught up with. */
   readonly tidy: () => void
 }
@@ -103,42 +79,6 @@ export const make = (options: Options): Scheduler => {
   const slotWaiters = new Set<string>() // jobs with ready tasks waiting for a target slot
   const reserved = new Set<string>() // target slots in our claims and executions
   let claiming = 0 // tasks in claim transactions not yet answered
-  // task key -> when it was first left to the runner it hashes to, and where it waits
-  const deferred = new Map<string, { readonly since: number; readonly job: string; readonly candidate: string }>()
-
-  /** The live runner serving `type` that `key` hashes to (undefined: none known). */
-  const ownerOf = (key: string, type: string) => {
-    let best: string | undefined
-    let top = -1
-    for (const [runner, types] of view.runners) {
-      if (!types.has(type)) continue
-      const w = weight(runner, key)
-      if (w > top || (w === top && best !== undefined && runner < best)) {
-        best = runner
-        top = w
-      }
-    }
-    return best
-  }
-
-  /** Whether this runner claims `key` now: its own share at once, another's after the grace. */
-  const claimsNow = (job: JobSlot, key: string, type: string, candidate: string, at: number) =>
-    Effect.suspend(() => {
-      const owner = ownerOf(key, type)
-      if (owner === undefined || owner === options.runnerId) return Effect.succeed(true)
-      const since = deferred.get(key)?.since
-      if (since !== undefined && at - since >= AFFINITY_GRACE_MS) {
-        deferred.delete(key)
-        return Effect.succeed(true)
-      }
-      if (since !== undefined) return Effect.succeed(false)
-      if (deferred.size > 50_000) {
-        for (const [k, d] of deferred) if (at - d.since > 10 * AFFINITY_GRACE_MS) deferred.delete(k)
-      }
-      deferred.set(key, { since: at, job: job.id, candidate })
-      return wakeAt(`${key}/affinity`, job.id, at + AFFINITY_GRACE_MS, at, candidate).pipe(Effect.as(false))
-    })
-
   const isBusy = (key: string) => {
     const until = busy.get(key)
     return until !== undefined && (until < 0 || until > view.revision)
@@ -330,7 +270,7 @@ export const make = (options: Options): Scheduler => {
    * The dependants of a task about to succeed here that its result makes ready for this runner
    * now, to be claimed in the result's own transaction (a chain then costs one transaction per
    * level, not two, and no trip through the watch). Only plain cases: the run phase of a running
-   * job, dependants with no backoff, no target slot and this runner's share; the scheduler
+   * job, dependants with no backoff, and no target slot; the scheduler
    * handles everything else when the result comes back through the watch.
    */
   const successors = (claim: Claim, at: number): Successors | undefined => {
@@ -353,8 +293,6 @@ export const make = (options: Options): Scheduler => {
       if (t.status?.value.notBefore !== undefined && t.status.value.notBefore > at) continue
       const key = `${job.id}/run/${id}`
       if (!options.serves(spec.type) || executions.running.has(key) || isBusy(key)) continue
-      const owner = ownerOf(key, spec.type)
-      if (owner !== undefined && owner !== options.runnerId) continue
       out.push({ spec, status: t.status, slot: undefined })
     }
     return out.length === 0 ? undefined : { decided, tasks: out }
@@ -399,8 +337,7 @@ export const make = (options: Options): Scheduler => {
       }
       // a type this runner does not serve is left to one that does (or waits for one to join)
       if (!options.serves(spec.type)) return false
-      if (options.stopping() || executions.running.has(key) || isBusy(key)) return false
-      return yield* claimsNow(job, key, spec.type, `${phase}/${id}`, at)
+      return !options.stopping() && !executions.running.has(key) && !isBusy(key)
     })
 
   const claim = (
@@ -491,19 +428,6 @@ export const make = (options: Options): Scheduler => {
         return wakeAll(starved)
       }),
     slotChanged: () => (slotWaiters.size === 0 ? Effect.void : wakeAll(slotWaiters)),
-    runnersChanged: () =>
-      Effect.suspend(() => {
-        // a task left to a runner that just left is someone else's now: look again at once
-        const jobs = new Set<string>()
-        for (const d of deferred.values()) {
-          const slot = view.jobs.get(d.job)
-          if (slot === undefined) continue
-          slot.candidates.add(d.candidate)
-          jobs.add(d.job)
-        }
-        deferred.clear()
-        return wakeAll(jobs)
-      }),
     tidy: () => {
       if (busy.size > 10_000) {
         for (const [key, until] of busy) if (until >= 0 && until <= view.revision) busy.delete(key)

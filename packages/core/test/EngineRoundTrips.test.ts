@@ -1,6 +1,6 @@
 /**
  * What a task costs in round trips: a chain claims each level in the result transaction of the
- * level before, and runners share ready tasks by hash instead of racing for each one.
+ * level before.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Store, TaskRegistry } from "@migrator/core"
@@ -94,27 +94,6 @@ describe("round trips per task", () => {
       const { started, succeeded } = yield* eventRevisions(memory, id)
       assert.strictEqual(started.get("j"), succeeded.get("b"))
       assert.isAbove(started.get("j")!, succeeded.get("a")!)
-    })
-  )
-
-  it.effect("a runner that stops answering leaves its share to the others after a short grace, not a lease TTL", () =>
-    Effect.gen(function* () {
-      const { start, inStore } = yield* setup
-      yield* start("r1")
-      const frozen = yield* start("r2")
-      // both registered: the tasks are shared out between them
-      yield* TestClock.adjust("10 millis")
-      yield* frozen.crash
-      const tasks = Array.from({ length: 30 }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: i }))
-      const id = yield* inStore(submit({ id: "share", tasks }))
-      // r2's lease (TTL 2 s) is still alive: its registration stands, yet r1 takes its share
-      const submitted = yield* Clock.currentTimeMillis
-      const ended = yield* inStore(settle(id))
-      assert.isBelow(ended - submitted, 1000)
-      const view = yield* inStore(show(id))
-      assert.strictEqual(view.state.outcome, "succeeded")
-      for (const t of view.tasks) assert.strictEqual(t.status?.runner, "r1", t.spec.id)
-      assert.isNotNull(yield* inStore(Store.getValue(keys.runner("r2"))))
     })
   )
 })

@@ -63,8 +63,6 @@ export interface Applied {
   readonly job?: string
   /** A target slot was taken or freed. */
   readonly slot?: string
-  /** A runner registered or left. */
-  readonly runner?: string
   readonly claim?: { readonly job: string; readonly phase: Phase; readonly task: string; readonly entry?: ClaimEntry }
 }
 
@@ -229,7 +227,7 @@ export const make = (keys: Keys.Layout): JobView => {
       const registration = kv === undefined ? undefined : decodeRegistration(kv.value)
       if (registration === undefined) runners.delete(id)
       else runners.set(id, new Set(registration.types))
-      return { runner: id }
+      return {}
     }
     if (key.startsWith(keys.slots)) {
       if (kv === undefined) slots.delete(key)
