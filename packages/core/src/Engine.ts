@@ -155,13 +155,6 @@ const sessionLoop = (options: Options, session: Session) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
         const type = { type: claim.spec.type }
-        // a task claimed with its dependency's result (that result's own transaction) reads the
-        // dependency's output from the view: wait until the view has that transaction
-        while (monitor.view.revision < claim.token) {
-          const next = yield* monitor.changed.next
-          if (monitor.view.revision >= claim.token) break
-          yield* next
-        }
         const job = monitor.view.slot(claim.job)
         // a decision on a shared record that moved meanwhile is taken again
         for (;;) {
