@@ -7,7 +7,8 @@
  *
  * @since 0.2.0
  */
-import { Duration, Effect, Metric, type Schema, type Scope } from "effect"
+import { Resolver } from "@migrator/resolver"
+import { Duration, Effect, Metric, Result as Outcome, type Schema, type Scope } from "effect"
 import * as EngineMetrics from "./EngineMetrics.ts"
 import type { JobSlot, TaskSlot } from "./internal/jobView.ts"
 import { done, type Writer } from "./internal/jobWrites.ts"
@@ -270,7 +271,7 @@ export const make = (options: Options): Scheduler => {
    * The dependants of a task about to succeed here that its result makes ready for this runner
    * now, to be claimed in the result's own transaction (a chain then costs one transaction per
    * level, not two, and no trip through the watch). Only plain cases: the run phase of a running
-   * job, dependants with no backoff, and no target slot; the scheduler
+   * job, dependants that read no task's output, with no backoff, and no target slot; the scheduler
    * handles everything else when the result comes back through the watch.
    */
   const successors = (claim: Claim, at: number): Successors | undefined => {
@@ -288,6 +289,10 @@ export const make = (options: Options): Scheduler => {
       const spec = t?.spec
       if (t === undefined || spec === undefined || t.result !== undefined || t.claim !== undefined) continue
       if (t.unreadable?.status === true || t.unreadable?.result === true) continue
+      // a task that reads another's output resolves it from the view, which has not yet seen the
+      // result this claim goes with: such a task is left to the scheduler
+      const refs = Resolver.referencedTaskIds(spec.input)
+      if (Outcome.isFailure(refs) || refs.success.length > 0) continue
       const others = spec.dependencies.filter((d) => d !== claim.task)
       if (!others.every((d) => done(job.tasks.run.get(d)?.result?.value.result))) continue
       if (t.status?.value.notBefore !== undefined && t.status.value.notBefore > at) continue

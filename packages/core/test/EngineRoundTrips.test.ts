@@ -74,6 +74,26 @@ describe("round trips per task", () => {
     })
   )
 
+  it.effect("a task that reads its dependency's output is claimed after the view has that output", () =>
+    Effect.gen(function* () {
+      const { start, inStore } = yield* setup
+      yield* start("r1")
+      const tasks = Array.from({ length: 8 }, (_, i) => ({
+        id: `t${i}`,
+        type: "test/echo",
+        ...(i === 0 ? {} : { dependencies: [`t${i - 1}`] }),
+        input: i === 0 ? { n: 0 } : { n: i, before: { $ref: `t${i - 1}#/n` } }
+      }))
+      const id = yield* inStore(submit({ id: "refs", tasks }))
+      yield* inStore(awaitState(id, terminal))
+      const view = yield* inStore(show(id))
+      assert.strictEqual(view.state.outcome, "succeeded")
+      for (let i = 1; i < 8; i++) {
+        assert.deepStrictEqual(view.tasks.find((t) => t.spec.id === `t${i}`)?.result?.output, { n: i, before: i - 1 })
+      }
+    })
+  )
+
   it.effect("a join is claimed with the result of its last dependency, not before", () =>
     Effect.gen(function* () {
       const { memory, start, inStore } = yield* setup
