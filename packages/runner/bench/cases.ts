@@ -170,14 +170,19 @@ export const chain = async (bench: Bench) => {
       finished = resolve
     })
     const from = (await revision(bench.client)) + 1
+    let failed: string | undefined
     const watcher = await watchPuts(bench.client, keys.tasks("chain", "run"), from, (kv, at) => {
       if (!kv.key.toString().endsWith("/result")) return
+      // a level that fails (and the ignored rest) ends fast: the figure would flatter a defect
+      const { result } = JSON.parse(kv.value.toString()) as { result: string }
+      if (result !== "success") failed ??= `${kv.key.toString()}: ${result}`
       arrivals.push(at.at)
       if (arrivals.length === length) finished()
     })
     await bench.submitter.submit(keys, chainTasks("chain", length))
     await within(all, DEADLINE, "the chain's last result")
     await watcher.cancel()
+    if (failed !== undefined) throw new Error(`the chain did not succeed: ${failed}`)
     const levels = arrivals.slice(1).map((t, i) => t - arrivals[i]!)
     return { p50: percentile(levels, 50), totalMs: arrivals[arrivals.length - 1]! - arrivals[0]! }
   } finally {
