@@ -8,16 +8,8 @@
 import { type Keys, TaskPages } from "@migrator/core"
 import { Effect } from "effect"
 
-export interface Counts {
-  total: number
-  waiting: number
-  running: number
-  success: number
-  failed: number
-  ignored: number
-  canceled: number
-  skipped: number
-}
+/** Tasks of one phase by state (the same shape `TaskPages` counts in). */
+export type Counts = TaskPages.Counts
 
 export interface Progress {
   readonly id: string
