@@ -14,36 +14,15 @@
 import { dirname, resolve as resolvePath } from "node:path"
 import { Keys } from "@migrator/core"
 import type { OpenStackClient } from "@migrator/tasks-openstack"
-import { Config, Data, Duration, Effect, type LogLevel, Option, Redacted, Schema, SchemaIssue } from "effect"
+import { Config, Data, type Duration, Effect, type LogLevel, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { parse as parseYaml } from "yaml"
+import { DurationText, durationOf, RetentionText, retentionOf } from "./ConfigDurations.ts"
 import * as Auth from "./http/Auth.ts"
 
 // ---- the document -----------------------------------------------------------
 
 const NonEmpty = Schema.NonEmptyString
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
-
-/** `500ms`, `10s`, `2m`, `1h`, or a bare number of seconds. */
-const DurationText = Schema.Union([
-  Schema.String.pipe(
-    Schema.check(
-      Schema.isPattern(/^\d+(\.\d+)?\s*(ms|s|m|h)?$/, { message: "expected a duration like 500ms, 10s or 2m" })
-    )
-  ),
-  Schema.Number.pipe(Schema.check(Schema.isGreaterThan(0)))
-])
-
-/** How long finished jobs are kept: `30 days`, `12h`, `90d`…; `0` or `off` keeps them for ever. */
-const RetentionText = Schema.Union([
-  Schema.String.pipe(
-    Schema.check(
-      Schema.isPattern(/^\s*(off|0|\d+(\.\d+)?\s*(ms|s|m|h|d|days?|hours?|minutes?))\s*$/, {
-        message: "expected a duration like 30 days, 72h or 90d, or off"
-      })
-    )
-  ),
-  Schema.Literal(0)
-])
 
 /** A secret: inline, from an environment variable, or from a file. */
 export const SecretSource = Schema.Union([
@@ -317,32 +296,7 @@ const sourceOf = (sources: ReadonlyMap<string, string>, field: string, file: str
 
 const env = (name: string) => Config.option(Config.String(name))
 
-const durationOf = (value: string | number) => {
-  if (typeof value === "number") return Duration.millis(value * 1000)
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim())!
-  const n = Number(m[1])
-  const unit = m[2] ?? "s"
-  return Duration.millis(unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n * 3_600_000)
-}
-
-/** A retention: undefined when it is off. */
-export const retentionOf = (value: string | number): Duration.Duration | undefined => {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(String(value).trim())
-  if (m === null) return undefined // "off"
-  const n = Number(m[1])
-  const unit = m[2]!
-  const ms =
-    unit === "ms"
-      ? n
-      : unit === "s"
-        ? n * 1000
-        : unit === "m" || unit.startsWith("minute")
-          ? n * 60_000
-          : unit === "h" || unit.startsWith("hour")
-            ? n * 3_600_000
-            : n * 86_400_000
-  return ms === 0 ? undefined : Duration.millis(ms)
-}
+export { retentionOf }
 
 const listOf = (value: ReadonlyArray<string> | string | undefined) =>
   (typeof value === "string" ? value.split(",") : (value ?? [])).map((s) => s.trim()).filter((s) => s !== "")
