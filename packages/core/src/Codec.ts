@@ -43,13 +43,45 @@ export const describeIssues = (
   standard(issue).issues.map((i) => ({ field: pointer(i.path), detail: i.message }))
 
 /**
+ * Encoded values remembered per schema (`encode(schema, { remember: true })`) until a decoder of
+ * the same schema meets their string: the engine's own writes, which its watch hands back.
+ */
+const memos = new WeakMap<Schema.Top, Map<string, unknown>>()
+/** Strings remembered per schema at most; the oldest go first (a write that never comes back). */
+const MEMO_SIZE = 4096
+/** Decoded strings kept per decoder. */
+const RECENT_SIZE = 64
+/** Larger values are not remembered: the memo stays small whatever handlers return. */
+const MEMO_BYTES = 16 * 1024
+const memoOf = (schema: Schema.Top) => {
+  let memo = memos.get(schema)
+  if (memo === undefined) {
+    memo = new Map()
+    memos.set(schema, memo)
+  }
+  return memo
+}
+
+/**
  * A decoder of stored JSON strings with `schema`, built once, for hot paths that cannot afford
  * an effect per value (the engine's view applies every watch event): the value, or the error
  * naming `key` and the field.
  */
 export const decoder = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
   const run = Schema.decodeUnknownExit(schema)
+  const written = memoOf(schema)
+  // the same string often comes many times in a row (the `waiting` status of every task of a
+  // submission): the values are immutable, so one decoding serves them all
+  const recent = new Map<string, S["Type"]>()
   return (key: string, raw: string): Exit.Exit<S["Type"], DecodeError> => {
+    // a value this process encoded comes back through the watch: its decoding is known
+    const known = written.get(raw)
+    if (known !== undefined) {
+      written.delete(raw)
+      return Exit.succeed(known as S["Type"])
+    }
+    const seen = recent.get(raw)
+    if (seen !== undefined) return Exit.succeed(seen)
     let json: unknown
     try {
       json = JSON.parse(raw)
@@ -57,7 +89,13 @@ export const decoder = <S extends Schema.Top & { readonly DecodingServices: neve
       return Exit.fail(new DecodeError({ key, field: "", detail: `not JSON: ${(e as Error).message}` }))
     }
     const exit = run(json)
-    if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
+    if (Exit.isSuccess(exit)) {
+      if (raw.length <= MEMO_BYTES) {
+        if (recent.size >= RECENT_SIZE) recent.delete(recent.keys().next().value!)
+        recent.set(raw, exit.value)
+      }
+      return Exit.succeed(exit.value)
+    }
     const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
     return Exit.fail(
       new DecodeError({
@@ -75,7 +113,18 @@ export const decode = <S extends Schema.Top & { readonly DecodingServices: never
 }
 
 /** Encodes a domain value to the JSON string stored in the store. */
-export const encode =
-  <S extends Schema.Top & { readonly EncodingServices: never }>(schema: S) =>
-  (value: S["Type"]): string =>
-    JSON.stringify(Schema.encodeSync(schema)(value))
+export const encode = <S extends Schema.Top & { readonly EncodingServices: never }>(
+  schema: S,
+  options?: { readonly remember?: boolean }
+) => {
+  const run = Schema.encodeSync(schema)
+  if (options?.remember !== true) return (value: S["Type"]): string => JSON.stringify(run(value))
+  const remembered = memoOf(schema)
+  return (value: S["Type"]): string => {
+    const raw = JSON.stringify(run(value))
+    if (raw.length > MEMO_BYTES) return raw
+    if (remembered.size >= MEMO_SIZE) remembered.delete(remembered.keys().next().value!)
+    remembered.set(raw, value)
+    return raw
+  }
+}

@@ -54,6 +54,27 @@ export const storeLatencySeconds = Metric.histogram("migrator_store_latency_seco
 /** Updated in milliseconds, recorded in seconds. */
 export const storeLatency = Metric.mapInput(storeLatencySeconds, (ms: number) => ms / 1000)
 
+/** A metric with attributes, built once per distinct attributes: tasks update them on the hot path. */
+const perAttributes = <M>(make: (attributes: Readonly<Record<string, string>>) => M) => {
+  const built = new Map<string, M>()
+  return (attributes: Readonly<Record<string, string>>): M => {
+    const key = JSON.stringify(attributes)
+    let metric = built.get(key)
+    if (metric === undefined) {
+      metric = make(attributes)
+      built.set(key, metric)
+    }
+    return metric
+  }
+}
+
+/** Tasks started, of one type. */
+export const tasksStartedOf = perAttributes((a) => Metric.withAttributes(tasksStarted, a))
+/** Tasks finished, of one type and result. */
+export const tasksFinishedOf = perAttributes((a) => Metric.withAttributes(tasksFinished, a))
+/** Task durations, of one type. */
+export const taskDurationOf = perAttributes((a) => Metric.withAttributes(taskDuration, a))
+
 /**
  * Makes every counter present at 0 from the start, for each task type this
  * runner handles (and each result): an alert on a counter's increase needs
@@ -65,9 +86,9 @@ export const initialize = (types: Iterable<string>) =>
     yield* Metric.update(takeovers, 0)
     yield* Metric.update(leaseLosses, 0)
     for (const type of types) {
-      yield* Metric.update(Metric.withAttributes(tasksStarted, { type }), 0)
+      yield* Metric.update(tasksStartedOf({ type }), 0)
       for (const result of Result.literals) {
-        yield* Metric.update(Metric.withAttributes(tasksFinished, { type, result }), 0)
+        yield* Metric.update(tasksFinishedOf({ type, result }), 0)
       }
     }
   })

@@ -24,10 +24,10 @@ export class JobError extends Schema.TaggedError<JobError>()("JobError", {
 }) {}
 
 export const encodeSpec = Codec.encode(JobSpec)
-export const encodeState = Codec.encode(JobState)
+export const encodeState = Codec.encode(JobState, { remember: true })
 export const encodeTask = Codec.encode(TaskSpec)
-export const encodeStatus = Codec.encode(TaskStatus)
-export const encodeResult = Codec.encode(TaskResult)
+export const encodeStatus = Codec.encode(TaskStatus, { remember: true })
+export const encodeResult = Codec.encode(TaskResult, { remember: true })
 export const encodeEvent = Codec.encode(JobEvent)
 
 const MAX_OPS = 120
