@@ -19,6 +19,7 @@ import * as EngineMetrics from "./EngineMetrics.ts"
 import * as Attempt from "./internal/attempt.ts"
 import * as JobWrites from "./internal/jobWrites.ts"
 import * as ResultWrites from "./internal/resultWrites.ts"
+import * as TaskShare from "./internal/taskShare.ts"
 import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
 import * as LeaderElectionModule from "./LeaderElection.ts"
@@ -115,6 +116,9 @@ const sessionLoop = (options: Options, session: Session) =>
     const limit = yield* Semaphore.make(concurrency)
     const running = new Map<string, Running>()
     const runningKeys = new Set<string>()
+    // running tasks whose result is being written: the write is fenced, and the watch may show
+    // the claim's deletion by that very write before its answer arrives
+    const writing = new Set<string>()
     let stopping = false
 
     const sessionScope = yield* Effect.scope
@@ -124,22 +128,45 @@ const sessionLoop = (options: Options, session: Session) =>
 
     // ---- ending an attempt ------------------------------------------------
 
+    /**
+     * Writes the attempt's result. What follows a committed write (starting the dependants it
+     * claimed) runs uninterruptibly: a claim committed but never started would wait for the
+     * orphan sweep.
+     */
     const finish = (claim: Claim, outcome: Attempt.Outcome) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const write = yield* ResultWrites.of({ keys, writer, registry, runnerId }, claim, outcome)
+          // a success claims the dependants it makes ready in the same transaction
+          const next =
+            outcome._tag === "success" ? scheduler.successors(claim, yield* Clock.currentTimeMillis) : undefined
+          const claims =
+            next === undefined ? undefined : yield* session.claimOps({ job: claim.job, phase: "run", ...next })
+          writing.add(claim.key)
+          const written = yield* restore(
+            results.write(
+              claims === undefined ? write : { ...write, also: { compare: claims.compare, ops: claims.ops } }
+            )
+          )
+          yield* afterWrite(claim, outcome, written, claims)
+          return written
+        })
+      )
+
+    const afterWrite = (
+      claim: Claim,
+      outcome: Attempt.Outcome,
+      written: ResultTxnModule.Written,
+      claims: Effect.Success<ReturnType<Session["claimOps"]>> | undefined
+    ) =>
       Effect.gen(function* () {
-        const write = yield* ResultWrites.of({ keys, writer, registry, runnerId }, claim, outcome)
-        // a success claims the dependants it makes ready in the same transaction
-        const next =
-          outcome._tag === "success" ? scheduler.successors(claim, yield* Clock.currentTimeMillis) : undefined
-        const claims =
-          next === undefined ? undefined : yield* session.claimOps({ job: claim.job, phase: "run", ...next })
-        const written = yield* results.write(
-          claims === undefined ? write : { ...write, also: { compare: claims.compare, ops: claims.ops } }
-        )
+        if (written.status === "conflict") writing.delete(claim.key)
         if (written.also === true && claims !== undefined) {
-          const taken = claims.claims(written.revision)
+          const upstream = outcome._tag === "success" ? { task: claim.task, output: outcome.output } : undefined
+          const taken = claims.claims(written.revision).map((c) => new LeaderElectionModule.Claim({ ...c, upstream }))
           for (const c of taken) {
             yield* Metric.update(EngineMetrics.claims, 1)
-            yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksStarted, { type: c.spec.type }), 1)
+            yield* Metric.update(EngineMetrics.tasksStartedOf({ type: c.spec.type }), 1)
           }
           yield* start(taken)
         }
@@ -148,7 +175,6 @@ const sessionLoop = (options: Options, session: Session) =>
             Effect.annotateLogs({ job: claim.job, task: claim.task, token: claim.token })
           )
         }
-        return written
       })
 
     const execute = (claim: Claim): Effect.Effect<void> =>
@@ -193,11 +219,8 @@ const sessionLoop = (options: Options, session: Session) =>
             )
           }
           const result = outcome._tag === "success" ? "success" : outcome._tag === "failure" ? "failed" : outcome._tag
-          yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksFinished, { ...type, result }), 1)
-          yield* Metric.update(
-            Metric.withAttributes(EngineMetrics.taskDuration, type),
-            (yield* Clock.currentTimeMillis) - started
-          )
+          yield* Metric.update(EngineMetrics.tasksFinishedOf({ ...type, result }), 1)
+          yield* Metric.update(EngineMetrics.taskDurationOf(type), (yield* Clock.currentTimeMillis) - started)
           return
         }
       }).pipe(
@@ -219,6 +242,7 @@ const sessionLoop = (options: Options, session: Session) =>
                 Effect.suspend(() => {
                   running.delete(key)
                   runningKeys.delete(key)
+                  writing.delete(key)
                   return scheduler.freed(claim)
                 })
               ),
@@ -252,7 +276,8 @@ const sessionLoop = (options: Options, session: Session) =>
       concurrency,
       targetConcurrency: options.targetConcurrency,
       stopping: () => stopping,
-      scope: sessionScope
+      scope: sessionScope,
+      share: TaskShare.make(runnerId, () => monitor.view.runners)
     })
 
     // ---- reacting to claims and slots ---------------------------------------
@@ -266,7 +291,7 @@ const sessionLoop = (options: Options, session: Session) =>
         const mine = running.get(key)
         if (c.entry?.value === runnerId && mine === undefined) suspects.add(key)
         // our claim is gone (lease revoked, task reset): stop executing at once
-        if (mine !== undefined && c.entry?.create !== mine.claim.token) {
+        if (mine !== undefined && c.entry?.create !== mine.claim.token && !writing.has(key)) {
           return Effect.andThen(slotChanged, Effect.forkIn(Fiber.interrupt(mine.fiber), sessionScope))
         }
         return slotChanged

@@ -11,7 +11,7 @@
  *
  * @since 0.2.0
  */
-import { Context, Data, Duration, Effect, Layer, Option, type Scope } from "effect"
+import { Context, Data, Duration, Effect, Layer, Option, type Schema, type Scope } from "effect"
 import type { Entry } from "./internal/jobView.ts"
 import { encodeRegistration } from "./internal/registration.ts"
 import type { JobState } from "./Job.ts"
@@ -32,6 +32,11 @@ export class Claim extends Data.Class<{
   readonly spec: TaskSpec
   /** The cluster-wide target slot taken with the claim, released with the result. */
   readonly slot: string | undefined
+  /**
+   * The output of the dependency whose result transaction took this claim: the view may not
+   * have seen that result yet when this task resolves its input.
+   */
+  readonly upstream?: { readonly task: string; readonly output: Schema.Json } | undefined
 }> {
   get key(): string {
     return `${this.job}/${this.phase}/${this.task}`

@@ -12,6 +12,7 @@ import { Duration, Effect, Metric, Result as Outcome, type Schema, type Scope } 
 import * as EngineMetrics from "./EngineMetrics.ts"
 import type { JobSlot, TaskSlot } from "./internal/jobView.ts"
 import { done, type Writer } from "./internal/jobWrites.ts"
+import type { TaskShare } from "./internal/taskShare.ts"
 import type * as Keys from "./Keys.ts"
 import type { Claim, Session } from "./LeaderElection.ts"
 import type { Monitor } from "./Monitor.ts"
@@ -21,6 +22,9 @@ import type { Phase, Result, TaskSpec } from "./Task.ts"
 
 /** Tasks claimed per transaction: ~4 compares and 3 writes each, under etcd's 128 operations. */
 const CLAIM_BATCH = 25
+
+/** Candidates looked at per free place when several runners split the ready tasks. */
+const SHARE_SCAN = 12
 
 /** What the scheduler needs of the tasks this runner executes. */
 export interface Executions {
@@ -47,6 +51,8 @@ export interface Options {
   readonly stopping: () => boolean
   /** Where forked writes and timers live (the session). */
   readonly scope: Scope.Scope
+  /** Which ready tasks this runner tries first. */
+  readonly share: TaskShare
 }
 
 /** Dependants a result can claim in its own transaction, and the job state they were decided on. */
@@ -207,26 +213,48 @@ export const make = (options: Options): Scheduler => {
       // wait for a freed slot, so a job with thousands of ready tasks costs little per change
       const room = Math.max(0, options.concurrency - executions.running.size - claiming)
       const ready: Array<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }> = []
-      for (const candidate of job.candidates) {
-        if (ready.length >= room) {
-          starved.add(job.id)
-          break
+      const visit = (candidates: Iterable<string>) =>
+        Effect.gen(function* () {
+          for (const candidate of candidates) {
+            if (ready.length >= room) {
+              starved.add(job.id)
+              return
+            }
+            job.candidates.delete(candidate)
+            if (!candidate.startsWith(`${phase}/`)) continue
+            const id = candidate.slice(phase.length + 1)
+            const t = tasks.get(id)
+            if (t?.spec === undefined || t.result !== undefined || !mayBeReady(job, phase, t)) continue
+            if (!(yield* considerTask(job, phase, id, t, at))) continue
+            const slot = freeSlot(job)
+            if (slot === null) {
+              // no slot of the target is free: the task is not claimed, so any runner may take it later
+              job.candidates.add(candidate)
+              slotWaiters.add(job.id)
+              return
+            }
+            if (slot !== undefined) reserved.add(slot)
+            ready.push({ id, t, slot })
+          }
+        })
+      if (!options.share.shared()) yield* visit(job.candidates)
+      else {
+        // this runner's share first; the others' only when it has nothing of its own (see TaskShare)
+        const own: Array<string> = []
+        const others: Array<string> = []
+        const budget = Math.max(room, 1) * SHARE_SCAN
+        let scanned = 0
+        for (const candidate of job.candidates) {
+          if (own.length >= room || ++scanned > budget) {
+            starved.add(job.id)
+            break
+          }
+          const type = tasks.get(candidate.slice(phase.length + 1))?.spec?.type
+          if (type !== undefined && options.share.mine(`${job.id}/${candidate}`, type)) own.push(candidate)
+          else others.push(candidate)
         }
-        job.candidates.delete(candidate)
-        if (!candidate.startsWith(`${phase}/`)) continue
-        const id = candidate.slice(phase.length + 1)
-        const t = tasks.get(id)
-        if (t?.spec === undefined || t.result !== undefined || !mayBeReady(job, phase, t)) continue
-        if (!(yield* considerTask(job, phase, id, t, at))) continue
-        const slot = freeSlot(job)
-        if (slot === null) {
-          // no slot of the target is free: the task is not claimed, so any runner may take it later
-          job.candidates.add(candidate)
-          slotWaiters.add(job.id)
-          break
-        }
-        if (slot !== undefined) reserved.add(slot)
-        ready.push({ id, t, slot })
+        yield* visit(own)
+        if (ready.length === 0) yield* visit(others)
       }
       // claims go in batches: one transaction for many ready tasks
       for (let i = 0; i < ready.length; i += CLAIM_BATCH) {
@@ -271,8 +299,8 @@ export const make = (options: Options): Scheduler => {
    * The dependants of a task about to succeed here that its result makes ready for this runner
    * now, to be claimed in the result's own transaction (a chain then costs one transaction per
    * level, not two, and no trip through the watch). Only plain cases: the run phase of a running
-   * job, dependants that read no task's output, with no backoff, and no target slot; the scheduler
-   * handles everything else when the result comes back through the watch.
+   * job, no backoff, no target slot; the scheduler handles everything else when the result comes
+   * back through the watch.
    */
   const successors = (claim: Claim, at: number): Successors | undefined => {
     if (claim.phase !== "run" || options.stopping()) return undefined
@@ -289,12 +317,13 @@ export const make = (options: Options): Scheduler => {
       const spec = t?.spec
       if (t === undefined || spec === undefined || t.result !== undefined || t.claim !== undefined) continue
       if (t.unreadable?.status === true || t.unreadable?.result === true) continue
-      // a task that reads another's output resolves it from the view, which has not yet seen the
-      // result this claim goes with: such a task is left to the scheduler
-      const refs = Resolver.referencedTaskIds(spec.input)
-      if (Outcome.isFailure(refs) || refs.success.length > 0) continue
       const others = spec.dependencies.filter((d) => d !== claim.task)
       if (!others.every((d) => done(job.tasks.run.get(d)?.result?.value.result))) continue
+      // it reads outputs from the view, which has not yet seen the result this claim goes with:
+      // that one output is handed over with the claim, every other must be in the view already
+      const refs = Resolver.referencedTaskIds(spec.input)
+      if (Outcome.isFailure(refs)) continue
+      if (!refs.success.every((r) => r === claim.task || job.tasks.run.get(r)?.result !== undefined)) continue
       if (t.status?.value.notBefore !== undefined && t.status.value.notBefore > at) continue
       const key = `${job.id}/run/${id}`
       if (!options.serves(spec.type) || executions.running.has(key) || isBusy(key)) continue
@@ -370,7 +399,7 @@ export const make = (options: Options): Scheduler => {
       }
       for (const c of r.claims) {
         yield* Metric.update(EngineMetrics.claims, 1)
-        yield* Metric.update(Metric.withAttributes(EngineMetrics.tasksStarted, { type: c.spec.type }), 1)
+        yield* Metric.update(EngineMetrics.tasksStartedOf({ type: c.spec.type }), 1)
         if (c.attempt > 1 && tasks.find((t) => t.spec.id === c.task)?.status?.value.status === "running") {
           yield* Metric.update(EngineMetrics.takeovers, 1)
         }

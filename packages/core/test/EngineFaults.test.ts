@@ -160,6 +160,8 @@ describe("engine faults", () => {
       r1.faults.loseReply = (request) => request.success.some((op) => op._tag === "put" && op.key.endsWith("/t/result"))
       const id = yield* inStore(submit({ id: "lost-result", tasks: [{ id: "t", type: "probe/work", input: {} }] }))
       yield* inStore(awaitState(id, terminal))
+      // the runner retries the write whose answer it lost, finds it committed, and ends the attempt
+      yield* TestClock.adjust("1 second")
       const view = yield* inStore(show(id))
       assert.strictEqual(view.state.outcome, "succeeded")
       assert.strictEqual(probe.starts.get(`${id}/run/t`), 1)

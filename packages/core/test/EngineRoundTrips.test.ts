@@ -74,9 +74,9 @@ describe("round trips per task", () => {
     })
   )
 
-  it.effect("a task that reads its dependency's output is claimed after the view has that output", () =>
+  it.effect("a task that reads its dependency's output is claimed with that result and gets the output", () =>
     Effect.gen(function* () {
-      const { start, inStore } = yield* setup
+      const { memory, start, inStore } = yield* setup
       yield* start("r1")
       const tasks = Array.from({ length: 8 }, (_, i) => ({
         id: `t${i}`,
@@ -88,9 +88,66 @@ describe("round trips per task", () => {
       yield* inStore(awaitState(id, terminal))
       const view = yield* inStore(show(id))
       assert.strictEqual(view.state.outcome, "succeeded")
+      const { started, succeeded } = yield* eventRevisions(memory, id)
       for (let i = 1; i < 8; i++) {
         assert.deepStrictEqual(view.tasks.find((t) => t.spec.id === `t${i}`)?.result?.output, { n: i, before: i - 1 })
+        assert.strictEqual(started.get(`t${i}`), succeeded.get(`t${i - 1}`), `t${i} claimed with t${i - 1}'s result`)
       }
+    })
+  )
+
+  it.effect("a join reads the output handed over with its claim and the other from the view", () =>
+    Effect.gen(function* () {
+      const { memory, start, inStore } = yield* setup
+      yield* start("r1")
+      const id = yield* inStore(
+        submit({
+          id: "join-refs",
+          tasks: [
+            { id: "a", type: "test/echo", input: { from: "a" } },
+            { id: "b", type: "test/sleep", input: { ms: 300 } },
+            {
+              id: "j",
+              type: "test/echo",
+              dependencies: ["a", "b"],
+              input: { a: { $ref: "a#/from" }, b: { $ref: "b#" } }
+            }
+          ]
+        })
+      )
+      yield* inStore(settle(id))
+      const view = yield* inStore(show(id))
+      assert.strictEqual(view.state.outcome, "succeeded")
+      const b = view.tasks.find((t) => t.spec.id === "b")?.result?.output
+      assert.deepStrictEqual(view.tasks.find((t) => t.spec.id === "j")?.result?.output, { a: "a", b: b ?? null })
+      const { started, succeeded } = yield* eventRevisions(memory, id)
+      assert.strictEqual(started.get("j"), succeeded.get("b"))
+    })
+  )
+
+  it.effect("a result whose reply comes after the watch showed it still starts the dependants it claimed", () =>
+    Effect.gen(function* () {
+      const { memory, start, inStore } = yield* setup
+      yield* start("r1")
+      const tasks = Array.from({ length: 6 }, (_, i) => ({
+        id: `t${i}`,
+        type: "test/echo",
+        ...(i === 0 ? {} : { dependencies: [`t${i - 1}`] }),
+        input: i === 0 ? { n: 0 } : { n: { $ref: `t${i - 1}#/n` } }
+      }))
+      const started = yield* Clock.currentTimeMillis
+      const id = yield* inStore(submit({ id: "late", tasks }))
+      // every reply is 50 ms late: the watch shows each result (and the claim it deletes) first
+      yield* memory.control.delayRepliesNext(1000, "50 millis")
+      const ended = yield* inStore(settle(id))
+      // replies still on their way arrive (the runner's shutdown waits for its tasks' writes)
+      yield* memory.control.delayRepliesNext(0, "0 millis")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* inStore(show(id))).state.outcome, "succeeded")
+      const { started: claimedAt, succeeded } = yield* eventRevisions(memory, id)
+      for (let i = 1; i < 6; i++) assert.strictEqual(claimedAt.get(`t${i}`), succeeded.get(`t${i - 1}`))
+      // a claim left unstarted would wait for the orphan sweep (a third of the 2 s lease)
+      assert.isBelow(ended - started, 600)
     })
   )
 

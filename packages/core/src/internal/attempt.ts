@@ -73,7 +73,7 @@ export const run = (deps: Dependencies, job: JobSlot, claim: Claim): Effect.Effe
       error,
       ...(after === undefined ? {} : { shared: (retried) => after(retried ? { _tag: "retry" } : { _tag: "failure" }) })
     })
-    const input = yield* resolveInput(job, phase, spec.input)
+    const input = yield* resolveInput(job, phase, spec.input, claim.upstream)
     if (input._tag === "Left") return failed(input.error)
     const ctx = TaskContext.of({
       jobId: claim.job,
@@ -133,11 +133,18 @@ export const run = (deps: Dependencies, job: JobSlot, claim: Claim): Effect.Effe
     )
   })
 
-/** Outputs of the referenced tasks: dependencies, and for clear tasks any run task. */
-const resolveInput = (job: JobSlot, phase: Phase, input: Schema.Json) => {
+/**
+ * Outputs of the referenced tasks: dependencies, and for clear tasks any run task; `upstream`
+ * is the one the view may not hold yet (see `Claim.upstream`).
+ */
+const resolveInput = (job: JobSlot, phase: Phase, input: Schema.Json, upstream: Claim["upstream"]) => {
   const outputs = new Map<string, unknown>()
   const ids = Resolver.referencedTaskIds(input)
   for (const id of ids._tag === "Success" ? ids.success : []) {
+    if (upstream?.task === id) {
+      outputs.set(id, upstream.output)
+      continue
+    }
     const r = (job.tasks[phase].get(id) ?? job.tasks.run.get(id))?.result?.value
     if (r?.output !== undefined) outputs.set(id, r.output)
   }

@@ -63,6 +63,11 @@ export interface MemoryStoreControl {
    * revision, compact.
    */
   readonly loseRepliesNext: (n: number, operations?: ReadonlyArray<string>) => Effect.Effect<void>
+  /**
+   * The replies of the next `n` transactions arrive `delay` after they committed (on the
+   * `Clock`), as a slow network hands them over: watchers see what they wrote first.
+   */
+  readonly delayRepliesNext: (n: number, delay: Duration.Input) => Effect.Effect<void>
   /** Replies lost so far, by operation name. */
   readonly lostReplies: Effect.Effect<Readonly<Record<string, number>>>
   /** The live keys under a prefix at the current revision, bypassing every injected fault (for checks). */
@@ -90,6 +95,8 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
   let failBudget = 0
   let lostBudget = 0
   let lostKinds: ReadonlySet<string> | undefined
+  let lateBudget = 0
+  let lateBy = Duration.zero
   const lost: Record<string, number> = {}
   let writes = 0
   const wake = yield* Queue.unbounded<void>()
@@ -133,7 +140,12 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
   const replied =
     (operation: string) =>
     <A>(effect: Effect.Effect<A, StoreError.StoreError>): Effect.Effect<A, StoreError.StoreError> =>
-      Effect.flatMap(Effect.exit(effect), (exit) => (loseReply(operation) ? Effect.fail(lostReply(operation)) : exit))
+      Effect.flatMap(Effect.exit(effect), (exit) => {
+        if (loseReply(operation)) return Effect.fail(lostReply(operation))
+        if (operation !== "txn" || lateBudget <= 0) return exit
+        lateBudget--
+        return Effect.andThen(Effect.sleep(lateBy), exit)
+      })
 
   const deliver = (watcher: Watcher) => {
     if (!available) return
@@ -482,6 +494,11 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
       Effect.sync(() => {
         lostBudget = n
         lostKinds = operations === undefined ? undefined : new Set(operations)
+      }),
+    delayRepliesNext: (n, delay) =>
+      Effect.sync(() => {
+        lateBudget = n
+        lateBy = Duration.fromInputUnsafe(delay)
       }),
     lostReplies: Effect.sync(() => ({ ...lost })),
     peek: (prefix) =>

@@ -19,6 +19,7 @@ export interface ClaimSample {
  * No live runner holds a claim on a task it is not executing for longer than `ttlMs`: a
  * claim whose answer was lost, or taken before waiting for a permit, is exactly that.
  * A shared task waiting for another job's creation or deletion of its resource is executing.
+ * Time the store is down does not count: no runner can execute, resume or release anything then.
  * `permitWaits` tolerates claims of tasks with a target (today's engine takes its per-target
  * permits after the claim, so they wait claimed behind tasks that hold a permit).
  */
@@ -28,6 +29,8 @@ export const makeIdleClaims = (options: {
   readonly activity: (claim: string) => { readonly busy: boolean; readonly lastBusy: number | undefined }
   readonly runningOn: (runner: string) => ReadonlyArray<string>
   readonly permitWaits: boolean
+  /** Milliseconds the store was down (an outage) between two instants: nobody can act then. */
+  readonly unavailableMs: (from: number, to: number) => number
   /** The shared key of a task, if any, and whether a job has a target (from the jobs as generated). */
   readonly sharedOf: (job: string, phase: string, task: string) => string | undefined
   readonly targeted: (job: string) => boolean
@@ -65,7 +68,8 @@ export const makeIdleClaims = (options: {
           firstSeen.set(claim, now)
           continue
         }
-        const idle = now - Math.max(seen, lastBusy ?? seen)
+        const since = Math.max(seen, lastBusy ?? seen)
+        const idle = now - since - options.unavailableMs(since, now)
         worst = Math.max(worst, idle)
         if (idle > options.ttlMs && !reported.has(claim) && !gone.has(claim)) {
           reported.set(claim, options.violations.length)

@@ -92,6 +92,7 @@ export const simulate = (seed: number, options: Options = {}) =>
       clusterLimits: pending.clusterLimits
     })
     const registry = yield* Layer.build(cloud.layer.pipe(Layer.provideMerge(TaskRegistry.layer)))
+    const outages: Array<{ readonly start: number; end?: number }> = []
     const idleClaims = makeIdleClaims({
       keys,
       ttlMs: Duration.toMillis(TTL),
@@ -101,6 +102,8 @@ export const simulate = (seed: number, options: Options = {}) =>
       sharedOf: (job, phase, task) => sharedTasks.get(`${job}/${phase}/${task}`),
       targeted: (job) => targeted.has(job),
       read: (key) => Effect.map(memory.control.peekKey(key), (kv) => kv?.value),
+      unavailableMs: (from, to) =>
+        outages.reduce((sum, o) => sum + Math.max(0, Math.min(to, o.end ?? to) - Math.max(from, o.start)), 0),
       violations
     })
 
@@ -221,7 +224,8 @@ export const simulate = (seed: number, options: Options = {}) =>
           "cancel",
           "rollback",
           "retry",
-          "lost-reply"
+          "lost-reply",
+          "late-reply"
         ])
         // drawn even when left out, so that switching a kind on keeps every other fault in place
         const kinds = kind === "lost-reply" ? yield* pick(lostReplyKinds) : undefined
@@ -262,9 +266,12 @@ export const simulate = (seed: number, options: Options = {}) =>
             break
           }
           case "outage": {
+            const outage: { start: number; end?: number } = { start: yield* now }
+            outages.push(outage)
             yield* memory.control.setAvailable(false)
             yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(200, 5000)))
             yield* memory.control.setAvailable(true)
+            outage.end = yield* now
             break
           }
           case "flaky":
@@ -272,6 +279,10 @@ export const simulate = (seed: number, options: Options = {}) =>
             break
           case "lost-reply":
             yield* memory.control.loseRepliesNext(n, kinds)
+            break
+          case "late-reply":
+            // the next transactions' replies come after the watch has shown what they wrote
+            yield* memory.control.delayRepliesNext(n * 4, Duration.millis(yield* Random.nextIntBetween(1, 120)))
             break
           case "watch":
             yield* (yield* pick(live)).dropWatches
@@ -285,6 +296,7 @@ export const simulate = (seed: number, options: Options = {}) =>
       }
       yield* memory.control.setAvailable(true)
       yield* memory.control.loseRepliesNext(0)
+      yield* memory.control.delayRepliesNext(0, Duration.zero)
       chaosEnded = yield* now
     })
     const chaosFiber = yield* Effect.forkScoped(chaos)
