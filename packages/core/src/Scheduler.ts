@@ -245,12 +245,18 @@ export const make = (options: Options): Scheduler => {
         const budget = Math.max(room, 1) * SHARE_SCAN
         let scanned = 0
         for (const candidate of job.candidates) {
+          const t = candidate.startsWith(`${phase}/`) ? tasks.get(candidate.slice(phase.length + 1)) : undefined
+          if (t?.spec === undefined || t.result !== undefined || !mayBeReady(job, phase, t)) {
+            // taken, finished or still blocked: dropped here, as a visit would (or the budget
+            // below fills up with them, and a ready task behind them waits for nothing)
+            job.candidates.delete(candidate)
+            continue
+          }
           if (own.length >= room || ++scanned > budget) {
             starved.add(job.id)
             break
           }
-          const type = tasks.get(candidate.slice(phase.length + 1))?.spec?.type
-          if (type !== undefined && options.share.mine(`${job.id}/${candidate}`, type)) own.push(candidate)
+          if (options.share.mine(`${job.id}/${candidate}`, t.spec.type)) own.push(candidate)
           else others.push(candidate)
         }
         yield* visit(own)

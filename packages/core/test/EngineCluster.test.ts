@@ -55,6 +55,29 @@ describe("engine with several runners", () => {
     })
   )
 
+  it.effect("three runners with little room finish a job far wider than their share scan (no resync needed)", () =>
+    Effect.gen(function* () {
+      const { memory, inStore } = yield* setup
+      const registry = yield* Layer.build(TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer)))
+      for (const id of ["r1", "r2", "r3"]) {
+        // two in flight each: the share scan looks at 24 candidates, far fewer than the job has
+        yield* runner(id, { concurrency: 2, resyncInterval: "1 hour" }).pipe(
+          Effect.provideService(Store.Store, memory.store),
+          Effect.provide(registry)
+        )
+      }
+      const tasks = Array.from({ length: 300 }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: i }))
+      const id = yield* inStore(submit({ id: "wide-little-room", tasks }))
+      const driver = yield* Effect.forkChild(
+        Effect.forever(TestClock.adjust("10 millis").pipe(Effect.andThen(Effect.yieldNow)))
+      )
+      const ended = yield* inStore(awaitState(id, terminal)).pipe(Effect.timeoutOption("60 seconds"))
+      yield* Fiber.interrupt(driver)
+      assert.isTrue(Option.isSome(ended), "the job ended without waiting for a resync")
+      assert.strictEqual((yield* inStore(show(id))).state.outcome, "succeeded")
+    })
+  )
+
   it.effect("a crashed runner's task is taken over within one lease TTL, continuing the attempt count", () =>
     Effect.gen(function* () {
       const { probe, start, inStore } = yield* setup

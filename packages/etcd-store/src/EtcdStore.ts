@@ -43,8 +43,7 @@ export interface Options {
 /** The etcd client behind the store, for callers that need etcd itself (benchmarks, tests). */
 export class EtcdClient extends Context.Service<EtcdClient, Etcd.Etcd3>()("@migrator/etcd-store/EtcdClient") {}
 
-const utf8 = new TextEncoder()
-const buf = (s: string) => Buffer.from(utf8.encode(s))
+const buf = (s: string) => Buffer.from(s, "utf8")
 
 const prefixEnd = (prefix: Buffer): Buffer => {
   const end = Buffer.from(prefix)
@@ -71,7 +70,8 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
   const ns = buf(options.namespace ?? "")
   const timeout = Duration.toMillis(Duration.fromInputUnsafe(options.requestTimeout ?? "5 seconds"))
   const pageSize = options.pageSize ?? 10_000
-  const key = (k: string) => Buffer.concat([ns, buf(k)])
+  const namespace = options.namespace ?? ""
+  const key = (k: string) => Buffer.from(namespace + k, "utf8")
   const unkey = (b: Buffer) => b.subarray(ns.length).toString("utf8")
   type CallOptions = { readonly deadline: Date }
 
