@@ -271,13 +271,19 @@ export const page = Effect.fn("TaskPages.page")(function* (keys: Keys.Layout, id
     if (matches(options.filter, stateOf(g))) picked.push(g)
     return picked.length <= limit
   })
-  const tasks = yield* decodeAll(picked.slice(0, limit))
-  const last = tasks[tasks.length - 1]
-  return {
-    tasks: yield* withWaitingReasons(keys, id, tasks),
-    next: picked.length > limit && last !== undefined ? cursorOf(last) : undefined
-  } satisfies Page
+  return yield* pageOf(keys, id, picked, limit)
 })
+
+/** The first `limit` of `groups` as a page; one more in `groups` means another page follows. */
+const pageOf = (keys: Keys.Layout, id: string, groups: ReadonlyArray<Group>, limit: number) =>
+  Effect.gen(function* () {
+    const tasks = yield* decodeAll(groups.slice(0, limit))
+    const last = tasks[tasks.length - 1]
+    return {
+      tasks: yield* withWaitingReasons(keys, id, tasks),
+      next: groups.length > limit && last !== undefined ? cursorOf(last) : undefined
+    } satisfies Page
+  })
 
 /** Counts per phase and state of job `id`'s tasks (an unknown job has none), from one scan. */
 export const counts = Effect.fn("TaskPages.counts")(function* (keys: Keys.Layout, id: string) {
@@ -325,20 +331,11 @@ export const summary = Effect.fn("TaskPages.summary")(function* (
     if (isProblem(s) && problems.length <= limit) problems.push(g)
     return true
   })
-  const pageOf = (groups: ReadonlyArray<Group>) =>
-    Effect.gen(function* () {
-      const tasks = yield* decodeAll(groups.slice(0, limit))
-      const last = tasks[tasks.length - 1]
-      return {
-        tasks: yield* withWaitingReasons(keys, id, tasks),
-        next: groups.length > limit && last !== undefined ? cursorOf(last) : undefined
-      } satisfies Page
-    })
   return {
     spec,
     state,
     counts,
-    problems: yield* pageOf(problems),
-    first: yield* pageOf(first)
+    problems: yield* pageOf(keys, id, problems, limit),
+    first: yield* pageOf(keys, id, first, limit)
   } satisfies Summary
 })

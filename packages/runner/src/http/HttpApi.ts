@@ -324,78 +324,80 @@ export const routes = (options: Options) => {
       return undefined
     })
   const scanBudget = options.scanTimeout ?? "60 seconds"
+  /** `read`, once job `id`'s spec is there (a 404 or 503 otherwise). */
+  const existing = <R>(
+    id: string,
+    read: Effect.Effect<HttpServerResponse.HttpServerResponse, Jobs.JobError | StoreError.StoreError, R>
+  ) => Effect.flatMap(specFirst(id), (refused) => (refused === undefined ? read : Effect.succeed(refused)))
+  /** A viewer's read of a job that may scan its tasks: the scan's budget, the job's errors as answers. */
+  const jobRead = <R>(
+    handler: (
+      request: HttpServerRequest.HttpServerRequest
+    ) => Effect.Effect<HttpServerResponse.HttpServerResponse, Jobs.JobError | StoreError.StoreError, R>
+  ) =>
+    guard(
+      "viewer",
+      (request) => handler(request).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
+      scanBudget
+    )
 
   const show = HttpRouter.route(
     "GET",
     "/api/jobs/:id",
-    guard(
-      "viewer",
-      (request) =>
-        Effect.gen(function* () {
-          const id = yield* pathId
-          const refused = yield* specFirst(id)
-          if (refused !== undefined) return refused
-          return json(yield* document(keys, id, { all: searchParams(request).get("all") === "true" }))
-        }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
-      scanBudget
+    jobRead((request) =>
+      Effect.flatMap(pathId, (id) =>
+        existing(id, Effect.map(document(keys, id, { all: searchParams(request).get("all") === "true" }), json))
+      )
     )
   )
 
   const tasks = HttpRouter.route(
     "GET",
     "/api/jobs/:id/tasks",
-    guard(
-      "viewer",
-      (request) =>
-        Effect.gen(function* () {
-          const id = yield* pathId
-          const query = searchParams(request)
-          const limitText = query.get("limit") ?? String(DEFAULT_PAGE)
-          const limit = Number(limitText)
-          if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-            return problem(400, `limit: expected an integer from 1 to ${MAX_PAGE}, got "${limitText}"`, {
-              reason: "BadRequest"
-            })
-          }
-          const filter = query.get("filter") ?? undefined
-          if (filter !== undefined && !TaskPages.isFilter(filter)) {
-            return problem(400, `filter: expected one of ${TaskPages.filters.join(", ")}, got "${filter}"`, {
-              reason: "BadRequest"
-            })
-          }
-          const after = query.get("after") ?? undefined
-          if (after !== undefined && TaskPages.parseCursor(after) === undefined) {
-            return problem(400, `after: expected run/<task> or clear/<task>, got "${after}"`, { reason: "BadRequest" })
-          }
-          const refused = yield* specFirst(id)
-          if (refused !== undefined) return refused
-          return json(pageJson(yield* TaskPages.page(keys, id, { after, limit, filter })))
-        }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
-      scanBudget
+    jobRead((request) =>
+      Effect.gen(function* () {
+        const id = yield* pathId
+        const query = searchParams(request)
+        const limitText = query.get("limit") ?? String(DEFAULT_PAGE)
+        const limit = Number(limitText)
+        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+          return problem(400, `limit: expected an integer from 1 to ${MAX_PAGE}, got "${limitText}"`, {
+            reason: "BadRequest"
+          })
+        }
+        const filter = query.get("filter") ?? undefined
+        if (filter !== undefined && !TaskPages.isFilter(filter)) {
+          return problem(400, `filter: expected one of ${TaskPages.filters.join(", ")}, got "${filter}"`, {
+            reason: "BadRequest"
+          })
+        }
+        const after = query.get("after") ?? undefined
+        if (after !== undefined && TaskPages.parseCursor(after) === undefined) {
+          return problem(400, `after: expected run/<task> or clear/<task>, got "${after}"`, { reason: "BadRequest" })
+        }
+        return yield* existing(
+          id,
+          Effect.map(TaskPages.page(keys, id, { after, limit, filter }), (p) => json(pageJson(p)))
+        )
+      })
     )
   )
 
   const preview = HttpRouter.route(
     "GET",
     "/api/jobs/:id/preview/:operation",
-    guard(
-      "viewer",
-      () =>
-        Effect.gen(function* () {
-          const params = yield* HttpRouter.params
-          const op = params.operation ?? ""
-          if (!Schema.is(Job.Operation)(op)) {
-            return problem(404, `unknown operation "${op}" (one of ${Job.Operation.literals.join(", ")})`, {
-              reason: "UnknownOperation"
-            })
-          }
-          const id = params.id ?? ""
-          const refused = yield* specFirst(id)
-          if (refused !== undefined) return refused
-          // a preview reads every task: a large job's takes longer than the store timeout
-          return json(yield* OperationPreview.preview(keys, id, op))
-        }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
-      scanBudget
+    jobRead(() =>
+      Effect.gen(function* () {
+        const params = yield* HttpRouter.params
+        const op = params.operation ?? ""
+        if (!Schema.is(Job.Operation)(op)) {
+          return problem(404, `unknown operation "${op}" (one of ${Job.Operation.literals.join(", ")})`, {
+            reason: "UnknownOperation"
+          })
+        }
+        // a preview reads every task: a large job's takes longer than the store timeout
+        return yield* existing(params.id ?? "", Effect.map(OperationPreview.preview(keys, params.id ?? "", op), json))
+      })
     )
   )
 
@@ -468,18 +470,12 @@ export const routes = (options: Options) => {
   const jobStream = HttpRouter.route(
     "GET",
     "/api/jobs/:id/stream",
-    guard(
-      "viewer",
-      () =>
-        Effect.gen(function* () {
-          const id = yield* pathId
-          const store = yield* Store.Store
-          const from = yield* store.revision
-          const refused = yield* specFirst(id)
-          if (refused !== undefined) return refused
-          return eventStream(yield* JobStream.jobStream(keys, id, from + 1))
-        }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
-      scanBudget
+    jobRead(() =>
+      Effect.gen(function* () {
+        const id = yield* pathId
+        const from = yield* Effect.flatMap(Store.Store, (store) => store.revision)
+        return yield* existing(id, Effect.map(JobStream.jobStream(keys, id, from + 1), eventStream))
+      })
     )
   )
 
@@ -507,13 +503,11 @@ export const routes = (options: Options) => {
   const progress = HttpRouter.route(
     "GET",
     "/api/jobs/:id/progress",
-    guard(
-      "viewer",
-      () =>
-        Effect.gen(function* () {
-          return json(yield* DashboardApi.progress(keys, yield* pathId))
-        }).pipe(Effect.catchTags({ JobError: jobError, StoreError: storeFailure })),
-      scanBudget
+    jobRead(() =>
+      Effect.map(
+        Effect.flatMap(pathId, (id) => DashboardApi.progress(keys, id)),
+        json
+      )
     )
   )
 
