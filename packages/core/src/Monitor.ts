@@ -134,7 +134,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       yield* upgrade
       const active = yield* store.range(keys.active)
       const at = active.revision
-      const fresh = JobView.make(keys)
+      const fresh = JobView.make(keys, view)
       const ids: Array<string> = []
       const gone: Array<string> = []
       for (const kv of active.kvs) {

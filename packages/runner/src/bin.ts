@@ -4,11 +4,25 @@
  *
  * @since 0.1.0
  */
+import { setFlagsFromString } from "node:v8"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
 import { command, presentation } from "./Cli.ts"
 import { BAD_INPUT, STORE_UNREACHABLE } from "./CliExit.ts"
+
+/**
+ * Between two full collections V8 lets the heap grow to up to four times what survived the last one
+ * when collecting is cheap, as it is for a runner (measured: 120-190 MB live, 630 MB heap, 830 MB RSS
+ * on a 100,000-task job). Growing by half bounds the resident size near 2-2.5× the live set for a few
+ * more collections (the bench's `big` case shows both). The factor is read at every collection, so
+ * setting it here takes effect; an operator's own V8 heap flags are left alone.
+ */
+const HEAP_GROWING_PERCENT = 50
+const heapFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)]
+if (!heapFlags.some((f) => f.startsWith("--heap-growing-percent") || f.startsWith("--max-old-space-size"))) {
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
+}
 
 const exitWith = (code: number, message: string) =>
   (message === "" ? Effect.void : Console.error(message)).pipe(

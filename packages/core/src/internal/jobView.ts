@@ -34,6 +34,8 @@ export interface ClaimEntry extends Entry<string> {
 
 export interface TaskSlot {
   spec?: TaskSpec
+  /** The spec's mod revision: with the key, it names one write, so a reload can keep the decoded spec. */
+  specMod?: number
   status?: Entry<TaskStatus>
   result?: Entry<TaskResult>
   claim?: ClaimEntry
@@ -107,7 +109,12 @@ export const complete = (job: JobSlot): boolean => {
 
 const entry = <A>(kv: KeyValue, value: A): Entry<A> => ({ value, mod: kv.modRevision, create: kv.createRevision })
 
-export const make = (keys: Keys.Layout): JobView => {
+/**
+ * A view; `previous`, when given, lends its decoded records: a record whose key and mod revision
+ * are unchanged is the same write, so a reload (every resync reads each active job whole) keeps
+ * the decoded value instead of decoding and holding a second copy of it.
+ */
+export const make = (keys: Keys.Layout, previous?: JobView): JobView => {
   const jobs = new Map<string, JobSlot>()
   const shared = new Map<string, Entry<SharedRecord>>()
   const runners = new Map<string, ReadonlySet<string>>()
@@ -153,6 +160,7 @@ export const make = (keys: Keys.Layout): JobView => {
     key: string
   ): Applied => {
     const t = taskSlot(job, parsed.phase, parsed.task)
+    const before = kv === undefined ? undefined : previous?.jobs.get(job.id)?.tasks[parsed.phase].get(parsed.task)
     // a task taken or finished cannot become ready by this change (its dependants may)
     if (kv === undefined || (parsed.record !== "claim" && parsed.record !== "result")) {
       job.candidates.add(`${parsed.phase}/${parsed.task}`)
@@ -160,9 +168,13 @@ export const make = (keys: Keys.Layout): JobView => {
     switch (parsed.record) {
       case "spec": {
         if (kv === undefined) break
-        const v = decoded(decodeTask(key, kv.value))
+        const v =
+          before?.spec !== undefined && before.specMod === kv.modRevision
+            ? before.spec
+            : decoded(decodeTask(key, kv.value))
         if (v !== undefined && t.spec === undefined) {
           t.spec = v
+          t.specMod = kv.modRevision
           for (const dep of v.dependencies) {
             const list = job.dependents[parsed.phase].get(dep) ?? []
             list.push(parsed.task)
@@ -173,6 +185,7 @@ export const make = (keys: Keys.Layout): JobView => {
       }
       case "status": {
         if (kv === undefined) delete t.status
+        else if (before?.status?.mod === kv.modRevision) t.status = before.status
         else {
           const v = decoded(decodeStatus(key, kv.value))
           if (v !== undefined) t.status = entry(kv, v)
@@ -184,6 +197,7 @@ export const make = (keys: Keys.Layout): JobView => {
       case "result": {
         const had = t.result !== undefined
         if (kv === undefined) delete t.result
+        else if (before?.result?.mod === kv.modRevision) t.result = before.result
         else {
           const v = decoded(decodeResult(key, kv.value))
           if (v !== undefined) t.result = entry(kv, v)

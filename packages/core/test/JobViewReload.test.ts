@@ -1,0 +1,58 @@
+/**
+ * A reload of the view (every resync reads each active job whole) keeps the records it already
+ * decoded when their writes are unchanged, and decodes again only what changed.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as JobView from "../src/internal/jobView.ts"
+import * as Keys from "../src/Keys.ts"
+import type { KeyValue } from "../src/Store.ts"
+
+const keys = Keys.make("reload/")
+const kv = (key: string, value: unknown, mod: number): KeyValue => ({
+  key,
+  value: JSON.stringify(value),
+  createRevision: mod,
+  modRevision: mod,
+  version: 1,
+  lease: undefined
+})
+const spec = (id: string) => ({ id, type: "test/echo", phase: "run", dependencies: [], input: { id } })
+const status = (attempt: number) => ({ status: "running", attempt, runner: "r1", updatedAt: 1 })
+const result = { result: "success", output: { ok: true }, attempt: 1, finishedAt: 2 }
+
+const load = (view: JobView.JobView, records: ReadonlyArray<KeyValue>) => {
+  for (const r of records) view.apply(r, r.key)
+  return view
+}
+const task = (view: JobView.JobView, id: string) => view.jobs.get("j")?.tasks.run.get(id)
+
+describe("view reload", () => {
+  it("keeps decoded records whose writes are unchanged and decodes the changed ones", () => {
+    const first = [
+      kv(keys.task("j", "run", "a", "spec"), spec("a"), 10),
+      kv(keys.task("j", "run", "a", "status"), status(1), 11),
+      kv(keys.task("j", "run", "a", "result"), result, 12),
+      kv(keys.task("j", "run", "b", "spec"), spec("b"), 10),
+      kv(keys.task("j", "run", "b", "status"), status(1), 13)
+    ]
+    const old = load(JobView.make(keys), first)
+    // b's status was rewritten since (a retry): a new write, at a new revision
+    const second = [...first.slice(0, 4), kv(keys.task("j", "run", "b", "status"), status(2), 20)]
+    const fresh = load(JobView.make(keys, old), second)
+    assert.strictEqual(task(fresh, "a")?.spec, task(old, "a")?.spec)
+    assert.strictEqual(task(fresh, "a")?.status, task(old, "a")?.status)
+    assert.strictEqual(task(fresh, "a")?.result, task(old, "a")?.result)
+    assert.strictEqual(task(fresh, "b")?.spec, task(old, "b")?.spec)
+    assert.notStrictEqual(task(fresh, "b")?.status, task(old, "b")?.status)
+    assert.strictEqual(task(fresh, "b")?.status?.value.attempt, 2)
+    assert.strictEqual(task(fresh, "b")?.status?.mod, 20)
+  })
+
+  it("a job written again under the same id is decoded afresh", () => {
+    const old = load(JobView.make(keys), [kv(keys.task("j", "run", "a", "spec"), spec("a"), 10)])
+    const again = { ...spec("a"), input: { id: "again" } }
+    const fresh = load(JobView.make(keys, old), [kv(keys.task("j", "run", "a", "spec"), again, 30)])
+    assert.deepStrictEqual(task(fresh, "a")?.spec?.input, { id: "again" })
+    assert.strictEqual(task(fresh, "a")?.specMod, 30)
+  })
+})
