@@ -35,13 +35,32 @@ export const freshKeys = (tag: string) => Keys.make(`bench-${++prefixes}-${tag}/
 
 const idsOf = (tag: string, count: number) => Array.from({ length: count }, (_, i) => `${tag}-${i + 1}`)
 
-export const start = (bench: Bench, keys: Keys.Layout, tag: string, count: number, leaseTtl?: string) =>
+export const start = (
+  bench: Bench,
+  keys: Keys.Layout,
+  tag: string,
+  count: number,
+  leaseTtl?: string,
+  plugins?: string
+) =>
   startRunners(
     bench.client,
-    { endpoint: bench.endpoint, keys, heapMb: bench.runnerHeapMb, ...(leaseTtl === undefined ? {} : { leaseTtl }) },
+    {
+      endpoint: bench.endpoint,
+      keys,
+      heapMb: bench.runnerHeapMb,
+      plugins,
+      ...(leaseTtl === undefined ? {} : { leaseTtl })
+    },
     idsOf(tag, count),
     bench.profileDir
   )
+
+/**
+ * Runners that follow a job without running any of it: they serve only the OpenStack task types,
+ * none of the bench's, so they claim nothing and their CPU is what following a job costs.
+ */
+const FOLLOWER_PLUGINS = "openstack"
 
 export const stopAll = (runners: ReadonlyArray<RunnerProcess>) => Promise.all(runners.map((r) => r.stop()))
 
@@ -56,20 +75,24 @@ export const runJob = async (
   tag: string,
   count: number,
   document: { id: string; tasks: unknown[] },
-  keys: Keys.Layout = freshKeys(tag)
+  keys: Keys.Layout = freshKeys(tag),
+  followerCount = 0
 ) => {
   const runners = await start(bench, keys, tag, count)
+  const followers =
+    followerCount === 0 ? [] : await start(bench, keys, `${tag}-follower`, followerCount, undefined, FOLLOWER_PLUGINS)
   try {
+    const followerCpu = () => followers.reduce((sum, r) => sum + r.cpuSeconds(), 0)
     const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
     const etcdCpu = () => processCpuSeconds(bench.etcdPid() ?? 0)
-    let atCommit = { runners: 0, etcd: 0 }
-    let atEnd = { runners: 0, etcd: 0 }
+    let atCommit = { runners: 0, etcd: 0, followers: 0 }
+    let atEnd = { runners: 0, etcd: 0, followers: 0 }
     const job = await watchJob(bench.client, keys, document.id, (await revision(bench.client)) + 1, {
       onCommitted: () => {
-        atCommit = { runners: cpu(), etcd: etcdCpu() }
+        atCommit = { runners: cpu(), etcd: etcdCpu(), followers: followerCpu() }
       },
       onCompleted: () => {
-        atEnd = { runners: cpu(), etcd: etcdCpu() }
+        atEnd = { runners: cpu(), etcd: etcdCpu(), followers: followerCpu() }
       }
     })
     const submitStart = now()
@@ -81,7 +104,8 @@ export const runJob = async (
     )
     const tasks = document.tasks.length
     const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
-    for (const r of runners) bench.profiled.push({ name: r.id, fromUs: committed.us, toUs: completed.us })
+    for (const r of [...runners, ...followers])
+      bench.profiled.push({ name: r.id, fromUs: committed.us, toUs: completed.us })
     return {
       tasks,
       submitSeconds,
@@ -90,16 +114,28 @@ export const runJob = async (
       writesPerTask: (completed.revision - committed.revision) / tasks,
       runnerCpuMsPerTask: ((atEnd.runners - atCommit.runners) * 1000) / tasks,
       etcdCpuMsPerTask: ((atEnd.etcd - atCommit.etcd) * 1000) / tasks,
+      /** Per follower. */
+      followerCpuMsPerTask:
+        followers.length === 0
+          ? Number.NaN
+          : ((atEnd.followers - atCommit.followers) * 1000) / tasks / followers.length,
       peakRssMb
     }
   } finally {
-    await stopAll(runners)
+    await stopAll([...runners, ...followers])
   }
 }
 
-/** 1,000 independent no-op tasks on `count` runner processes. */
-export const throughput = (bench: Bench, count: number) =>
-  runJob(bench, `throughput${count}`, count, independentTasks("noop", bench.n(1000)))
+/** 1,000 independent no-op tasks on `count` runner processes (and `followers` that run none of them). */
+export const throughput = (bench: Bench, count: number, followers = 0) =>
+  runJob(
+    bench,
+    `throughput${count}${followers === 0 ? "" : `f${followers}`}`,
+    count,
+    independentTasks("noop", bench.n(1000)),
+    undefined,
+    followers
+  )
 
 /** The large job: a tree of 10,000 no-op tasks (`--big-tasks N`: N), then what reading it costs. */
 export const bigJob = async (bench: Bench) => {

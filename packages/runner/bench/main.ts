@@ -143,6 +143,20 @@ const run = async () => {
         })
       }
     }
+    // every runner follows every change of an active job: what that costs one that runs none of it
+    progress("throughput, 1 runner process and 1 follower")
+    const f = await throughput(bench, 1, 1)
+    rows.push([
+      `${bench.n(1000)} no-op tasks, 1 process + 1 follower`,
+      `${round(f.tasksPerSecond, 0)} tasks/s`,
+      txnFloor,
+      ratio(f.tasksPerSecond / rawTps)
+    ])
+    Object.assign(figures, {
+      noopTasksPerSecondWithFollower: round(f.tasksPerSecond, 0),
+      followerCpuMsPerTask: round(f.followerCpuMsPerTask, 3),
+      runnerCpuMsPerTaskWithFollower: round(f.runnerCpuMsPerTask, 3)
+    })
   })
   await attempt("pickup", async () => {
     progress("pickup")

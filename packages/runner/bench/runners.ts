@@ -49,6 +49,8 @@ export interface RunnerOptions {
   readonly heapMb?: number | undefined
   /** Write a CPU profile named `name` into `dir` when the process exits. */
   readonly profile?: { readonly dir: string; readonly name: string } | undefined
+  /** The plugins it serves (`--plugins`); `test` (the bench's task types) by default. */
+  readonly plugins?: string | undefined
 }
 
 export interface RunnerProcess {
@@ -108,7 +110,7 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
     bin,
     "run",
     "--plugins",
-    "test",
+    options.plugins ?? "test",
     "--runner-id",
     options.id,
     "--etcd",
