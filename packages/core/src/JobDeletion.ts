@@ -169,7 +169,9 @@ export const remove = Effect.fn("JobDeletion.remove")(function* (keys: Keys.Layo
       ...held.map((h): Compare => ({ key: h.key, target: "modRevision", op: "==", value: h.mod }))
     ]
     const success: Array<Op> = [
+      // (the job's keys hold the event log of a store written before it moved)
       { _tag: "deletePrefix", prefix: keys.job(id) },
+      { _tag: "deletePrefix", prefix: keys.events(id) },
       { _tag: "delete", key: keys.indexEntry(id) },
       // a finished job normally has none; one written by a racing operation must not outlive the job
       { _tag: "delete", key: keys.activeEntry(id) },

@@ -229,11 +229,18 @@ export const viewOf = (keys: Keys.Layout, id: string, kvs: ReadonlyArray<KeyValu
     return { spec, state, stateRevision, tasks: views, problems } satisfies JobView
   })
 
-/** The job's event log in commit order; with `limit`, its first `limit` entries (a large job logs two per task). */
+/**
+ * The job's event log in commit order; with `limit`, its first `limit` entries (a large job logs two
+ * per task). Entries a store kept under the job's keys before the log moved come first: they are older.
+ */
 export const events = Effect.fn("Jobs.events")(function* (keys: Keys.Layout, id: string, limit?: number) {
   const store = yield* Store
-  const { kvs } = yield* store.range(keys.events(id), limit === undefined ? {} : { limit, pageSize: limit })
-  const sorted = [...kvs].sort((a, b) => a.createRevision - b.createRevision || (a.key < b.key ? -1 : 1))
+  const options = limit === undefined ? {} : { limit, pageSize: limit }
+  const legacy = yield* store.range(keys.legacyEvents(id), options)
+  const log = yield* store.range(keys.events(id), options)
+  const sorted = [...legacy.kvs, ...log.kvs]
+    .sort((a, b) => a.createRevision - b.createRevision || (a.key < b.key ? -1 : 1))
+    .slice(0, limit)
   const out: Array<JobEvent> = []
   for (const kv of sorted) {
     const e = yield* Effect.option(decodeEvent(kv.key, kv.value))

@@ -8,7 +8,8 @@
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/status  TaskStatus
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/result  TaskResult
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/claim   runner id, on the runner's lease (fencing token = create revision)
- *   <prefix>jobs/<job>/events/<time>-<writer>-<n>   JobEvent; the log's order is the keys' create revision
+ *   <prefix>~events/<job>/<time>-<writer>-<n>       JobEvent; the log's order is the keys' create revision
+ *   <prefix>jobs/<job>/events/<time>-<writer>-<n>   the same, as stores written before the log moved hold it
  *   <prefix>index/<job>                             JobState summary for listing without reading tasks
  *   <prefix>active/<job>                            present while some runner has work for the job (discovery reads only these)
  *   <prefix>layout                                  layout version; absent in a store written before `active/` existed
@@ -21,6 +22,10 @@
  *
  * The job spec is written last when a job is submitted in several
  * transactions, so a job without a spec is half-written and never picked up.
+ *
+ * The event log sorts after every other key ("~"), so runners follow the rest of the prefix with
+ * one watch that ends where the log begins (`followedEnd`): two of a task's seven changes are log
+ * entries nobody running tasks needs, and they are the largest values.
  *
  * `active/<job>` is written in the same transaction as every state that
  * needs a runner (submission, a user's operation) and deleted in the one
@@ -43,8 +48,13 @@ export interface Layout {
   readonly jobState: (job: string) => string
   readonly tasks: (job: string, phase?: Phase) => string
   readonly task: (job: string, phase: Phase, task: string, record: Record) => string
+  /** A job's event log. */
   readonly events: (job: string) => string
   readonly event: (job: string, id: string) => string
+  /** Where a store written before the log moved keeps a job's older entries (read, never written). */
+  readonly legacyEvents: (job: string) => string
+  /** Every key of the prefix below this one but the event log: the end of the engine's watch. */
+  readonly followedEnd: string
   readonly index: string
   readonly indexEntry: (job: string) => string
   readonly active: string
@@ -66,7 +76,7 @@ export interface Layout {
   readonly expiryBackfilled: string
   readonly archive: string
   readonly archiveEntry: (job: string) => string
-  /** Parses a key under `jobs/`; undefined for keys of other kinds. */
+  /** Parses a key under `jobs/` or of the event log; undefined for keys of other kinds. */
   readonly parse: (key: string) => ParsedKey | undefined
 }
 
@@ -84,6 +94,7 @@ export type ParsedKey =
 
 export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
   const jobs = `${prefix}jobs/`
+  const log = `${prefix}~events/`
   const job = (id: string) => `${jobs}${id}/`
   return {
     prefix,
@@ -93,8 +104,10 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
     jobState: (id) => `${job(id)}state`,
     tasks: (id, phase) => `${job(id)}tasks/${phase === undefined ? "" : `${phase}/`}`,
     task: (id, phase, task, record) => `${job(id)}tasks/${phase}/${task}/${record}`,
-    events: (id) => `${job(id)}events/`,
-    event: (id, event) => `${job(id)}events/${event}`,
+    events: (id) => `${log}${id}/`,
+    event: (id, event) => `${log}${id}/${event}`,
+    legacyEvents: (id) => `${job(id)}events/`,
+    followedEnd: log,
     index: `${prefix}index/`,
     indexEntry: (id) => `${prefix}index/${id}`,
     active: `${prefix}active/`,
@@ -121,6 +134,13 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
     archive: `${prefix}archive/`,
     archiveEntry: (id) => `${prefix}archive/${id}`,
     parse: (key) => {
+      if (key.startsWith(log)) {
+        const rest = key.slice(log.length)
+        const at = rest.indexOf("/")
+        return at > 0 && at < rest.length - 1
+          ? { _tag: "event", job: rest.slice(0, at), id: rest.slice(at + 1) }
+          : undefined
+      }
       if (!key.startsWith(jobs)) return undefined
       const parts = key.slice(jobs.length).split("/")
       const [id, kind] = parts

@@ -235,7 +235,10 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
 
     const follow = Effect.gen(function* () {
       const at = yield* load
-      yield* store.watch(keys.prefix, { fromRevision: at + 1 }).pipe(Stream.runForEachArray(onEvents))
+      // everything under the prefix but the event log, which nothing here reads
+      yield* store
+        .watch(keys.prefix, { fromRevision: at + 1, end: keys.followedEnd })
+        .pipe(Stream.runForEachArray(onEvents))
     }).pipe(
       // a periodic resync repairs anything a watch could have missed
       Effect.timeoutOption(options.resyncInterval ?? "30 seconds"),

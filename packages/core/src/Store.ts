@@ -94,6 +94,11 @@ export type WatchEvent =
 export interface WatchOptions {
   /** First revision to deliver (inclusive). Default: changes after the current revision. */
   readonly fromRevision?: Revision
+  /**
+   * Watch the keys from `prefix` (as the first key) up to `end` (excluded) instead of the keys that
+   * start with `prefix`: the engine follows everything under its prefix but the event log.
+   */
+  readonly end?: string
 }
 
 /** A lease kept alive for the life of a `Scope`. */

@@ -26,7 +26,10 @@ const putState = (id: string, state: Job.JobState) =>
 
 const keysOf = (id: string) =>
   Effect.map(allKeys, (all) =>
-    all.filter((k) => k.startsWith(keys.job(id)) || k === keys.indexEntry(id) || k.endsWith(`/${id}`))
+    all.filter(
+      (k) =>
+        k.startsWith(keys.job(id)) || k.startsWith(keys.events(id)) || k === keys.indexEntry(id) || k.endsWith(`/${id}`)
+    )
   )
 
 describe("job delete", () => {
@@ -82,8 +85,10 @@ describe("job delete", () => {
       assert.isTrue(before.some((k) => k.startsWith(keys.events(id))))
       const otherKeys = yield* keysOf(other)
 
-      // an active entry left behind (none is, normally) goes with the job
+      // an active entry left behind (none is, normally) goes with the job, and so does the log a
+      // store written before the log moved keeps under the job's keys
       yield* Store.put(keys.activeEntry(id), "{}")
+      yield* Store.put(`${keys.legacyEvents(id)}000000000000001-client-0`, "{}")
       const summary = yield* remove(id, { actor: "alice@host", reason: "drill kept long enough" })
       assert.deepStrictEqual(yield* keysOf(id), [keys.archiveEntry(id)])
       assert.deepStrictEqual(yield* keysOf(other), otherKeys, "another job is untouched")

@@ -314,9 +314,12 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
             let current: Etcd.Watcher | undefined
             let closed = false
             const open = () => {
-              const watcher = client
-                .watch()
-                .prefix(key(prefix))
+              const builder = client.watch()
+              const watcher = (
+                opts?.end === undefined
+                  ? builder.prefix(key(prefix))
+                  : builder.inRange({ start: key(prefix), end: key(opts.end) })
+              )
                 .startRevision(String(Math.max(from, lastRevision)))
                 .watcher()
               // listeners go on before it connects: events of a past revision come at once

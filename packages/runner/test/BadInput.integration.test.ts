@@ -230,14 +230,14 @@ describe("malformed job documents: exit 2 naming task and field, nothing written
 
   it.live("a job id that already exists: exit 2, the existing job untouched", () =>
     Effect.promise(async () => {
-      const { cli, keysUnder } = context()
+      const { cli, keysUnder, keys } = context()
       const path = file("existing", JSON.stringify({ id: "twice", tasks: [echo("a")] }))
       assert.strictEqual((await cli("job", "submit", path)).code, 0)
-      const before = (await keysUnder()).filter((kv) => !kv.key.includes("/events/"))
+      const before = (await keysUnder()).filter((kv) => !kv.key.startsWith(keys.followedEnd))
       const again = await cli("job", "submit", file("existing-2", JSON.stringify({ id: "twice", tasks: [echo("b")] })))
       assert.strictEqual(again.code, 2)
       assert.include(again.stderr, 'job "twice" already exists')
-      const after = (await keysUnder()).filter((kv) => !kv.key.includes("/events/"))
+      const after = (await keysUnder()).filter((kv) => !kv.key.startsWith(keys.followedEnd))
       assert.deepStrictEqual(
         after.map((kv) => [kv.key, kv.modRevision]),
         before.map((kv) => [kv.key, kv.modRevision])

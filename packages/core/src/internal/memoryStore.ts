@@ -38,6 +38,7 @@ interface LeaseState {
 
 interface Watcher {
   readonly prefix: string
+  readonly end: string | undefined
   nextRevision: Revision
   readonly queue: Queue.Queue<WatchEvent, StoreError.StoreError | Cause.Done>
 }
@@ -161,7 +162,9 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
     for (const event of events) {
       if (event.revision < watcher.nextRevision) continue
       const key = event._tag === "put" ? event.kv.key : event.key
-      if (key.startsWith(watcher.prefix)) Queue.offerUnsafe(watcher.queue, event)
+      const within =
+        watcher.end === undefined ? key.startsWith(watcher.prefix) : key >= watcher.prefix && key < watcher.end
+      if (within) Queue.offerUnsafe(watcher.queue, event)
     }
     watcher.nextRevision = revision + 1
   }
@@ -424,7 +427,7 @@ export const make: Effect.Effect<MemoryStore, never, Scope.Scope> = Effect.gen(f
           Effect.flatMap(() => {
             const from = options?.fromRevision ?? revision + 1
             if (from < compactRevision) return Effect.fail(StoreError.compacted("watch", from, compactRevision))
-            const watcher: Watcher = { prefix, nextRevision: from, queue }
+            const watcher: Watcher = { prefix, end: options?.end, nextRevision: from, queue }
             watchers.add(watcher)
             deliver(watcher)
             if (loseReply("watch")) {

@@ -407,6 +407,34 @@ export const storeConformance = (
         })
       )
 
+      run("with an end, delivers the keys from the prefix up to the end and nothing past it", (k) =>
+        Effect.gen(function* () {
+          const store = yield* S
+          const start = yield* store.revision
+          const fiber = yield* S.use((s) =>
+            s
+              .watch(k("r/"), { fromRevision: start + 1, end: k("r/~") })
+              .pipe(Stream.take(3), Stream.runCollect, Effect.forkChild)
+          )
+          const expected: Array<number> = []
+          expected.push((yield* put(k("r/a"), "in")).revision)
+          yield* put(k("r/~log/1"), "past the end")
+          yield* put(k("r/~"), "the end itself")
+          expected.push((yield* put(k("r/}"), "in: below ~")).revision)
+          yield* put(k("s/"), "outside")
+          expected.push((yield* put(k("r/b/c"), "in")).revision)
+          const events = yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))
+          assert.deepStrictEqual(
+            events.map((e) => [keyOf(e), e.revision]),
+            [
+              [k("r/a"), expected[0]],
+              [k("r/}"), expected[1]],
+              [k("r/b/c"), expected[2]]
+            ]
+          )
+        })
+      )
+
       run("resumes from a past revision exactly, without gaps or repeats", (k) =>
         Effect.gen(function* () {
           const revisions: Array<number> = []

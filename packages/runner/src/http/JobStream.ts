@@ -55,7 +55,12 @@ export const jobStream = (keys: Keys.Layout, id: string, from: number) =>
               return sse("counts", tally.counts)
             })
           )
-    const changes = store.watch(keys.job(id), { fromRevision: from }).pipe(
+    // the job's keys and its event log, which lives apart (see Keys)
+    const watched = Stream.merge(
+      store.watch(keys.job(id), { fromRevision: from }),
+      store.watch(keys.events(id), { fromRevision: from })
+    )
+    const changes = watched.pipe(
       Stream.map((e): Uint8Array | undefined => {
         const key = e._tag === "put" ? e.kv.key : e.key
         const parsed = keys.parse(key)
