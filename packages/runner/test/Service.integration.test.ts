@@ -329,8 +329,10 @@ describe("migrator run --http against a real etcd", () => {
       }
       const events = await read(
         "/api/jobs/sse-1/stream",
+        // (a log entry comes on its own watch: it may follow the state committed with it)
         (es) =>
-          es.some((e) => e.event === "state" && e.data.state === "completed") ||
+          (es.some((e) => e.event === "state" && e.data.state === "completed") &&
+            es.some((e) => e.event === "log" && e.data.type === "job.completed")) ||
           (es[0]?.event === "snapshot" && es[0].data.state === "completed")
       )
       assert.strictEqual(events[0]?.event, "snapshot")
