@@ -15,6 +15,7 @@ import { ExponentialBackoff, type IBackoff, noop } from "cockatiel"
 import { Cause, Clock, Context, Duration, Effect, Layer, Option, Queue, Schedule, Stream } from "effect"
 import * as Etcd from "etcd3"
 import { toStoreError } from "./internal/errors.ts"
+import * as Wire from "./internal/wire.ts"
 
 export interface Options {
   /** e.g. `["http://127.0.0.1:2379"]` or `https://` endpoints with TLS. */
@@ -43,36 +44,97 @@ export interface Options {
 /** The etcd client behind the store, for callers that need etcd itself (benchmarks, tests). */
 export class EtcdClient extends Context.Service<EtcdClient, Etcd.Etcd3>()("@migrator/etcd-store/EtcdClient") {}
 
-const buf = (s: string) => Buffer.from(s, "utf8")
+const prefixEnd = (prefix: Buffer): Buffer => Buffer.from(Wire.prefixEnd(prefix))
 
-const prefixEnd = (prefix: Buffer): Buffer => {
-  const end = Buffer.from(prefix)
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]!++
-      return end.subarray(0, i + 1)
-    }
-  }
-  return Buffer.from([0]) // the whole key space
+/** The part of a gRPC client (@grpc/grpc-js `Client`) the hot paths call with their own codecs. */
+interface GrpcClient {
+  makeUnaryRequest<Q, R>(
+    method: string,
+    serialize: (request: Q) => Buffer,
+    deserialize: (reply: Buffer) => R,
+    argument: Q,
+    metadata: unknown,
+    options: { readonly deadline: Date },
+    callback: (error: Error | null, reply?: R) => void
+  ): unknown
+  makeBidiStreamRequest<Q, R>(
+    method: string,
+    serialize: (request: Q) => Buffer,
+    deserialize: (reply: Buffer) => R,
+    metadata: unknown
+  ): GrpcStream<Q, R>
 }
-
-const targets = {
-  value: "Value",
-  version: "Version",
-  createRevision: "Create",
-  modRevision: "Mod",
-  lease: "Lease"
-} as const
-const results = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const
+interface GrpcStream<Q, R> {
+  write(request: Q): boolean
+  cancel(): void
+  on(event: "data", listener: (reply: R) => void): void
+  on(event: "error", listener: (error: Error) => void): void
+  on(event: "end" | "close", listener: () => void): void
+  removeAllListeners(): void
+}
+/**
+ * etcd3's connection pool (protected in its types): the channel, credentials and auth token of
+ * its calls, so transactions and watches share them while bypassing its codec (see `wire.ts`).
+ */
+interface ConnectionPool {
+  withConnection<A>(
+    service: string,
+    f: (connection: {
+      readonly client: GrpcClient
+      readonly metadata: unknown
+      readonly resource: unknown
+    }) => Promise<A>
+  ): Promise<A>
+  markFailed(resource: unknown, error: Error): void
+  readonly authenticator: { invalidateMetadata(): void }
+}
+const poolOf = (client: Etcd.Etcd3) => (client as unknown as { readonly pool: ConnectionPool }).pool
 
 /** Builds the store on an etcd client (closing the client is the caller's business). */
 export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service => {
-  const ns = buf(options.namespace ?? "")
+  const ns = Buffer.from(options.namespace ?? "", "utf8")
   const timeout = Duration.toMillis(Duration.fromInputUnsafe(options.requestTimeout ?? "5 seconds"))
   const pageSize = options.pageSize ?? 10_000
   const namespace = options.namespace ?? ""
   const key = (k: string) => Buffer.from(namespace + k, "utf8")
   const unkey = (b: Buffer) => b.subarray(ns.length).toString("utf8")
+  const pool = poolOf(client)
+  const encode = Wire.encoder(namespace)
+  const decode = Wire.decoder(ns.length)
+
+  /** A unary call with our own codec; a stale auth token is renewed once, as etcd3 does. */
+  const unary = <Q, R>(
+    service: string,
+    method: string,
+    serialize: (request: Q) => Buffer,
+    deserialize: (reply: Buffer) => R,
+    request: Q,
+    options: CallOptions,
+    renewed = false
+  ): Promise<R> =>
+    pool
+      .withConnection(
+        service,
+        ({ client, metadata }) =>
+          new Promise<R>((resolve, reject) => {
+            client.makeUnaryRequest(
+              `/etcdserverpb.${service}/${method}`,
+              serialize,
+              deserialize,
+              request,
+              metadata,
+              options,
+              (error, reply) => (error === null ? resolve(reply!) : reject(error))
+            )
+          })
+      )
+      .catch((e: unknown) => {
+        if (!renewed && e instanceof Etcd.EtcdInvalidAuthTokenError) {
+          pool.authenticator.invalidateMetadata()
+          return unary(service, method, serialize, deserialize, request, options, true)
+        }
+        throw e
+      })
   type CallOptions = { readonly deadline: Date }
 
   const call = <A>(operation: string, f: (options: CallOptions) => Promise<A>) =>
@@ -129,74 +191,26 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
       return { kvs: out, revision: revision ?? 0 } satisfies Store.RangeResult
     })
 
-  const compareOf = (c: Store.Compare): Etcd.ICompare => {
-    const base = { key: key(c.key), target: targets[c.target], result: results[c.op] }
-    switch (c.target) {
-      case "value":
-        return { ...base, value: buf(c.value) }
-      case "version":
-        return { ...base, version: c.value }
-      case "createRevision":
-        return { ...base, create_revision: c.value }
-      case "modRevision":
-        return { ...base, mod_revision: c.value }
-      case "lease":
-        return { ...base, lease: c.value }
-    }
-  }
-
-  const opOf = (op: Store.Op): Etcd.IRequestOp => {
-    switch (op._tag) {
-      case "put":
-        return {
-          request_put: {
-            key: key(op.key),
-            value: buf(op.value),
-            ...(op.lease === undefined ? {} : { lease: op.lease })
-          }
-        }
-      case "delete":
-        return { request_delete_range: { key: key(op.key) } }
-      case "deletePrefix": {
-        const start = key(op.prefix)
-        return { request_delete_range: { key: start, range_end: prefixEnd(start) } }
-      }
-      case "get":
-        return { request_range: { key: key(op.key) } }
-    }
-  }
-
-  const resultOf = (op: Store.Op, r: Etcd.IResponseOp): Store.OpResult => {
-    switch (op._tag) {
-      case "put":
-        return { _tag: "put" }
-      case "delete":
-      case "deletePrefix":
-        return { _tag: "delete", deleted: Number(r.response_delete_range?.deleted ?? 0) }
-      case "get": {
-        const kv = r.response_range?.kvs[0]
-        return { _tag: "get", kv: kv === undefined ? undefined : kvOf(kv) }
-      }
-    }
-  }
-
   const txn = (request: Store.TxnRequest) =>
-    call("txn", (o) =>
-      client.kv.txn(
-        {
-          compare: request.compare.map(compareOf),
-          success: request.success.map(opOf),
-          failure: (request.failure ?? []).map(opOf)
-        },
-        o
-      )
-    ).pipe(
+    call("txn", (o) => unary("KV", "Txn", encode.txn, decode.txn, request, o)).pipe(
       Effect.map((r): Store.TxnResult => {
         const ops = r.succeeded ? request.success : (request.failure ?? [])
         return {
           succeeded: r.succeeded,
-          revision: Number(r.header.revision),
-          results: ops.map((op, i) => resultOf(op, r.responses[i]!))
+          revision: r.revision,
+          results: ops.map((op, i): Store.OpResult => {
+            const reply = r.responses[i]
+            switch (op._tag) {
+              case "put":
+                return { _tag: "put" }
+              case "delete":
+              case "deletePrefix":
+                return { _tag: "delete", deleted: reply?.deleted ?? 0 }
+              case "get":
+                return { _tag: "get", kv: reply?.kvs[0] }
+            }
+            return op satisfies never
+          })
         }
       })
     )
@@ -258,37 +272,45 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
     )
   )
 
-  /** Why a watch of `prefix` from `from` failed: compaction, or something else. */
-  const diagnose = (prefix: string, from: number, error: unknown) =>
-    probe("watch", prefix, from).pipe(
-      Effect.match({
-        onFailure: (e) => (e.reason._tag === "Compacted" ? StoreError.compacted("watch", from, 0) : e),
-        onSuccess: () => toStoreError("watch")(error)
-      }),
-      Effect.flatMap(Effect.fail)
-    )
-
+  /**
+   * One watch stream per call, with our own codec (`wire.ts`). A broken stream is opened again by
+   * us from the last *delivered* event: a transaction split across replies is resumed at its
+   * revision and the keys already delivered at it are skipped. etcd cancels a watch whose start
+   * revision is compacted: that ends the stream with `Compacted`.
+   */
   const watch = (prefix: string, opts?: Store.WatchOptions): Stream.Stream<Store.WatchEvent, StoreError.StoreError> =>
     Stream.unwrap(
       Effect.gen(function* () {
-        const current = Number((yield* probe("watch", prefix)).header.revision)
-        const from = opts?.fromRevision ?? current + 1
-        // etcd3 mishandles a watch created on a compacted revision (it throws inside its
-        // stream handler), so find out first with a one-key read at that revision
-        if (from <= current) {
-          yield* probe("watch", prefix, from).pipe(
-            Effect.mapError((e) => (e.reason._tag === "Compacted" ? StoreError.compacted("watch", from, 0) : e))
-          )
-        }
+        const from = opts?.fromRevision ?? Number((yield* probe("watch", prefix)).header.revision) + 1
+        const start = key(prefix)
+        const end = opts?.end === undefined ? prefixEnd(start) : key(opts.end)
         return Stream.callback<Store.WatchEvent, StoreError.StoreError>((queue) =>
           Effect.gen(function* () {
-            // delivered up to (revision, keys at that revision): a resumed watcher may repeat some
+            // delivered up to (revision, keys at that revision): a resumed watch may repeat some
             let lastRevision = from - 1
             let keysAtLast = new Set<string>()
-            const onData = (res: Etcd.IWatchResponse) => {
-              for (const e of res.events) {
-                const revision = Number(e.kv.mod_revision)
-                const k = unkey(e.kv.key)
+            let current: GrpcStream<Buffer, Wire.WatchReply> | undefined
+            let closed = false
+
+            const close = () => {
+              closed = true
+              const s = current
+              current = undefined
+              s?.cancel()
+            }
+            const onReply = (reply: Wire.WatchReply) => {
+              if (reply.canceled) {
+                close()
+                const error =
+                  reply.compactRevision > 0
+                    ? StoreError.compacted("watch", lastRevision + 1, reply.compactRevision)
+                    : toStoreError("watch")(Etcd.castGrpcErrorMessage(reply.cancelReason || "watch canceled"))
+                Queue.failCauseUnsafe(queue, Cause.fail(error))
+                return
+              }
+              for (const e of reply.events) {
+                const revision = e.kv.modRevision
+                const k = e.kv.key
                 if (revision < lastRevision || (revision === lastRevision && keysAtLast.has(k))) continue
                 if (revision > lastRevision) {
                   lastRevision = revision
@@ -297,66 +319,54 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
                 keysAtLast.add(k)
                 Queue.offerUnsafe(
                   queue,
-                  e.type === "Put" ? { _tag: "put", kv: kvOf(e.kv), revision } : { _tag: "delete", key: k, revision }
+                  e.type === "put" ? { _tag: "put", kv: e.kv, revision } : { _tag: "delete", key: k, revision }
                 )
               }
             }
-            const onError = (error: unknown) => {
+            const later = () =>
               Effect.runFork(
-                diagnose(prefix, lastRevision + 1, error).pipe(
-                  Effect.catch((e) => Effect.sync(() => Queue.failCauseUnsafe(queue, Cause.fail(e))))
-                )
-              )
-            }
-            // etcd3 resumes a broken watch from the revision of the last *response header*, which
-            // can skip events it had not delivered yet; so we resume ourselves from the last event
-            // we delivered (the key set de-duplicates a transaction split across responses)
-            let current: Etcd.Watcher | undefined
-            let closed = false
-            const open = () => {
-              const builder = client.watch()
-              const watcher = (
-                opts?.end === undefined
-                  ? builder.prefix(key(prefix))
-                  : builder.inRange({ start: key(prefix), end: key(opts.end) })
-              )
-                .startRevision(String(Math.max(from, lastRevision)))
-                .watcher()
-              // listeners go on before it connects: events of a past revision come at once
-              watcher.on("data", onData)
-              watcher.on("error", onError)
-              watcher.on("disconnected", () => {
-                if (watcher !== current || closed) return
-                current = undefined
-                watcher.removeAllListeners()
-                void watcher.cancel().catch(() => undefined)
-                Effect.runFork(
-                  Effect.sleep("200 millis").pipe(
-                    Effect.andThen(
-                      Effect.sync(() => {
-                        if (!closed) current = open()
-                      })
-                    )
+                Effect.sleep("200 millis").pipe(
+                  Effect.andThen(
+                    Effect.sync(() => {
+                      if (!closed) open()
+                    })
                   )
                 )
-              })
-              return watcher
+              )
+            const open = () => {
+              pool
+                .withConnection("Watch", async ({ client, metadata, resource }) => {
+                  if (closed) return
+                  const stream = client.makeBidiStreamRequest<Buffer, Wire.WatchReply>(
+                    "/etcdserverpb.Watch/Watch",
+                    (request) => request,
+                    decode.watch,
+                    metadata
+                  )
+                  current = stream
+                  let broken = false
+                  const broke = (error?: Error) => {
+                    if (broken) return
+                    broken = true
+                    stream.removeAllListeners()
+                    stream.on("error", () => undefined) // the cancel's own error, or a late one
+                    stream.cancel()
+                    if (current !== stream || closed) return
+                    current = undefined
+                    // a broken connection resets the host's channel, as etcd3's own watches do
+                    if (error !== undefined) pool.markFailed(resource, error)
+                    later()
+                  }
+                  stream.on("data", onReply)
+                  stream.on("error", broke)
+                  stream.on("end", () => broke())
+                  stream.write(encode.watchCreate(start, end, Math.max(from, lastRevision)))
+                })
+                .catch(() => {
+                  if (!closed) later()
+                })
             }
-            yield* Effect.acquireRelease(
-              Effect.sync(() => {
-                current = open()
-              }),
-              () =>
-                Effect.sync(() => {
-                  closed = true
-                  const w = current
-                  current = undefined
-                  return w
-                }).pipe(
-                  Effect.flatMap((w) => (w === undefined ? Effect.void : Effect.promise(() => w.cancel()))),
-                  Effect.ignore
-                )
-            )
+            yield* Effect.acquireRelease(Effect.sync(open), () => Effect.sync(close))
           })
         )
       })

@@ -28,6 +28,70 @@ describe("etcd driver against a real etcd", () => {
     })
   )
 
+  it.live("any UTF-8 text and 64-bit lease ids cross our codec intact: txn, get, range and watch agree", () =>
+    Effect.gen(function* () {
+      const store = yield* EtcdStore.make({ endpoints: [endpoint], namespace: "nś-ü/" })
+      const lease = yield* store.grantLease(Duration.seconds(30))
+      // etcd's lease ids use all 64 bits: beyond a double's 53
+      assert.isTrue(BigInt(lease) > 2n ** 53n, `lease id ${lease}`)
+      const from = (yield* store.revision) + 1
+      const key = "tâche/é/🚀"
+      const value = `{"naïve":"日本語 ✓","n":${"9".repeat(20)}}`
+      const written = yield* store.txn({
+        compare: [
+          { key, target: "createRevision", op: "==", value: 0 },
+          { key: "ключ", target: "lease", op: "==", value: "0" }
+        ],
+        success: [
+          { _tag: "put", key, value, lease },
+          { _tag: "put", key: "ключ", value: "" },
+          { _tag: "get", key }
+        ]
+      })
+      assert.isTrue(written.succeeded)
+      const read = written.results[2]
+      assert.strictEqual(read?._tag === "get" ? read.kv?.value : undefined, value)
+      const kv = Option.getOrThrow(yield* store.get(key))
+      assert.deepStrictEqual(
+        [kv.key, kv.value, kv.lease, kv.modRevision, kv.createRevision, kv.version],
+        [key, value, lease, written.revision, written.revision, 1]
+      )
+      assert.isTrue(
+        yield* store
+          .txn({
+            compare: [
+              { key, target: "lease", op: "==", value: lease },
+              { key, target: "value", op: "==", value }
+            ],
+            success: []
+          })
+          .pipe(Effect.map((r) => r.succeeded))
+      )
+      const listed = yield* store.range("")
+      assert.deepStrictEqual(
+        listed.kvs.map((k) => [k.key, k.value]),
+        [
+          [key, value],
+          ["ключ", ""]
+        ]
+      )
+      const removed = yield* store.txn({ compare: [], success: [{ _tag: "deletePrefix", prefix: "tâche/" }] })
+      assert.deepStrictEqual(removed.results, [{ _tag: "delete", deleted: 1 }])
+      const events = yield* store
+        .watch("", { fromRevision: from })
+        .pipe(Stream.take(3), Stream.runCollect, Effect.timeout("10 seconds"))
+      assert.deepStrictEqual(
+        events.map((e) => (e._tag === "put" ? [e.kv.key, e.kv.value, e.kv.lease] : [e.key, e.revision])),
+        [
+          [key, value, lease],
+          ["ключ", "", undefined],
+          [key, removed.revision]
+        ]
+      )
+      yield* store.txn({ compare: [], success: [{ _tag: "deletePrefix", prefix: "" }] })
+    }).pipe(Effect.scoped)
+  )
+
   it.live("a watch catches up over a reply larger than gRPC's default 4 MB limit", () =>
     Effect.gen(function* () {
       const store = yield* EtcdStore.make({ endpoints: [endpoint] })
