@@ -133,7 +133,8 @@ const run = async () => {
           ratioThreeRunnersToRaw: round(t.tasksPerSecond / rawTps, 3),
           ratioThreeProcessesToRaw: round(t.tasksPerSecond / rawTps, 3),
           runnerCpuMsPerTaskThreeRunners: perTask.runnerCpuMsPerTask,
-          etcdCpuMsPerTaskThreeRunners: perTask.etcdCpuMsPerTask
+          etcdCpuMsPerTaskThreeRunners: perTask.etcdCpuMsPerTask,
+          writeTxnsPerTaskThreeRunners: perTask.writeTxnsPerTask
         })
       } else {
         Object.assign(figures, {

@@ -12,6 +12,20 @@ const Wire = { Varint: 0, Fixed64: 1, Bytes: 2, Fixed32: 5 } as const
 
 const tag = (field: number, wire: number) => (field << 3) | wire
 
+// the tags the decoders look for, computed once (a switch evaluates its cases in turn)
+const BYTES_1 = tag(1, Wire.Bytes)
+const BYTES_2 = tag(2, Wire.Bytes)
+const BYTES_3 = tag(3, Wire.Bytes)
+const BYTES_5 = tag(5, Wire.Bytes)
+const BYTES_6 = tag(6, Wire.Bytes)
+const BYTES_11 = tag(11, Wire.Bytes)
+const VARINT_1 = tag(1, Wire.Varint)
+const VARINT_2 = tag(2, Wire.Varint)
+const VARINT_3 = tag(3, Wire.Varint)
+const VARINT_4 = tag(4, Wire.Varint)
+const VARINT_5 = tag(5, Wire.Varint)
+const VARINT_6 = tag(6, Wire.Varint)
+
 /** Bytes of a varint for a non-negative integer up to 2^53. */
 const varintSize = (n: number): number => {
   let size = 1
@@ -293,26 +307,26 @@ const keyValue = (r: Reader, end: number, nsBytes: number): Store.KeyValue => {
   while (r.pos < end) {
     const t = r.varint()
     switch (t) {
-      case tag(1, Wire.Bytes): {
+      case BYTES_1: {
         const [s, e] = r.span()
         key = r.buf.toString("utf8", s + nsBytes, e)
         break
       }
-      case tag(2, Wire.Varint):
+      case VARINT_2:
         createRevision = r.varint()
         break
-      case tag(3, Wire.Varint):
+      case VARINT_3:
         modRevision = r.varint()
         break
-      case tag(4, Wire.Varint):
+      case VARINT_4:
         version = r.varint()
         break
-      case tag(5, Wire.Bytes): {
+      case BYTES_5: {
         const [s, e] = r.span()
         value = r.buf.toString("utf8", s, e)
         break
       }
-      case tag(6, Wire.Varint): {
+      case VARINT_6: {
         const id = r.bigVarint()
         lease = id === "0" ? undefined : id
         break
@@ -329,7 +343,7 @@ const headerRevision = (r: Reader, end: number): number => {
   let revision = 0
   while (r.pos < end) {
     const t = r.varint()
-    if (t === tag(3, Wire.Varint)) revision = r.varint()
+    if (t === VARINT_3) revision = r.varint()
     else r.skip(t & 7)
   }
   return revision
@@ -353,11 +367,11 @@ const opReply = (r: Reader, end: number, nsBytes: number, kind: number): OpReply
   let deleted = 0
   while (r.pos < end) {
     const t = r.varint()
-    if (kind === 1 && t === tag(2, Wire.Bytes)) {
+    if (kind === 1 && t === BYTES_2) {
       const [s, e] = r.span()
       r.pos = s
       kvs.push(keyValue(r, e, nsBytes))
-    } else if (kind === 3 && t === tag(2, Wire.Varint)) deleted = r.varint()
+    } else if (kind === 3 && t === VARINT_2) deleted = r.varint()
     else r.skip(t & 7)
   }
   return { kvs, deleted }
@@ -375,12 +389,12 @@ export const decoder = (nsBytes: number) => {
     const responses: Array<OpReply> = []
     while (r.more()) {
       const t = r.varint()
-      if (t === tag(1, Wire.Bytes)) {
+      if (t === BYTES_1) {
         const [s, e] = r.span()
         r.pos = s
         revision = headerRevision(r, e)
-      } else if (t === tag(2, Wire.Varint)) succeeded = r.varint() !== 0
-      else if (t === tag(3, Wire.Bytes)) {
+      } else if (t === VARINT_2) succeeded = r.varint() !== 0
+      else if (t === BYTES_3) {
         const [s, e] = r.span()
         r.pos = s
         let reply = NO_REPLY
@@ -412,35 +426,35 @@ export const decoder = (nsBytes: number) => {
     while (r.more()) {
       const t = r.varint()
       switch (t) {
-        case tag(1, Wire.Bytes): {
+        case BYTES_1: {
           const [s, e] = r.span()
           r.pos = s
           revision = headerRevision(r, e)
           break
         }
-        case tag(3, Wire.Varint):
+        case VARINT_3:
           created = r.varint() !== 0
           break
-        case tag(4, Wire.Varint):
+        case VARINT_4:
           canceled = r.varint() !== 0
           break
-        case tag(5, Wire.Varint):
+        case VARINT_5:
           compactRevision = r.varint()
           break
-        case tag(6, Wire.Bytes): {
+        case BYTES_6: {
           const [s, e] = r.span()
           cancelReason = buf.toString("utf8", s, e)
           break
         }
-        case tag(11, Wire.Bytes): {
+        case BYTES_11: {
           const [s, e] = r.span()
           r.pos = s
           let type = 0
           let kv: Store.KeyValue | undefined
           while (r.pos < e) {
             const et = r.varint()
-            if (et === tag(1, Wire.Varint)) type = r.varint()
-            else if (et === tag(2, Wire.Bytes)) {
+            if (et === VARINT_1) type = r.varint()
+            else if (et === BYTES_2) {
               const [ks, ke] = r.span()
               r.pos = ks
               kv = keyValue(r, ke, nsBytes)
