@@ -298,14 +298,19 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
               current = undefined
               s?.cancel()
             }
+            /** Ends the stream with `error` (an etcd or gRPC error, or a `StoreError` already). */
+            const fail = (error: unknown) => {
+              close()
+              const e = error instanceof StoreError.StoreError ? error : toStoreError("watch")(error)
+              Queue.failCauseUnsafe(queue, Cause.fail(e))
+            }
             const onReply = (reply: Wire.WatchReply) => {
               if (reply.canceled) {
-                close()
-                const error =
+                fail(
                   reply.compactRevision > 0
                     ? StoreError.compacted("watch", lastRevision + 1, reply.compactRevision)
-                    : toStoreError("watch")(Etcd.castGrpcErrorMessage(reply.cancelReason || "watch canceled"))
-                Queue.failCauseUnsafe(queue, Cause.fail(error))
+                    : Etcd.castGrpcErrorMessage(reply.cancelReason || "watch canceled")
+                )
                 return
               }
               for (const e of reply.events) {
@@ -353,8 +358,13 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
                     stream.cancel()
                     if (current !== stream || closed) return
                     current = undefined
-                    // a broken connection resets the host's channel, as etcd3's own watches do
-                    if (error !== undefined) pool.markFailed(resource, error)
+                    if (error !== undefined) {
+                      const cast = Etcd.castGrpcError(error)
+                      if (cast instanceof Etcd.EtcdInvalidAuthTokenError) pool.authenticator.invalidateMetadata()
+                      else if (!toStoreError("watch")(cast).retryable) return fail(cast)
+                      // a broken connection resets the host's channel, as etcd3's own watches do
+                      pool.markFailed(resource, error)
+                    }
                     later()
                   }
                   stream.on("data", onReply)
@@ -362,8 +372,11 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
                   stream.on("end", () => broke())
                   stream.write(encode.watchCreate(start, end, Math.max(from, lastRevision)))
                 })
-                .catch(() => {
-                  if (!closed) later()
+                .catch((error: unknown) => {
+                  if (closed) return
+                  // no connection yet is worth another try; refused credentials are not
+                  if (toStoreError("watch")(error).retryable) later()
+                  else fail(error)
                 })
             }
             yield* Effect.acquireRelease(Effect.sync(open), () => Effect.sync(close))

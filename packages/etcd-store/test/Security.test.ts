@@ -15,7 +15,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type { Store, StoreError } from "@migrator/core"
 import { EtcdStore } from "@migrator/etcd-store"
 import { createTestCertificates, type EtcdServer, startEtcd, type TestCertificates } from "@migrator/etcd-store/testing"
-import { Cause, Effect, Exit, Option, type Scope, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Schedule, type Scope, Stream } from "effect"
 import { afterAll, beforeAll } from "vitest"
 
 const ROOT_PASSWORD = "r00t-Secret-9f3a1c"
@@ -227,7 +227,54 @@ describe("etcd with TLS and authentication", () => {
       assert.isFalse(e.retryable)
       // nothing was written there
       assert.isTrue(Option.isNone(yield* root.get("other/k")))
+      // a watch there ends with the same refusal (from a revision given, so no read comes first)
+      const watched = yield* Effect.exit(
+        outside
+          .watch("other/", { fromRevision: revision })
+          .pipe(
+            Stream.take(1),
+            Stream.runCollect,
+            Effect.timeoutOrElse({ duration: "10 seconds", orElse: () => Effect.die("the watch went on") })
+          )
+      )
+      const refused = expectStoreError(watched)
+      assert.match(refused.message, /permission denied/i)
+      assert.isFalse(refused.retryable)
     }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "auth: a watch outlives a restart of etcd and goes on with the events written after it",
+    () =>
+      Effect.gen(function* () {
+        const app = yield* EtcdStore.make({
+          endpoints: [authEtcd.endpoint],
+          auth: { username: "app", password: APP_PASSWORD },
+          requestTimeout: "2 seconds"
+        })
+        const from = (yield* app.revision) + 1
+        const fiber = yield* app
+          .watch("app/restart/", { fromRevision: from })
+          .pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
+        // writes go through another client: a request of the watching one would renew its token
+        const writer = yield* EtcdStore.make({
+          endpoints: [authEtcd.endpoint],
+          auth: { username: "app", password: APP_PASSWORD },
+          requestTimeout: "2 seconds"
+        })
+        yield* writer.txn({ compare: [], success: [{ _tag: "put", key: "app/restart/1", value: "before" }] })
+        yield* Effect.promise(() => authEtcd.stop())
+        yield* Effect.promise(() => authEtcd.start())
+        yield* writer
+          .txn({ compare: [], success: [{ _tag: "put", key: "app/restart/2", value: "after" }] })
+          .pipe(Effect.retry({ times: 20, schedule: Schedule.spaced("250 millis") }))
+        const events = yield* Fiber.join(fiber).pipe(Effect.timeout("15 seconds"))
+        assert.deepStrictEqual(
+          events.map((e) => (e._tag === "put" ? e.kv.value : e._tag)),
+          ["before", "after"]
+        )
+      }).pipe(Effect.scoped),
+    60_000
   )
 
   it.live("auth: a wrong password, an unknown user or no credentials are refused, fast and without the password", () =>
@@ -253,6 +300,25 @@ describe("etcd with TLS and authentication", () => {
         assert.isBelow(ms, 15_000, "no hang")
         if (auth !== undefined) assert.match(e.message, /auth/i, e.message)
         assert.isFalse(e.retryable, `${e.reason._tag}: ${e.message}`)
+        // a watch from a given revision reads nothing first: refused all the same, not retried forever
+        if (auth !== undefined) {
+          const watched = yield* attempt(
+            Effect.flatMap(
+              EtcdStore.make({ endpoints: [authEtcd.endpoint], requestTimeout: "3 seconds", auth }),
+              (store) =>
+                store
+                  .watch("app/", { fromRevision: 1 })
+                  .pipe(
+                    Stream.take(1),
+                    Stream.runCollect,
+                    Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.die("the watch went on") })
+                  )
+            )
+          )
+          const w = expectStoreError(watched.exit)
+          assert.match(w.message, /auth/i, w.message)
+          assert.isFalse(w.retryable, `${w.reason._tag}: ${w.message}`)
+        }
       }
       const root = yield* EtcdStore.make({
         endpoints: [authEtcd.endpoint],
