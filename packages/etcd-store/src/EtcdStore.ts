@@ -124,7 +124,9 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
               request,
               metadata,
               options,
-              (error, reply) => (error === null ? resolve(reply!) : reject(error))
+              // typed as etcd3 types its own calls' errors, so the pool resets the host's channel
+              // on a recoverable one (a timeout on a connection that silently died, for one)
+              (error, reply) => (error === null ? resolve(reply!) : reject(Etcd.castGrpcError(error)))
             )
           })
       )
@@ -422,7 +424,15 @@ const clientOf = (options: Options) =>
           dialTimeout: 5_000,
           // gRPC's default 4 MB receive limit is below a watch's catch-up reply (etcd batches up
           // to 1,000 revisions in one message): a runner resuming behind a large job never caught up
-          grpcOptions: { "grpc.max_receive_message_length": -1 },
+          grpcOptions: {
+            "grpc.max_receive_message_length": -1,
+            // a connection that went silent (its peer gone without a reset) is found by a ping
+            // unanswered, not after the OS gives up on it: a watch would wait on it for good.
+            // Only while calls are open, and not below etcd's 5 s minimum (it would refuse us)
+            "grpc.keepalive_time_ms": 10_000,
+            "grpc.keepalive_timeout_ms": 5_000,
+            "grpc.keepalive_permit_without_calls": 0
+          },
           // one slow call must not open a circuit, and no call is retried blindly
           faultHandling: {
             host: () => noop,

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { EtcdStore } from "@migrator/etcd-store"
-import { startEtcd } from "@migrator/etcd-store/testing"
-import { Duration, Effect, Fiber, Option, Schedule, Stream } from "effect"
+import { startCuttingProxy, startEtcd } from "@migrator/etcd-store/testing"
+import { Duration, Effect, Exit, Fiber, Option, Schedule, Stream } from "effect"
 import { inject } from "vitest"
 
 const endpoint = inject("etcdEndpoint")
@@ -90,6 +90,59 @@ describe("etcd driver against a real etcd", () => {
       )
       yield* store.txn({ compare: [], success: [{ _tag: "deletePrefix", prefix: "" }] })
     }).pipe(Effect.scoped)
+  )
+
+  it.live("a write that times out on a connection gone silent is followed by one over a new connection", () =>
+    Effect.gen(function* () {
+      const target = new URL(endpoint)
+      const proxy = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          startCuttingProxy({ target: { host: target.hostname, port: Number(target.port) }, probability: 0, seed: 1 })
+        ),
+        (p) => Effect.promise(() => p.close())
+      )
+      const store = yield* EtcdStore.make({ endpoints: [proxy.endpoint], requestTimeout: "1 second" })
+      const put = (value: string) => store.txn({ compare: [], success: [{ _tag: "put", key: "silent/k", value }] })
+      yield* put("before")
+      proxy.blackhole()
+      const lost = yield* Effect.exit(put("lost"))
+      assert.isTrue(Exit.isFailure(lost), "the write on the silent connection times out")
+      // no keep-alive would notice the dead connection: the timeout itself must replace it
+      yield* put("after")
+      assert.strictEqual(Option.getOrThrow(yield* store.get("silent/k")).value, "after")
+      assert.isAtLeast(proxy.stats().connections, 2)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "a watch on a connection gone silent notices within a keep-alive and goes on over a new one",
+    () =>
+      Effect.gen(function* () {
+        const target = new URL(endpoint)
+        const proxy = yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            startCuttingProxy({ target: { host: target.hostname, port: Number(target.port) }, probability: 0, seed: 2 })
+          ),
+          (p) => Effect.promise(() => p.close())
+        )
+        const watching = yield* EtcdStore.make({ endpoints: [proxy.endpoint] })
+        const writer = yield* EtcdStore.make({ endpoints: [endpoint] })
+        const from = (yield* writer.revision) + 1
+        const fiber = yield* watching
+          .watch("hush/", { fromRevision: from })
+          .pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
+        yield* writer.txn({ compare: [], success: [{ _tag: "put", key: "hush/1", value: "before" }] })
+        yield* Effect.sleep("500 millis") // delivered over the connection about to go silent
+        proxy.blackhole()
+        yield* writer.txn({ compare: [], success: [{ _tag: "put", key: "hush/2", value: "after" }] })
+        const events = yield* Fiber.join(fiber).pipe(Effect.timeout("30 seconds"))
+        assert.deepStrictEqual(
+          events.map((e) => (e._tag === "put" ? e.kv.value : e._tag)),
+          ["before", "after"]
+        )
+        assert.isAtLeast(proxy.stats().connections, 2)
+      }).pipe(Effect.scoped),
+    60_000
   )
 
   it.live("a watch catches up over a reply larger than gRPC's default 4 MB limit", () =>

@@ -32,6 +32,11 @@ export interface CuttingProxy {
   readonly setProbability: (p: number) => void
   /** Cuts every open connection and refuses new ones until `heal` (a network partition). */
   readonly partition: () => void
+  /**
+   * Every open connection goes silent for good, both ways, without a reset: a peer that vanished
+   * (a NAT entry dropped, a host gone). New connections work.
+   */
+  readonly blackhole: () => void
   readonly heal: () => void
   /** Requests forwarded so far, and connections cut after one. */
   readonly stats: () => { readonly requests: number; readonly cuts: number; readonly connections: number }
@@ -94,6 +99,7 @@ export const startCuttingProxy = (options: CuttingProxyOptions): Promise<Cutting
   let connections = 0
   let partitioned = false
   const sockets = new Set<Socket>()
+  const silencers = new Set<() => void>()
   const timers = new Set<ReturnType<typeof setTimeout>>()
 
   const track = (socket: Socket) => {
@@ -115,8 +121,14 @@ export const startCuttingProxy = (options: CuttingProxyOptions): Promise<Cutting
     track(upstream)
     const count = requestCounter()
     let cut = false
+    let silent = false
+    const silence = () => {
+      silent = true
+    }
+    silencers.add(silence)
+    client.on("close", () => silencers.delete(silence))
     client.on("data", (chunk: Buffer) => {
-      if (cut) return
+      if (cut || silent) return
       const n = count(chunk)
       requests += n
       let cutHere = false
@@ -140,7 +152,7 @@ export const startCuttingProxy = (options: CuttingProxyOptions): Promise<Cutting
       })
     })
     upstream.on("data", (chunk: Buffer) => {
-      if (!cut) client.write(chunk)
+      if (!cut && !silent) client.write(chunk)
     })
     client.on("close", () => {
       if (!cut) upstream.destroy()
@@ -165,6 +177,10 @@ export const startCuttingProxy = (options: CuttingProxyOptions): Promise<Cutting
         },
         heal: () => {
           partitioned = false
+        },
+        blackhole: () => {
+          for (const silence of silencers) silence()
+          silencers.clear()
         },
         stats: () => ({ requests, cuts, connections }),
         close: () =>
