@@ -236,7 +236,7 @@ export const encoder = (namespace: string) => {
     return w.buf
   }
 
-  return { txn, watchCreate, key: nsKey }
+  return { txn, watchCreate }
 }
 
 class Reader {
