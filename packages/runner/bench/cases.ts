@@ -25,8 +25,15 @@ export interface Bench {
   readonly runners: number
   /** Where runner processes write their CPU profiles (`--cpu-prof`), if anywhere. */
   readonly profileDir: string | undefined
-  /** Profiles to summarise at the end: file name and the window of the job they measured. */
-  readonly profiled: Array<{ readonly name: string; readonly fromUs: number; readonly toUs: number }>
+  /** Tasks of the unmeasured job run before a case's warm figures (`--warm-up N`; 0: none). */
+  readonly warmUpTasks: number
+  /** Profiles to summarise at the end: the runner (file name), the job and its window. */
+  readonly profiled: Array<{
+    readonly name: string
+    readonly job: string
+    readonly fromUs: number
+    readonly toUs: number
+  }>
 }
 
 let prefixes = 0
@@ -67,75 +74,103 @@ export const stopAll = (runners: ReadonlyArray<RunnerProcess>) => Promise.all(ru
 const DEADLINE = 15 * 60_000
 
 /**
- * Runs one job on `count` fresh runner processes: seconds from spec commit to completion, write
- * transactions per task (etcd revisions in between), CPU per task of the runners and of etcd.
+ * One job on runners already up: seconds from spec commit to completion, write transactions per
+ * task (etcd revisions in between), CPU per task of the runners, of the followers and of etcd.
  */
+export const measureJob = async (
+  bench: Bench,
+  runners: ReadonlyArray<RunnerProcess>,
+  followers: ReadonlyArray<RunnerProcess>,
+  keys: Keys.Layout,
+  document: { id: string; tasks: unknown[] }
+) => {
+  const followerCpu = () => followers.reduce((sum, r) => sum + r.cpuSeconds(), 0)
+  const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
+  const etcdCpu = () => processCpuSeconds(bench.etcdPid() ?? 0)
+  let atCommit = { runners: 0, etcd: 0, followers: 0 }
+  let atEnd = { runners: 0, etcd: 0, followers: 0 }
+  const job = await watchJob(bench.client, keys, document.id, (await revision(bench.client)) + 1, {
+    onCommitted: () => {
+      atCommit = { runners: cpu(), etcd: etcdCpu(), followers: followerCpu() }
+    },
+    onCompleted: () => {
+      atEnd = { runners: cpu(), etcd: etcdCpu(), followers: followerCpu() }
+    }
+  })
+  const submitStart = now()
+  await bench.submitter.submit(keys, document)
+  const submitSeconds = (now() - submitStart) / 1000
+  const committed = await job.committed
+  const completed = await within(job.completed, DEADLINE, `completion of ${document.id}`).finally(() => job.cancel())
+  const tasks = document.tasks.length
+  const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
+  for (const r of [...runners, ...followers]) {
+    bench.profiled.push({ name: r.id, job: document.id, fromUs: committed.us, toUs: completed.us })
+  }
+  return {
+    tasks,
+    submitSeconds,
+    seconds: (completed.at - committed.at) / 1000,
+    tasksPerSecond: tasks / ((completed.at - committed.at) / 1000),
+    writesPerTask: (completed.revision - committed.revision) / tasks,
+    runnerCpuMsPerTask: ((atEnd.runners - atCommit.runners) * 1000) / tasks,
+    etcdCpuMsPerTask: ((atEnd.etcd - atCommit.etcd) * 1000) / tasks,
+    /** Per follower. */
+    followerCpuMsPerTask:
+      followers.length === 0 ? Number.NaN : ((atEnd.followers - atCommit.followers) * 1000) / tasks / followers.length,
+    peakRssMb
+  }
+}
+
+/** Runs one job on `count` fresh runner processes (see `measureJob`). */
 export const runJob = async (
   bench: Bench,
   tag: string,
   count: number,
   document: { id: string; tasks: unknown[] },
-  keys: Keys.Layout = freshKeys(tag),
-  followerCount = 0
+  keys: Keys.Layout = freshKeys(tag)
 ) => {
+  const runners = await start(bench, keys, tag, count)
+  try {
+    return await measureJob(bench, runners, [], keys, document)
+  } finally {
+    await stopAll(runners)
+  }
+}
+
+/**
+ * `--warm-up N` independent no-op tasks (2,000) run, unmeasured, on runners already up. A runner
+ * just started runs its first few thousand tasks two to three times slower than later ones, while V8
+ * compiles its hot paths: the cases measure a fresh runner's first job ("cold", as a runner idle
+ * since its start meets a disaster) and, after this, a runner that has run work before ("warm").
+ */
+export const warmUp = async (bench: Bench, keys: Keys.Layout, id: string) => {
+  if (bench.warmUpTasks === 0) return
+  const document = independentTasks(id, bench.warmUpTasks)
+  const job = await watchJob(bench.client, keys, id, (await revision(bench.client)) + 1)
+  await bench.submitter.submit(keys, document)
+  await within(job.completed, DEADLINE, `completion of ${id} (warm-up)`).finally(() => job.cancel())
+}
+
+/**
+ * 1,000 independent no-op tasks on `count` runner processes (and `followers` that run none of
+ * them): the runners' first job, then the same job again after a warm-up.
+ */
+export const throughput = async (bench: Bench, count: number, followerCount = 0) => {
+  const tag = `throughput${count}${followerCount === 0 ? "" : `f${followerCount}`}`
+  const keys = freshKeys(tag)
   const runners = await start(bench, keys, tag, count)
   const followers =
     followerCount === 0 ? [] : await start(bench, keys, `${tag}-follower`, followerCount, undefined, FOLLOWER_PLUGINS)
   try {
-    const followerCpu = () => followers.reduce((sum, r) => sum + r.cpuSeconds(), 0)
-    const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
-    const etcdCpu = () => processCpuSeconds(bench.etcdPid() ?? 0)
-    let atCommit = { runners: 0, etcd: 0, followers: 0 }
-    let atEnd = { runners: 0, etcd: 0, followers: 0 }
-    const job = await watchJob(bench.client, keys, document.id, (await revision(bench.client)) + 1, {
-      onCommitted: () => {
-        atCommit = { runners: cpu(), etcd: etcdCpu(), followers: followerCpu() }
-      },
-      onCompleted: () => {
-        atEnd = { runners: cpu(), etcd: etcdCpu(), followers: followerCpu() }
-      }
-    })
-    const submitStart = now()
-    await bench.submitter.submit(keys, document)
-    const submitSeconds = (now() - submitStart) / 1000
-    const committed = await job.committed
-    const completed = await within(job.completed, DEADLINE, `completion of ${document.id} (${tag})`).finally(() =>
-      job.cancel()
-    )
-    const tasks = document.tasks.length
-    const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
-    for (const r of [...runners, ...followers])
-      bench.profiled.push({ name: r.id, fromUs: committed.us, toUs: completed.us })
-    return {
-      tasks,
-      submitSeconds,
-      seconds: (completed.at - committed.at) / 1000,
-      tasksPerSecond: tasks / ((completed.at - committed.at) / 1000),
-      writesPerTask: (completed.revision - committed.revision) / tasks,
-      runnerCpuMsPerTask: ((atEnd.runners - atCommit.runners) * 1000) / tasks,
-      etcdCpuMsPerTask: ((atEnd.etcd - atCommit.etcd) * 1000) / tasks,
-      /** Per follower. */
-      followerCpuMsPerTask:
-        followers.length === 0
-          ? Number.NaN
-          : ((atEnd.followers - atCommit.followers) * 1000) / tasks / followers.length,
-      peakRssMb
-    }
+    const cold = await measureJob(bench, runners, followers, keys, independentTasks("noop", bench.n(1000)))
+    await warmUp(bench, keys, "warm-up")
+    const warm = await measureJob(bench, runners, followers, keys, independentTasks("noop-warm", bench.n(1000)))
+    return { cold, warm }
   } finally {
     await stopAll([...runners, ...followers])
   }
 }
-
-/** 1,000 independent no-op tasks on `count` runner processes (and `followers` that run none of them). */
-export const throughput = (bench: Bench, count: number, followers = 0) =>
-  runJob(
-    bench,
-    `throughput${count}${followers === 0 ? "" : `f${followers}`}`,
-    count,
-    independentTasks("noop", bench.n(1000)),
-    undefined,
-    followers
-  )
 
 /** The large job: a tree of 10,000 no-op tasks (`--big-tasks N`: N), then what reading it costs. */
 export const bigJob = async (bench: Bench) => {
@@ -184,43 +219,56 @@ export const pickup = async (
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) }
 }
 
+/** Pickup on fresh runners, then again after a warm-up. */
 export const pickupCase = async (bench: Bench) => {
   const keys = freshKeys("pickup")
   const runners = await start(bench, keys, "pickup", bench.runners)
   try {
-    return await pickup(bench, keys, "pickup", bench.n(40), 250)
+    const cold = await pickup(bench, keys, "pickup", bench.n(40), 250)
+    await warmUp(bench, keys, "warm-up")
+    return { cold, warm: await pickup(bench, keys, "pickup-warm", bench.n(40), 250) }
   } finally {
     await stopAll(runners)
   }
 }
 
 /** A 1,000-task chain: the time between consecutive results, as the bench's watcher receives them. */
+const chainLevels = async (bench: Bench, keys: Keys.Layout, id: string) => {
+  const length = bench.n(1000)
+  const arrivals: Array<number> = []
+  let finished!: () => void
+  const all = new Promise<void>((resolve) => {
+    finished = resolve
+  })
+  const from = (await revision(bench.client)) + 1
+  let failed: string | undefined
+  const watcher = await watchPuts(bench.client, keys.tasks(id, "run"), from, (kv, at) => {
+    if (!kv.key.toString().endsWith("/result")) return
+    // a level that fails (and the ignored rest) ends fast: the figure would flatter a defect
+    const { result } = JSON.parse(kv.value.toString()) as { result: string }
+    if (result !== "success") failed ??= `${kv.key.toString()}: ${result}`
+    arrivals.push(at.at)
+    if (arrivals.length === length) finished()
+  })
+  try {
+    await bench.submitter.submit(keys, chainTasks(id, length))
+    await within(all, DEADLINE, `the last result of ${id}`)
+  } finally {
+    await watcher.cancel()
+  }
+  if (failed !== undefined) throw new Error(`the chain did not succeed: ${failed}`)
+  const levels = arrivals.slice(1).map((t, i) => t - arrivals[i]!)
+  return { p50: percentile(levels, 50), totalMs: arrivals[arrivals.length - 1]! - arrivals[0]! }
+}
+
+/** The chain on fresh runners, then again after a warm-up. */
 export const chain = async (bench: Bench) => {
   const keys = freshKeys("chain")
   const runners = await start(bench, keys, "chain", bench.runners)
   try {
-    const length = bench.n(1000)
-    const arrivals: Array<number> = []
-    let finished!: () => void
-    const all = new Promise<void>((resolve) => {
-      finished = resolve
-    })
-    const from = (await revision(bench.client)) + 1
-    let failed: string | undefined
-    const watcher = await watchPuts(bench.client, keys.tasks("chain", "run"), from, (kv, at) => {
-      if (!kv.key.toString().endsWith("/result")) return
-      // a level that fails (and the ignored rest) ends fast: the figure would flatter a defect
-      const { result } = JSON.parse(kv.value.toString()) as { result: string }
-      if (result !== "success") failed ??= `${kv.key.toString()}: ${result}`
-      arrivals.push(at.at)
-      if (arrivals.length === length) finished()
-    })
-    await bench.submitter.submit(keys, chainTasks("chain", length))
-    await within(all, DEADLINE, "the chain's last result")
-    await watcher.cancel()
-    if (failed !== undefined) throw new Error(`the chain did not succeed: ${failed}`)
-    const levels = arrivals.slice(1).map((t, i) => t - arrivals[i]!)
-    return { p50: percentile(levels, 50), totalMs: arrivals[arrivals.length - 1]! - arrivals[0]! }
+    const cold = await chainLevels(bench, keys, "chain")
+    await warmUp(bench, keys, "warm-up")
+    return { cold, warm: await chainLevels(bench, keys, "chain-warm") }
   } finally {
     await stopAll(runners)
   }

@@ -70,6 +70,7 @@ const bench: Bench = {
   bigTasks: value("--big-tasks") === undefined ? undefined : integer("--big-tasks", 10_000),
   runnerHeapMb: value("--runner-heap-mb") === undefined ? undefined : integer("--runner-heap-mb", 384),
   profileDir,
+  warmUpTasks: value("--warm-up") === "0" ? 0 : integer("--warm-up", quick ? 200 : 2000),
   profiled: []
 }
 const progress = (what: string) => {
@@ -108,75 +109,110 @@ const run = async () => {
 
   await attempt("throughput", async () => {
     const counts = [...new Set([1, 3, runnerCount])]
+    const perTask = (t: Awaited<ReturnType<typeof throughput>>["cold"]) => ({
+      runnerCpuMsPerTask: round(t.runnerCpuMsPerTask, 3),
+      etcdCpuMsPerTask: round(t.etcdCpuMsPerTask, 3),
+      writeTxnsPerTask: round(t.writesPerTask, 2)
+    })
     for (const count of counts) {
       progress(`throughput, ${count} runner process(es)`)
-      const t = await throughput(bench, count)
+      const { cold, warm } = await throughput(bench, count)
       const label = `${bench.n(1000)} no-op tasks, ${count} process${count === 1 ? "" : "es"}`
-      rows.push([label, `${round(t.tasksPerSecond, 0)} tasks/s`, txnFloor, ratio(t.tasksPerSecond / rawTps)])
-      const perTask = {
-        runnerCpuMsPerTask: round(t.runnerCpuMsPerTask, 3),
-        etcdCpuMsPerTask: round(t.etcdCpuMsPerTask, 3),
-        writeTxnsPerTask: round(t.writesPerTask, 2)
-      }
+      rows.push([label, `${round(cold.tasksPerSecond, 0)} tasks/s`, txnFloor, ratio(cold.tasksPerSecond / rawTps)])
+      rows.push([
+        `  same, warm`,
+        `${round(warm.tasksPerSecond, 0)} tasks/s`,
+        txnFloor,
+        ratio(warm.tasksPerSecond / rawTps)
+      ])
+      const c = perTask(cold)
+      const w = perTask(warm)
       if (count === 1) {
         Object.assign(figures, {
-          noopTasksPerSecondOneRunner: round(t.tasksPerSecond, 0),
-          ratioOneRunnerToRaw: round(t.tasksPerSecond / rawTps, 3),
-          writeTxnsPerTask: perTask.writeTxnsPerTask,
-          runnerCpuMsPerTaskOneRunner: perTask.runnerCpuMsPerTask,
-          etcdCpuMsPerTaskOneRunner: perTask.etcdCpuMsPerTask
+          noopTasksPerSecondOneRunner: round(cold.tasksPerSecond, 0),
+          ratioOneRunnerToRaw: round(cold.tasksPerSecond / rawTps, 3),
+          writeTxnsPerTask: c.writeTxnsPerTask,
+          runnerCpuMsPerTaskOneRunner: c.runnerCpuMsPerTask,
+          etcdCpuMsPerTaskOneRunner: c.etcdCpuMsPerTask,
+          noopTasksPerSecondOneRunnerWarm: round(warm.tasksPerSecond, 0),
+          ratioOneRunnerWarmToRaw: round(warm.tasksPerSecond / rawTps, 3),
+          runnerCpuMsPerTaskOneRunnerWarm: w.runnerCpuMsPerTask,
+          etcdCpuMsPerTaskOneRunnerWarm: w.etcdCpuMsPerTask
         })
       } else if (count === 3) {
         Object.assign(figures, {
-          noopTasksPerSecondThreeRunners: round(t.tasksPerSecond, 0),
-          threeProcessTasksPerSecond: round(t.tasksPerSecond, 0),
-          ratioThreeRunnersToRaw: round(t.tasksPerSecond / rawTps, 3),
-          ratioThreeProcessesToRaw: round(t.tasksPerSecond / rawTps, 3),
-          runnerCpuMsPerTaskThreeRunners: perTask.runnerCpuMsPerTask,
-          etcdCpuMsPerTaskThreeRunners: perTask.etcdCpuMsPerTask,
-          writeTxnsPerTaskThreeRunners: perTask.writeTxnsPerTask
+          noopTasksPerSecondThreeRunners: round(cold.tasksPerSecond, 0),
+          threeProcessTasksPerSecond: round(cold.tasksPerSecond, 0),
+          ratioThreeRunnersToRaw: round(cold.tasksPerSecond / rawTps, 3),
+          ratioThreeProcessesToRaw: round(cold.tasksPerSecond / rawTps, 3),
+          runnerCpuMsPerTaskThreeRunners: c.runnerCpuMsPerTask,
+          etcdCpuMsPerTaskThreeRunners: c.etcdCpuMsPerTask,
+          writeTxnsPerTaskThreeRunners: c.writeTxnsPerTask,
+          threeProcessTasksPerSecondWarm: round(warm.tasksPerSecond, 0),
+          ratioThreeProcessesWarmToRaw: round(warm.tasksPerSecond / rawTps, 3),
+          runnerCpuMsPerTaskThreeRunnersWarm: w.runnerCpuMsPerTask,
+          etcdCpuMsPerTaskThreeRunnersWarm: w.etcdCpuMsPerTask
         })
       } else {
         Object.assign(figures, {
-          noopTasksPerSecondNRunners: round(t.tasksPerSecond, 0),
-          ratioNRunnersToRaw: round(t.tasksPerSecond / rawTps, 3),
-          runnerCpuMsPerTaskNRunners: perTask.runnerCpuMsPerTask
+          noopTasksPerSecondNRunners: round(cold.tasksPerSecond, 0),
+          ratioNRunnersToRaw: round(cold.tasksPerSecond / rawTps, 3),
+          runnerCpuMsPerTaskNRunners: c.runnerCpuMsPerTask,
+          noopTasksPerSecondNRunnersWarm: round(warm.tasksPerSecond, 0),
+          ratioNRunnersWarmToRaw: round(warm.tasksPerSecond / rawTps, 3),
+          runnerCpuMsPerTaskNRunnersWarm: w.runnerCpuMsPerTask
         })
       }
     }
     // every runner follows every change of an active job: what that costs one that runs none of it
     progress("throughput, 1 runner process and 1 follower")
     const f = await throughput(bench, 1, 1)
-    rows.push([
-      `${bench.n(1000)} no-op tasks, 1 process + 1 follower`,
-      `${round(f.tasksPerSecond, 0)} tasks/s`,
-      txnFloor,
-      ratio(f.tasksPerSecond / rawTps)
-    ])
+    for (const [label, t] of [
+      [`${bench.n(1000)} no-op tasks, 1 process + 1 follower`, f.cold],
+      ["  same, warm", f.warm]
+    ] as const) {
+      rows.push([label, `${round(t.tasksPerSecond, 0)} tasks/s`, txnFloor, ratio(t.tasksPerSecond / rawTps)])
+    }
     Object.assign(figures, {
-      noopTasksPerSecondWithFollower: round(f.tasksPerSecond, 0),
-      followerCpuMsPerTask: round(f.followerCpuMsPerTask, 3),
-      runnerCpuMsPerTaskWithFollower: round(f.runnerCpuMsPerTask, 3)
+      noopTasksPerSecondWithFollower: round(f.cold.tasksPerSecond, 0),
+      followerCpuMsPerTask: round(f.cold.followerCpuMsPerTask, 3),
+      runnerCpuMsPerTaskWithFollower: round(f.cold.runnerCpuMsPerTask, 3),
+      noopTasksPerSecondWithFollowerWarm: round(f.warm.tasksPerSecond, 0),
+      followerCpuMsPerTaskWarm: round(f.warm.followerCpuMsPerTask, 3),
+      runnerCpuMsPerTaskWithFollowerWarm: round(f.warm.runnerCpuMsPerTask, 3)
     })
   })
   await attempt("pickup", async () => {
     progress("pickup")
-    const p = await pickupCase(bench)
-    rows.push(["pickup p50, spec commit → running", `${round(p.p50)} ms`, latencyFloor, ratio(p.p50 / seq)])
+    const { cold, warm } = await pickupCase(bench)
+    rows.push(["pickup p50, spec commit → running", `${round(cold.p50)} ms`, latencyFloor, ratio(cold.p50 / seq)])
+    rows.push(["  same, warm", `${round(warm.p50)} ms`, latencyFloor, ratio(warm.p50 / seq)])
     Object.assign(figures, {
-      pickupLatencyMsP50: round(p.p50),
-      pickupLatencyMsP99: round(p.p99),
-      ratioPickupToRawTxn: round(p.p50 / seq, 2)
+      pickupLatencyMsP50: round(cold.p50),
+      pickupLatencyMsP99: round(cold.p99),
+      ratioPickupToRawTxn: round(cold.p50 / seq, 2),
+      pickupLatencyMsP50Warm: round(warm.p50),
+      pickupLatencyMsP99Warm: round(warm.p99),
+      ratioPickupWarmToRawTxn: round(warm.p50 / seq, 2)
     })
   })
   await attempt("chain", async () => {
     progress("chain")
-    const c = await chain(bench)
-    rows.push([`${bench.n(1000)}-task chain, per level p50`, `${round(c.p50)} ms`, latencyFloor, ratio(c.p50 / seq)])
+    const { cold, warm } = await chain(bench)
+    rows.push([
+      `${bench.n(1000)}-task chain, per level p50`,
+      `${round(cold.p50)} ms`,
+      latencyFloor,
+      ratio(cold.p50 / seq)
+    ])
+    rows.push(["  same, warm", `${round(warm.p50)} ms`, latencyFloor, ratio(warm.p50 / seq)])
     Object.assign(figures, {
-      chainLevelLatencyMsP50: round(c.p50),
-      chainTotalMs: round(c.totalMs, 0),
-      ratioChainLevelToRawTxn: round(c.p50 / seq, 2)
+      chainLevelLatencyMsP50: round(cold.p50),
+      chainTotalMs: round(cold.totalMs, 0),
+      ratioChainLevelToRawTxn: round(cold.p50 / seq, 2),
+      chainLevelLatencyMsP50Warm: round(warm.p50),
+      chainTotalMsWarm: round(warm.totalMs, 0),
+      ratioChainLevelWarmToRawTxn: round(warm.p50 / seq, 2)
     })
   })
   await attempt("big", async () => {
@@ -296,11 +332,11 @@ const summarizeProfiles = (dir: string) => {
     const file = files.find((f) => f === `${p.name}.cpuprofile`)
     if (file === undefined || !p.name.startsWith("throughput")) continue
     const text = format(
-      `${p.name} (the job's window: --from ${p.fromUs} --to ${p.toUs})`,
+      `${p.name}, job ${p.job} (its window: --from ${p.fromUs} --to ${p.toUs})`,
       summarize(readProfile(resolve(dir, file)), { from: p.fromUs, to: p.toUs }),
       bench.n(1000)
     )
-    writeFileSync(resolve(dir, `${p.name}.summary.txt`), `${text}\n`)
+    writeFileSync(resolve(dir, `${p.name}.${p.job}.summary.txt`), `${text}\n`)
     out.push(text)
   }
   return out.join("\n\n")

@@ -6,6 +6,7 @@
  * keeps start-up and shutdown out of a job's figures.
  *
  *   tsx packages/runner/bench/profile.ts <file.cpuprofile> [--from <us>] [--to <us>] [--top N]
+ *     [--callers <function name>]   where the samples of a leaf function come from
  */
 import { existsSync, readFileSync } from "node:fs"
 import { SourceMap } from "node:module"
@@ -148,11 +149,21 @@ export interface Summary {
   readonly byModule: ReadonlyArray<readonly [string, number]>
   readonly topSelf: ReadonlyArray<{ readonly key: string; readonly ms: number }>
   readonly oursInclusive: ReadonlyArray<{ readonly key: string; readonly ms: number }>
+  /** With `callers`: the call paths (leaf first) of the samples whose leaf's name contains it. */
+  readonly callers: ReadonlyArray<{ readonly key: string; readonly ms: number }>
 }
 
 const OURS = /^(core|etcd-store|runner|resolver)\//
 
-export const summarize = (profile: CpuProfile, window: { from?: number; to?: number } = {}, top = 25): Summary => {
+/** Frames of a caller path shown by `--callers`. */
+const CALLER_DEPTH = 4
+
+export const summarize = (
+  profile: CpuProfile,
+  window: { from?: number; to?: number } = {},
+  top = 25,
+  callers?: string
+): Summary => {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
@@ -174,6 +185,16 @@ export const summarize = (profile: CpuProfile, window: { from?: number; to?: num
   const byModule = new Map<string, number>()
   const self = new Map<string, number>()
   const inclusive = new Map<string, number>()
+  const paths = new Map<string, number>()
+  // a leaf's callers, skipping Effect's runtime frames, which say nothing about who asked
+  const callerPath = (id: number) => {
+    const names: Array<string> = []
+    for (let up = parent.get(id); up !== undefined && names.length < CALLER_DEPTH; up = parent.get(up)) {
+      const f = frames.get(up)!
+      if (f.module !== "effect: runtime") names.push(`${f.name} (${shorten(f.source)})`)
+    }
+    return names.join(" ← ")
+  }
   const add = (m: Map<string, number>, k: string, ms: number) => m.set(k, (m.get(k) ?? 0) + ms)
   let at = profile.startTime
   let busy = 0
@@ -189,6 +210,7 @@ export const summarize = (profile: CpuProfile, window: { from?: number; to?: num
     add(byModule, frame.module, ms)
     add(self, keyOf(frame), ms)
     for (const k of keysOnStack(id)) add(inclusive, k, ms)
+    if (callers !== undefined && frame.name.includes(callers)) add(paths, callerPath(id), ms)
   }
   const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1])
   return {
@@ -199,6 +221,9 @@ export const summarize = (profile: CpuProfile, window: { from?: number; to?: num
       .slice(0, top)
       .map(([key, ms]) => ({ key, ms })),
     oursInclusive: sorted(inclusive)
+      .slice(0, top)
+      .map(([key, ms]) => ({ key, ms })),
+    callers: sorted(paths)
       .slice(0, top)
       .map(([key, ms]) => ({ key, ms }))
   }
@@ -221,7 +246,8 @@ export const format = (title: string, s: Summary, tasks?: number) => {
     "top functions by self time:",
     ...s.topSelf.map((f) => line(f.ms, f.key)),
     "our functions by inclusive time (callees included):",
-    ...s.oursInclusive.map((f) => line(f.ms, f.key))
+    ...s.oursInclusive.map((f) => line(f.ms, f.key)),
+    ...(s.callers.length === 0 ? [] : ["callers (leaf ← caller ← …):", ...s.callers.map((f) => line(f.ms, f.key))])
   ].join("\n")
 }
 
@@ -241,14 +267,15 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     const i = args.indexOf(name)
     return i === -1 ? undefined : Number(args[i + 1])
   }
+  const callersOf = args.includes("--callers") ? args[args.indexOf("--callers") + 1] : undefined
   const file = args.find((a, i) => !a.startsWith("--") && (i === 0 || !args[i - 1]!.startsWith("--")))
   if (file === undefined) {
-    console.error("usage: profile.ts <file.cpuprofile> [--from <us>] [--to <us>] [--top N]")
+    console.error("usage: profile.ts <file.cpuprofile> [--from <us>] [--to <us>] [--top N] [--callers <function name>]")
     process.exit(2)
   }
   const window = {
     ...(flag("--from") === undefined ? {} : { from: flag("--from")! }),
     ...(flag("--to") === undefined ? {} : { to: flag("--to")! })
   }
-  console.log(format(file, summarize(readProfile(file), window, flag("--top") ?? 25)))
+  console.log(format(file, summarize(readProfile(file), window, flag("--top") ?? 25, callersOf)))
 }
