@@ -25,7 +25,7 @@ export interface Bench {
   readonly runners: number
   /** Where runner processes write their CPU profiles (`--cpu-prof`), if anywhere. */
   readonly profileDir: string | undefined
-  /** Tasks of the unmeasured job run before a case's warm figures (`--warm-up N`; 0: none). */
+  /** Tasks per runner process of the unmeasured job before a case's warm figures (`--warm-up N`; 0: none). */
   readonly warmUpTasks: number
   /** Profiles to summarise at the end: the runner (file name), the job and its window. */
   readonly profiled: Array<{
@@ -139,14 +139,15 @@ export const runJob = async (
 }
 
 /**
- * `--warm-up N` independent no-op tasks (2,000) run, unmeasured, on runners already up. A runner
- * just started runs its first few thousand tasks two to three times slower than later ones, while V8
- * compiles its hot paths: the cases measure a fresh runner's first job ("cold", as a runner idle
- * since its start meets a disaster) and, after this, a runner that has run work before ("warm").
+ * `--warm-up N` independent no-op tasks per runner process (2,000) run, unmeasured, on runners
+ * already up. A runner just started runs its first few thousand tasks two to three times slower than
+ * later ones, while V8 compiles its hot paths: the cases measure a fresh runner's first job ("cold",
+ * as a runner idle since its start meets a disaster) and, after this, runners that have each run
+ * about N tasks before ("warm").
  */
-export const warmUp = async (bench: Bench, keys: Keys.Layout, id: string) => {
+export const warmUp = async (bench: Bench, keys: Keys.Layout, id: string, runners: number) => {
   if (bench.warmUpTasks === 0) return
-  const document = independentTasks(id, bench.warmUpTasks)
+  const document = independentTasks(id, bench.warmUpTasks * runners)
   const job = await watchJob(bench.client, keys, id, (await revision(bench.client)) + 1)
   await bench.submitter.submit(keys, document)
   await within(job.completed, DEADLINE, `completion of ${id} (warm-up)`).finally(() => job.cancel())
@@ -164,7 +165,7 @@ export const throughput = async (bench: Bench, count: number, followerCount = 0)
     followerCount === 0 ? [] : await start(bench, keys, `${tag}-follower`, followerCount, undefined, FOLLOWER_PLUGINS)
   try {
     const cold = await measureJob(bench, runners, followers, keys, independentTasks("noop", bench.n(1000)))
-    await warmUp(bench, keys, "warm-up")
+    await warmUp(bench, keys, "warm-up", count)
     const warm = await measureJob(bench, runners, followers, keys, independentTasks("noop-warm", bench.n(1000)))
     return { cold, warm }
   } finally {
@@ -225,7 +226,7 @@ export const pickupCase = async (bench: Bench) => {
   const runners = await start(bench, keys, "pickup", bench.runners)
   try {
     const cold = await pickup(bench, keys, "pickup", bench.n(40), 250)
-    await warmUp(bench, keys, "warm-up")
+    await warmUp(bench, keys, "warm-up", bench.runners)
     return { cold, warm: await pickup(bench, keys, "pickup-warm", bench.n(40), 250) }
   } finally {
     await stopAll(runners)
@@ -267,7 +268,7 @@ export const chain = async (bench: Bench) => {
   const runners = await start(bench, keys, "chain", bench.runners)
   try {
     const cold = await chainLevels(bench, keys, "chain")
-    await warmUp(bench, keys, "warm-up")
+    await warmUp(bench, keys, "warm-up", bench.runners)
     return { cold, warm: await chainLevels(bench, keys, "chain-warm") }
   } finally {
     await stopAll(runners)
