@@ -12,6 +12,16 @@ const privateEtcd = Effect.acquireRelease(
   (server) => Effect.promise(() => server.destroy())
 )
 
+/** A proxy in front of the shared etcd that cuts nothing until told to go silent (`blackhole()`). */
+const quietProxy = (seed: number) =>
+  Effect.acquireRelease(
+    Effect.promise(() => {
+      const target = new URL(endpoint)
+      return startCuttingProxy({ target: { host: target.hostname, port: Number(target.port) }, probability: 0, seed })
+    }),
+    (p) => Effect.promise(() => p.close())
+  )
+
 describe("etcd driver against a real etcd", () => {
   it.live("a namespace isolates keys, and results come back without it", () =>
     Effect.gen(function* () {
@@ -94,13 +104,7 @@ describe("etcd driver against a real etcd", () => {
 
   it.live("a write that times out on a connection gone silent is followed by one over a new connection", () =>
     Effect.gen(function* () {
-      const target = new URL(endpoint)
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() =>
-          startCuttingProxy({ target: { host: target.hostname, port: Number(target.port) }, probability: 0, seed: 1 })
-        ),
-        (p) => Effect.promise(() => p.close())
-      )
+      const proxy = yield* quietProxy(1)
       const store = yield* EtcdStore.make({ endpoints: [proxy.endpoint], requestTimeout: "1 second" })
       const put = (value: string) => store.txn({ compare: [], success: [{ _tag: "put", key: "silent/k", value }] })
       yield* put("before")
@@ -118,13 +122,7 @@ describe("etcd driver against a real etcd", () => {
     "a watch on a connection gone silent notices within a keep-alive and goes on over a new one",
     () =>
       Effect.gen(function* () {
-        const target = new URL(endpoint)
-        const proxy = yield* Effect.acquireRelease(
-          Effect.promise(() =>
-            startCuttingProxy({ target: { host: target.hostname, port: Number(target.port) }, probability: 0, seed: 2 })
-          ),
-          (p) => Effect.promise(() => p.close())
-        )
+        const proxy = yield* quietProxy(2)
         const watching = yield* EtcdStore.make({ endpoints: [proxy.endpoint] })
         const writer = yield* EtcdStore.make({ endpoints: [endpoint] })
         const from = (yield* writer.revision) + 1
