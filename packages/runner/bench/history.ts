@@ -25,9 +25,11 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
   const runners = await start(bench, keys, tag, bench.runners)
   try {
     const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
+    const mainCpu = () => runners.reduce((sum, r) => sum + r.mainThreadCpuSeconds(), 0)
     // the start-up read is paid once; the window measures what idling costs afterwards
     await sleep(options.warmupSeconds * 1000)
     const startupCpu = cpu()
+    const startupMainCpu = mainCpu()
     const before = await counters(bench.endpoint)
     await sleep(options.idleSeconds * 1000)
     const after = await counters(bench.endpoint)
@@ -35,6 +37,7 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
     const figures = {
       startupCpuSeconds: startupCpu,
       cpuSecondsPerMinute: perMinute(cpu() - startupCpu),
+      mainThreadCpuSecondsPerMinute: perMinute(mainCpu() - startupMainCpu),
       rangeRequestsPerMinute: perMinute(after.rangeRequests - before.rangeRequests),
       mvccRangesPerMinute: perMinute(after.mvccRanges - before.mvccRanges),
       txnRequestsPerMinute: perMinute(after.txnRequests - before.txnRequests)
@@ -112,6 +115,10 @@ export const history = async (bench: Bench, options: HistoryOptions) => {
     idleRunnerCpuSecondsPerMinuteEmpty: round(empty.cpuSecondsPerMinute, 3),
     idleRunnerCpuSecondsPerMinuteHistory: round(full.cpuSecondsPerMinute, 3),
     ratioIdleCpuHistoryToEmpty: round(full.cpuSecondsPerMinute / empty.cpuSecondsPerMinute, 2),
+    // the JavaScript thread alone, without V8's helper threads (collector, compiler)
+    idleRunnerMainThreadCpuSecondsPerMinuteEmpty: round(empty.mainThreadCpuSecondsPerMinute, 3),
+    idleRunnerMainThreadCpuSecondsPerMinuteHistory: round(full.mainThreadCpuSecondsPerMinute, 3),
+    idleRunnerMainThreadCpuSecondsPerMinuteOtherPrefix: round(control.mainThreadCpuSecondsPerMinute, 3),
     idleEtcdRangeRequestsPerMinuteEmpty: round(empty.rangeRequestsPerMinute, 1),
     idleEtcdRangeRequestsPerMinuteHistory: round(full.rangeRequestsPerMinute, 1),
     ratioIdleRangeRequestsHistoryToEmpty: round(

@@ -58,6 +58,8 @@ export interface RunnerProcess {
   readonly pid: number
   /** User + system CPU seconds so far. */
   readonly cpuSeconds: () => number
+  /** The same, of the main (JavaScript) thread alone: without V8's and libuv's helper threads. */
+  readonly mainThreadCpuSeconds: () => number
   /** Peak resident memory so far (Linux `VmHWM`), MiB. */
   readonly peakRssMb: () => number
   /** SIGTERM, then waits for the graceful exit (which writes the CPU profile); SIGKILL after 30 s. */
@@ -85,9 +87,11 @@ export const killAll = () => {
 const CLOCK_TICKS = 100
 
 /** utime + stime of a live process from `/proc/<pid>/stat`, in seconds (0 once it is gone). */
-export const processCpuSeconds = (pid: number) => {
+export const processCpuSeconds = (pid: number) => cpuSecondsOf(`/proc/${pid}/stat`)
+
+const cpuSecondsOf = (file: string) => {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const stat = readFileSync(file, "utf8")
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
   } catch {
@@ -145,6 +149,7 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
     id: options.id,
     pid,
     cpuSeconds: () => processCpuSeconds(pid),
+    mainThreadCpuSeconds: () => cpuSecondsOf(`/proc/${pid}/task/${pid}/stat`),
     peakRssMb: () => peakRss(pid),
     stop: () => signal("SIGTERM", 30_000),
     kill: () => signal("SIGKILL", 10_000),
