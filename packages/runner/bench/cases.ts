@@ -101,7 +101,11 @@ export const measureJob = async (
   await bench.submitter.submit(keys, document)
   const submitSeconds = (now() - submitStart) / 1000
   const committed = await job.committed
-  const completed = await within(job.completed, DEADLINE, `completion of ${document.id}`).finally(() => job.cancel())
+  const completed = await within(
+    job.completed,
+    DEADLINE,
+    `completion of ${document.id} on ${runners.map((r) => r.id).join(", ")}`
+  ).finally(() => job.cancel())
   const tasks = document.tasks.length
   const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
   for (const r of [...runners, ...followers]) {
