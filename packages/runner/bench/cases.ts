@@ -158,8 +158,8 @@ export const warmUp = async (bench: Bench, keys: Keys.Layout, id: string, runner
 }
 
 /**
- * 1,000 independent no-op tasks on `count` runner processes (and `followers` that run none of
- * them): the runners' first job, then the same job again after a warm-up.
+ * 1,000 independent no-op tasks on `count` runner processes (and `followerCount` that run none
+ * of them): the runners' first job, then the same job again after a warm-up.
  */
 export const throughput = async (bench: Bench, count: number, followerCount = 0) => {
   const tag = `throughput${count}${followerCount === 0 ? "" : `f${followerCount}`}`

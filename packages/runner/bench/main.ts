@@ -96,6 +96,22 @@ const run = async () => {
   const txnFloor = `${round(rawTps, 0)} txn/s`
   const latencyFloor = `${round(seq)} ms txn`
   const ratio = (x: number) => `${x.toFixed(2)}×`
+  /** A case's cold row and its warm row under it: value text and ratio to `floor` of each. */
+  const coldAndWarm = (
+    label: string,
+    floor: [text: string, value: number],
+    cold: number,
+    warm: number,
+    unit: string
+  ) => {
+    const [floorText, floorValue] = floor
+    for (const [name, x] of [
+      [label, cold],
+      ["  same, warm", warm]
+    ] as const) {
+      rows.push([name, `${round(x, unit === "ms" ? 2 : 0)} ${unit}`, floorText, ratio(x / floorValue)])
+    }
+  }
   // a case that fails is reported and the others still run (each stops its own runners)
   const attempt = async (name: (typeof CASES)[number], measure: () => Promise<void>) => {
     if (!wanted(name)) return
@@ -118,13 +134,7 @@ const run = async () => {
       progress(`throughput, ${count} runner process(es)`)
       const { cold, warm } = await throughput(bench, count)
       const label = `${bench.n(1000)} no-op tasks, ${count} process${count === 1 ? "" : "es"}`
-      rows.push([label, `${round(cold.tasksPerSecond, 0)} tasks/s`, txnFloor, ratio(cold.tasksPerSecond / rawTps)])
-      rows.push([
-        `  same, warm`,
-        `${round(warm.tasksPerSecond, 0)} tasks/s`,
-        txnFloor,
-        ratio(warm.tasksPerSecond / rawTps)
-      ])
+      coldAndWarm(label, [txnFloor, rawTps], cold.tasksPerSecond, warm.tasksPerSecond, "tasks/s")
       const c = perTask(cold)
       const w = perTask(warm)
       if (count === 1) {
@@ -167,12 +177,13 @@ const run = async () => {
     // every runner follows every change of an active job: what that costs one that runs none of it
     progress("throughput, 1 runner process and 1 follower")
     const f = await throughput(bench, 1, 1)
-    for (const [label, t] of [
-      [`${bench.n(1000)} no-op tasks, 1 process + 1 follower`, f.cold],
-      ["  same, warm", f.warm]
-    ] as const) {
-      rows.push([label, `${round(t.tasksPerSecond, 0)} tasks/s`, txnFloor, ratio(t.tasksPerSecond / rawTps)])
-    }
+    coldAndWarm(
+      `${bench.n(1000)} no-op tasks, 1 process + 1 follower`,
+      [txnFloor, rawTps],
+      f.cold.tasksPerSecond,
+      f.warm.tasksPerSecond,
+      "tasks/s"
+    )
     Object.assign(figures, {
       noopTasksPerSecondWithFollower: round(f.cold.tasksPerSecond, 0),
       followerCpuMsPerTask: round(f.cold.followerCpuMsPerTask, 3),
@@ -185,8 +196,7 @@ const run = async () => {
   await attempt("pickup", async () => {
     progress("pickup")
     const { cold, warm } = await pickupCase(bench)
-    rows.push(["pickup p50, spec commit → running", `${round(cold.p50)} ms`, latencyFloor, ratio(cold.p50 / seq)])
-    rows.push(["  same, warm", `${round(warm.p50)} ms`, latencyFloor, ratio(warm.p50 / seq)])
+    coldAndWarm("pickup p50, spec commit → running", [latencyFloor, seq], cold.p50, warm.p50, "ms")
     Object.assign(figures, {
       pickupLatencyMsP50: round(cold.p50),
       pickupLatencyMsP99: round(cold.p99),
@@ -199,13 +209,7 @@ const run = async () => {
   await attempt("chain", async () => {
     progress("chain")
     const { cold, warm } = await chain(bench)
-    rows.push([
-      `${bench.n(1000)}-task chain, per level p50`,
-      `${round(cold.p50)} ms`,
-      latencyFloor,
-      ratio(cold.p50 / seq)
-    ])
-    rows.push(["  same, warm", `${round(warm.p50)} ms`, latencyFloor, ratio(warm.p50 / seq)])
+    coldAndWarm(`${bench.n(1000)}-task chain, per level p50`, [latencyFloor, seq], cold.p50, warm.p50, "ms")
     Object.assign(figures, {
       chainLevelLatencyMsP50: round(cold.p50),
       chainTotalMs: round(cold.totalMs, 0),
