@@ -27,6 +27,8 @@ export interface Bench {
   readonly profileDir: string | undefined
   /** Tasks per runner process of the unmeasured job before a case's warm figures (`--warm-up N`; 0: none). */
   readonly warmUpTasks: number
+  /** The runners' own in-memory warm-up (`--runner-warm-up N`, their `--warm-up-tasks`); theirs by default. */
+  readonly runnerWarmUpTasks: number | undefined
   /** Profiles to summarise at the end: the runner (file name), the job and its window. */
   readonly profiled: Array<{
     readonly name: string
@@ -57,6 +59,7 @@ export const start = (
       keys,
       heapMb: bench.runnerHeapMb,
       plugins,
+      warmUpTasks: bench.runnerWarmUpTasks,
       ...(leaseTtl === undefined ? {} : { leaseTtl })
     },
     idsOf(tag, count),
@@ -171,7 +174,9 @@ export const throughput = async (bench: Bench, count: number, followerCount = 0)
     const cold = await measureJob(bench, runners, followers, keys, independentTasks("noop", bench.n(1000)))
     await warmUp(bench, keys, "warm-up", count)
     const warm = await measureJob(bench, runners, followers, keys, independentTasks("noop-warm", bench.n(1000)))
-    return { cold, warm }
+    // what a runner's start cost before the cold job: its own warm-up included
+    const startup = { seconds: runners[0]!.startSeconds, warmUpMs: runners[0]!.warmUpMs() ?? 0 }
+    return { cold, warm, startup }
   } finally {
     await stopAll([...runners, ...followers])
   }

@@ -30,6 +30,9 @@ const integer = (name: string, fallback: number) => {
   return n
 }
 
+/** A count that may be 0; undefined when not given. */
+const count = (name: string) => (value(name) === "0" ? 0 : value(name) === undefined ? undefined : integer(name, 0))
+
 const CASES = ["throughput", "pickup", "chain", "big", "takeover", "history", "scale"] as const
 const json = has("--json")
 const quick = has("--quick")
@@ -70,7 +73,8 @@ const bench: Bench = {
   bigTasks: value("--big-tasks") === undefined ? undefined : integer("--big-tasks", 10_000),
   runnerHeapMb: value("--runner-heap-mb") === undefined ? undefined : integer("--runner-heap-mb", 384),
   profileDir,
-  warmUpTasks: value("--warm-up") === "0" ? 0 : integer("--warm-up", quick ? 200 : 2000),
+  warmUpTasks: count("--warm-up") ?? (quick ? 200 : 2000),
+  runnerWarmUpTasks: count("--runner-warm-up"),
   profiled: []
 }
 const progress = (what: string) => {
@@ -132,7 +136,7 @@ const run = async () => {
     })
     for (const count of counts) {
       progress(`throughput, ${count} runner process(es)`)
-      const { cold, warm } = await throughput(bench, count)
+      const { cold, warm, startup } = await throughput(bench, count)
       const label = `${bench.n(1000)} no-op tasks, ${count} process${count === 1 ? "" : "es"}`
       coldAndWarm(label, [txnFloor, rawTps], cold.tasksPerSecond, warm.tasksPerSecond, "tasks/s")
       const c = perTask(cold)
@@ -147,8 +151,16 @@ const run = async () => {
           noopTasksPerSecondOneRunnerWarm: round(warm.tasksPerSecond, 0),
           ratioOneRunnerWarmToRaw: round(warm.tasksPerSecond / rawTps, 3),
           runnerCpuMsPerTaskOneRunnerWarm: w.runnerCpuMsPerTask,
-          etcdCpuMsPerTaskOneRunnerWarm: w.etcdCpuMsPerTask
+          etcdCpuMsPerTaskOneRunnerWarm: w.etcdCpuMsPerTask,
+          runnerStartSeconds: round(startup.seconds, 2),
+          runnerWarmUpMs: round(startup.warmUpMs, 0)
         })
+        rows.push([
+          "runner start → registered (its warm-up)",
+          `${round(startup.seconds, 2)} s (${startup.warmUpMs} ms)`,
+          "",
+          ""
+        ])
       } else if (count === 3) {
         Object.assign(figures, {
           noopTasksPerSecondThreeRunners: round(cold.tasksPerSecond, 0),

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import type { Keys } from "@migrator/core"
 import type { Etcd3 } from "etcd3"
-import { within } from "./common.ts"
+import { now, within } from "./common.ts"
 import { revision, watchPuts } from "./etcd.ts"
 
 const bin = new URL("../bin/migrator.js", import.meta.url).pathname
@@ -51,6 +51,8 @@ export interface RunnerOptions {
   readonly profile?: { readonly dir: string; readonly name: string } | undefined
   /** The plugins it serves (`--plugins`); `test` (the bench's task types) by default. */
   readonly plugins?: string | undefined
+  /** Its in-memory warm-up before it joins (`--warm-up-tasks`); the runner's default when undefined. */
+  readonly warmUpTasks?: number | undefined
 }
 
 export interface RunnerProcess {
@@ -68,6 +70,10 @@ export interface RunnerProcess {
   readonly kill: () => Promise<void>
   /** The last lines the process wrote to stderr. */
   readonly stderr: () => string
+  /** What its warm-up took by its own log, ms; undefined before it logged it (or with none). */
+  readonly warmUpMs: () => number | undefined
+  /** Seconds from its spawn to its registration; set by `startRunners`. */
+  startSeconds: number
 }
 
 const live = new Map<number, ChildProcess>()
@@ -124,7 +130,8 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
     "--concurrency",
     String(options.concurrency ?? 64),
     ...(options.leaseTtl === undefined ? [] : ["--lease-ttl", options.leaseTtl]),
-    ...(options.http === undefined ? [] : ["--http", options.http])
+    ...(options.http === undefined ? [] : ["--http", options.http]),
+    ...(options.warmUpTasks === undefined ? [] : ["--warm-up-tasks", String(options.warmUpTasks)])
   ]
   const env = { ...process.env }
   delete env.NODE_OPTIONS
@@ -132,8 +139,10 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
   const pid = child.pid!
   live.set(pid, child)
   let tail = ""
+  let warmUpMs: number | undefined
   child.stderr?.on("data", (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4000)
+    warmUpMs ??= Number(/warmed up: \d+ no-op tasks in (\d+) ms/.exec(tail)?.[1] ?? Number.NaN) || undefined
   })
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   void exited.then(() => live.delete(pid))
@@ -153,7 +162,9 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
     peakRssMb: () => peakRss(pid),
     stop: () => signal("SIGTERM", 30_000),
     kill: () => signal("SIGKILL", 10_000),
-    stderr: () => tail
+    stderr: () => tail,
+    warmUpMs: () => warmUpMs,
+    startSeconds: Number.NaN
   }
 }
 
@@ -173,13 +184,17 @@ export const startRunners = async (
   const all = new Promise<void>((resolve) => {
     registered = resolve
   })
-  const watcher = await watchPuts(client, base.keys.runners, from + 1, (kv) => {
-    waiting.delete(kv.key.toString())
-    if (waiting.size === 0) registered()
-  })
+  const spawnedAt = now()
   const runners = ids.map((id) =>
     spawnRunner({ ...base, id, profile: profileDir === undefined ? undefined : { dir: profileDir, name: id } })
   )
+  const watcher = await watchPuts(client, base.keys.runners, from + 1, (kv) => {
+    const key = kv.key.toString()
+    const runner = runners.find((r) => base.keys.runner(r.id) === key)
+    if (runner !== undefined && waiting.has(key)) runner.startSeconds = (now() - spawnedAt) / 1000
+    waiting.delete(key)
+    if (waiting.size === 0) registered()
+  })
   try {
     await within(all, 60_000, `registration of runners ${ids.join(", ")}`)
   } catch (e) {

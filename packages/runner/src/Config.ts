@@ -23,6 +23,7 @@ import * as Auth from "./http/Auth.ts"
 
 const NonEmpty = Schema.NonEmptyString
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
+const NonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 
 /** A secret: inline, from an environment variable, or from a file. */
 export const SecretSource = Schema.Union([
@@ -107,6 +108,8 @@ export const Document = Schema.Struct({
   concurrency: Schema.optionalKey(
     Schema.Struct({ perRunner: Schema.optionalKey(PositiveInt), perTarget: Schema.optionalKey(PositiveInt) })
   ),
+  /** No-op tasks a runner runs in memory before it joins (see `WarmUp.ts`); 0: none. */
+  warmUpTasks: Schema.optionalKey(NonNegativeInt),
   clusters: Schema.optionalKey(
     Schema.Record(Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))), Cluster)
   ),
@@ -150,6 +153,7 @@ export interface RunnerConfig {
   readonly leaseTtl: Duration.Duration
   readonly shutdownGrace: Duration.Duration
   readonly concurrency: { readonly perRunner: number; readonly perTarget: number | undefined }
+  readonly warmUpTasks: number
   /** OpenStack clusters by name; credentials are `Redacted`. */
   readonly clusters: Readonly<Record<string, OpenStackClient.ClientConfig>>
   readonly plugins: ReadonlyArray<string>
@@ -168,6 +172,9 @@ export interface RunnerConfig {
   /** How long finished jobs are kept (default 30 days); undefined: for ever. */
   readonly retention: { readonly finishedJobs: Duration.Duration | undefined }
 }
+
+/** Enough for the engine's paths to reach V8's optimising tier (under a second at start). */
+export const DEFAULT_WARM_UP_TASKS = 2000
 
 /** A configuration problem; `field` is the dotted path, `source` where the value came from. */
 export class ConfigError extends Data.TaggedError("ConfigError")<{
@@ -194,6 +201,7 @@ export interface Flags {
   readonly shutdownGrace?: string | undefined
   readonly runnerId?: string | undefined
   readonly http?: string | undefined
+  readonly warmUpTasks?: number | undefined
   readonly logLevel?: string | undefined
   readonly logFormat?: string | undefined
 }
@@ -217,6 +225,7 @@ export const environment: ReadonlyArray<readonly [variable: string, field: strin
   ["MIGRATOR_SHUTDOWN_GRACE", "shutdownGrace"],
   ["MIGRATOR_CONCURRENCY", "concurrency.perRunner"],
   ["MIGRATOR_TARGET_CONCURRENCY", "concurrency.perTarget"],
+  ["MIGRATOR_WARM_UP_TASKS", "warmUpTasks"],
   ["MIGRATOR_PLUGINS", "plugins"],
   ["MIGRATOR_HTTP_LISTEN", "http.listen"],
   ["MIGRATOR_HTTP_TLS_CERT", "http.tls.cert"],
@@ -235,11 +244,12 @@ const flagFields: ReadonlyArray<readonly [flag: keyof Flags, name: string, field
   ["shutdownGrace", "--shutdown-grace", "shutdownGrace"],
   ["runnerId", "--runner-id", "runnerId"],
   ["http", "--http", "http.listen"],
+  ["warmUpTasks", "--warm-up-tasks", "warmUpTasks"],
   ["logLevel", "--log-level", "log.level"],
   ["logFormat", "--log-format", "log.format"]
 ]
 
-const intFields = new Set(["concurrency.perRunner", "concurrency.perTarget"])
+const intFields = new Set(["concurrency.perRunner", "concurrency.perTarget", "warmUpTasks"])
 
 type Mutable = { [key: string]: unknown }
 const isObject = (u: unknown): u is Mutable => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -526,6 +536,7 @@ const resolveScope = (
       leaseTtl: durationOf(decoded.leaseTtl ?? "10s"),
       shutdownGrace: durationOf(decoded.shutdownGrace ?? "10s"),
       concurrency: { perRunner: decoded.concurrency?.perRunner ?? 16, perTarget: decoded.concurrency?.perTarget },
+      warmUpTasks: decoded.warmUpTasks ?? DEFAULT_WARM_UP_TASKS,
       clusters,
       plugins: listOf(decoded.plugins),
       pluginsFrom:

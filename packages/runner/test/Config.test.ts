@@ -98,6 +98,22 @@ describe("runner configuration", () => {
     })
   )
 
+  it.effect("the warm-up: 2,000 tasks by default, set by file, env or flag, 0 turns it off, never negative", () =>
+    Effect.gen(function* () {
+      assert.strictEqual((yield* resolve({})).warmUpTasks, Config.DEFAULT_WARM_UP_TASKS)
+      assert.strictEqual(Config.DEFAULT_WARM_UP_TASKS, 2000)
+      const yaml = file("warm.yaml", "warmUpTasks: 300\n")
+      assert.strictEqual((yield* resolve({ config: yaml })).warmUpTasks, 300)
+      assert.strictEqual((yield* resolve({ config: yaml }, { MIGRATOR_WARM_UP_TASKS: "0" })).warmUpTasks, 0)
+      assert.strictEqual(
+        (yield* resolve({ config: yaml, warmUpTasks: 50 }, { MIGRATOR_WARM_UP_TASKS: "0" })).warmUpTasks,
+        50
+      )
+      assert.include(yield* failure({ warmUpTasks: -1 }), "warmUpTasks (--warm-up-tasks)")
+      assert.include(yield* failure({}, { MIGRATOR_WARM_UP_TASKS: "many" }), "warmUpTasks (MIGRATOR_WARM_UP_TASKS)")
+    })
+  )
+
   it.effect("secrets inline, from an environment variable and from a file, held as Redacted", () =>
     Effect.gen(function* () {
       const secretFile = file("secret", `${SECRET}-file\n`)

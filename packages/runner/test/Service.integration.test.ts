@@ -97,6 +97,10 @@ describe("migrator run --http against a real etcd", () => {
       assert.deepStrictEqual(ready, { ready: true, store: "reachable", lease: true })
 
       const before = await scrape()
+      // it warmed up (the default 2,000 no-op tasks, in memory) before taking its lease: none of
+      // those tasks is counted as the runner's, and the log says how long it took
+      assert.match(service.output(), /warmed up: 2000 no-op tasks in \d+ ms/)
+      assert.strictEqual(before.value("migrator_claims_total"), 0)
       assert.strictEqual(before.types.get("migrator_jobs"), "gauge")
       assert.strictEqual(before.value("migrator_reporter"), 1)
       // every counter is there from the start (at 0 unless something happened), for each type and result

@@ -16,6 +16,7 @@ import * as HttpApi from "../http/HttpApi.ts"
 import * as PlanSchedule from "../PlanSchedule.ts"
 import * as Plugins from "../Plugins.ts"
 import * as StoreLayer from "../StoreLayer.ts"
+import * as WarmUp from "../WarmUp.ts"
 
 /** The shared connection flags of the root command. */
 export interface SharedFlags {
@@ -45,6 +46,10 @@ const flags = {
   ),
   http: Flag.String("http").pipe(
     Flag.withDescription("serve health, metrics, the job API and the dashboard on host:port"),
+    Flag.optional
+  ),
+  warmUpTasks: Flag.Int("warm-up-tasks").pipe(
+    Flag.withDescription("no-op tasks run in memory before joining, to compile the hot paths (2000; 0: none)"),
     Flag.optional
   ),
   logLevel: Flag.String("log-level").pipe(
@@ -110,6 +115,10 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
       }
       // every counter is exported from the start, at 0, for each task type this runner handles
       yield* EngineMetrics.initialize((yield* TaskRegistry.TaskRegistry).types())
+      // before the lease (and readiness): the first real job then runs on compiled code
+      const warmUpMs = yield* WarmUp.run(config.warmUpTasks, config.concurrency.perRunner)
+      if (config.warmUpTasks > 0)
+        yield* Effect.logInfo(`warmed up: ${config.warmUpTasks} no-op tasks in ${warmUpMs} ms`)
       // the engine runs in a child fiber: on interruption the flag is set first, then the engine is
       // interrupted (its graceful shutdown), and only then the scope closes the HTTP server
       const engine = yield* Effect.forkChild(
@@ -159,6 +168,7 @@ export const make = <E, R>(shared: Effect.Effect<SharedFlags, E, R>) =>
           shutdownGrace: Option.getOrUndefined(f.shutdownGrace),
           runnerId: Option.getOrUndefined(f.runnerId),
           http: Option.getOrUndefined(f.http),
+          warmUpTasks: Option.getOrUndefined(f.warmUpTasks),
           logLevel: Option.getOrUndefined(f.logLevel),
           logFormat: Option.getOrUndefined(f.logFormat)
         },
