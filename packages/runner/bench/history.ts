@@ -26,7 +26,10 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
   try {
     const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
     const mainCpu = () => runners.reduce((sum, r) => sum + r.mainThreadCpuSeconds(), 0)
-    // the start-up read is paid once; the window measures what idling costs afterwards
+    // the start-up is paid once, and it ends well after the runner registered: 30-60 s after its
+    // start V8's memory reducer compacts the start-up heap (three full collections, ~0.2 s of CPU).
+    // When that fell inside the window, it made one idle runner cost three times another, whatever
+    // the store held: the window begins after it, and the start-up figure counts it
     await sleep(options.warmupSeconds * 1000)
     const startupCpu = cpu()
     const startupMainCpu = mainCpu()

@@ -274,7 +274,7 @@ const run = async () => {
     const { figures: h, failures: historyFailures } = await history(bench, {
       jobs,
       tasksPerJob: integer("--history-tasks", 5),
-      warmupSeconds: integer("--idle-warmup-seconds", quick ? 5 : 10),
+      warmupSeconds: integer("--idle-warmup-seconds", quick ? 5 : 90),
       idleSeconds: integer("--idle-seconds", quick ? 15 : 60)
     })
     const change = (empty: number, full: number, unit: string) => [
