@@ -371,6 +371,7 @@ const sessionLoop = (options: Options, session: Session) =>
           const job = monitor.view.jobs.get(id)
           if (job !== undefined) yield* scheduler.evaluate(job)
         }
+        yield* monitor.reportProblems
         scheduler.tidy()
         yield* wake
       }).pipe(Effect.forever),

@@ -34,6 +34,8 @@ export class Monitor extends Context.Service<
     readonly wake: Signal.Signal
     /** Fires after every change the watch delivered. */
     readonly changed: Signal.Signal
+    /** Logs the records found undecodable since the last report (a status is decoded when first read). */
+    readonly reportProblems: Effect.Effect<void>
     /** Looks at every task of `job` again once the view has caught up with `revision`. */
     readonly rescanAfter: (job: string, revision: number) => void
     /** Calls `listener` for every change of a claim or slot key (after the view has applied it). */
@@ -76,7 +78,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       Effect.gen(function* () {
         const head = yield* store.range(`${keys.job(id)}s`)
         const tasks = yield* store.range(keys.tasks(id), { revision: head.revision })
-        const fresh = JobView.make(keys)
+        const fresh = JobView.make(keys, undefined, view.problems)
         for (const kv of [...head.kvs, ...tasks.kvs]) fresh.apply(kv, kv.key)
         yield* reportProblems(fresh)
         const slot = fresh.jobs.get(id)
@@ -261,6 +263,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       markDirty,
       wake,
       changed,
+      reportProblems: Effect.suspend(() => (view.hasProblems() ? reportProblems(view) : Effect.void)),
       rescanAfter: (job, revision) => {
         rescans.set(job, revision)
       },

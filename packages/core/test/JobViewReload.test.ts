@@ -55,4 +55,48 @@ describe("view reload", () => {
     assert.deepStrictEqual(task(fresh, "a")?.spec?.input, { id: "again" })
     assert.strictEqual(task(fresh, "a")?.specMod, 30)
   })
+
+  it("a status is decoded when first read, and an undecodable one is reported then, by key", () => {
+    const view = JobView.make(keys)
+    const key = keys.task("j", "run", "a", "status")
+    view.apply(kv(keys.task("j", "run", "a", "spec"), spec("a"), 10), keys.task("j", "run", "a", "spec"))
+    view.apply({ ...kv(key, 0, 11), value: "{oops" }, key)
+    // nothing has read it: a runner following another's task pays nothing for its statuses
+    assert.isFalse(view.hasProblems())
+    assert.deepStrictEqual(task(view, "a")?.unreadable, { status: true })
+    assert.isUndefined(task(view, "a")?.status)
+    assert.deepStrictEqual(
+      view.takeProblems().map((p) => p.key),
+      [key]
+    )
+    // rewritten: readable again, and decoded once however often it is read
+    view.apply(kv(key, status(2), 12), key)
+    assert.isUndefined(task(view, "a")?.unreadable)
+    assert.strictEqual(task(view, "a")?.status?.value.attempt, 2)
+    assert.strictEqual(task(view, "a")?.status, task(view, "a")?.status)
+    assert.isFalse(view.hasProblems())
+  })
+
+  it("a reload shares a status write not yet decoded: whichever view reads it first decodes it for both", () => {
+    const key = keys.task("j", "run", "a", "status")
+    const old = load(JobView.make(keys), [
+      kv(keys.task("j", "run", "a", "spec"), spec("a"), 10),
+      kv(key, status(1), 11)
+    ])
+    const fresh = load(JobView.make(keys, old), [
+      kv(keys.task("j", "run", "a", "spec"), spec("a"), 10),
+      kv(key, status(1), 11)
+    ])
+    assert.strictEqual(task(fresh, "a")?.status?.value.attempt, 1)
+    assert.strictEqual(task(old, "a")?.status, task(fresh, "a")?.status)
+    // and an undecodable one found through the fresh view is reported with the old one's
+    const broken = keys.task("j", "run", "b", "status")
+    const before = load(JobView.make(keys), [{ ...kv(broken, 0, 12), value: "[" }])
+    const after = load(JobView.make(keys, before), [{ ...kv(broken, 0, 12), value: "[" }])
+    assert.deepStrictEqual(task(after, "b")?.unreadable, { status: true })
+    assert.deepStrictEqual(
+      before.takeProblems().map((p) => p.key),
+      [broken]
+    )
+  })
 })

@@ -36,14 +36,80 @@ export interface TaskSlot {
   spec?: TaskSpec
   /** The spec's mod revision: with the key, it names one write, so a reload can keep the decoded spec. */
   specMod?: number
-  status?: Entry<TaskStatus>
+  /** Decoded when first read (see `Slot`). */
+  readonly status?: Entry<TaskStatus> | undefined
   result?: Entry<TaskResult>
   claim?: ClaimEntry
   /**
    * Its status or result record exists but cannot be decoded (reported by key): the task is
    * left alone until the record is rewritten, instead of failing a claim on every change.
    */
-  unreadable?: { status?: true; result?: true }
+  readonly unreadable?: { readonly status?: true; readonly result?: true } | undefined
+}
+
+const STATUS = { status: true } as const
+const RESULT = { result: true } as const
+const BOTH = { status: true, result: true } as const
+
+/** One status write, decoded at most once, by whichever view reads it first. */
+class StatusWrite {
+  readonly mod: number
+  private kv: KeyValue | undefined
+  private decoded: Entry<TaskStatus> | null = null // null: not decoded yet, or it cannot be
+  constructor(kv: KeyValue) {
+    this.kv = kv
+    this.mod = kv.modRevision
+  }
+  read(decode: (kv: KeyValue) => TaskStatus | undefined): Entry<TaskStatus> | null {
+    const kv = this.kv
+    if (kv !== undefined) {
+      this.kv = undefined // the record is held decoded or not at all, never twice
+      const v = decode(kv)
+      this.decoded = v === undefined ? null : entry(kv, v)
+    }
+    return this.decoded
+  }
+}
+
+/**
+ * A task's records. Its status is decoded when first read, not when its change arrives: a runner
+ * follows every change of the jobs it runs, and the statuses of the tasks other runners hold or
+ * have finished (two of each task's changes) are almost never read. Everything that reads a task's
+ * status or asks whether it is unreadable decodes it, so what is decided on is the same as if it had
+ * been decoded on arrival; a record that cannot be decoded is reported when first read.
+ */
+class Slot implements TaskSlot {
+  spec?: TaskSpec
+  specMod?: number
+  result?: Entry<TaskResult>
+  claim?: ClaimEntry
+  private write: StatusWrite | undefined = undefined
+  private resultUnreadable = false
+  private readonly decode: (kv: KeyValue) => TaskStatus | undefined
+  constructor(decode: (kv: KeyValue) => TaskStatus | undefined) {
+    this.decode = decode
+  }
+
+  get status(): Entry<TaskStatus> | undefined {
+    return this.read() ?? undefined
+  }
+  get unreadable(): TaskSlot["unreadable"] {
+    const status = this.read() === null
+    if (!status && !this.resultUnreadable) return undefined
+    return status ? (this.resultUnreadable ? BOTH : STATUS) : RESULT
+  }
+  setStatus(kv: KeyValue | undefined, previous: Slot | undefined): void {
+    // the same key at the same mod revision is the same write: a reload keeps its decoding
+    this.write =
+      kv === undefined ? undefined : previous?.write?.mod === kv.modRevision ? previous.write : new StatusWrite(kv)
+  }
+  setResultUnreadable(unreadable: boolean): void {
+    this.resultUnreadable = unreadable
+  }
+  /** The status (undefined: none; null: it cannot be decoded). */
+  private read(): Entry<TaskStatus> | null | undefined {
+    return this.write?.read(this.decode)
+  }
 }
 
 export interface JobSlot {
@@ -58,6 +124,14 @@ export interface JobSlot {
   readonly finished: { run: number; clear: number }
   /** Revision the job was read at in full; older watch events for it are stale. */
   loadedAt: number
+}
+
+/**
+ * Records found undecodable, each naming its key and field. A task's status is decoded when first
+ * read, possibly after its view was merged into another: views that share this report together.
+ */
+export interface Problems {
+  readonly found: Array<Codec.DecodeError>
 }
 
 /** What one applied key changed, for the Monitor's listeners. */
@@ -80,6 +154,8 @@ export interface JobView {
   readonly slot: (job: string) => JobSlot
   /** Applies one put (or delete, without `kv`); synchronous: it runs for every watch event. */
   readonly apply: (kv: KeyValue | undefined, key: string, revision?: number) => Applied
+  /** Where its records that could not be decoded are collected (shared with the view it reloads). */
+  readonly problems: Problems
   /** Records that could not be decoded since the last call (each names its key and field). */
   readonly takeProblems: () => ReadonlyArray<Codec.DecodeError>
   readonly hasProblems: () => boolean
@@ -114,17 +190,20 @@ const entry = <A>(kv: KeyValue, value: A): Entry<A> => ({ value, mod: kv.modRevi
  * are unchanged is the same write, so a reload (every resync reads each active job whole) keeps
  * the decoded value instead of decoding and holding a second copy of it.
  */
-export const make = (keys: Keys.Layout, previous?: JobView): JobView => {
+export const make = (
+  keys: Keys.Layout,
+  previous?: JobView,
+  problems: Problems = previous?.problems ?? { found: [] }
+): JobView => {
   const jobs = new Map<string, JobSlot>()
   const shared = new Map<string, Entry<SharedRecord>>()
   const runners = new Map<string, ReadonlySet<string>>()
   const slots = new Map<string, Entry<string>>()
 
-  let problems: Array<Codec.DecodeError> = []
   const decoded = <A>(exit: Exit.Exit<A, Codec.DecodeError>): A | undefined => {
     if (Exit.isSuccess(exit)) return exit.value
     const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-    if (failure?._tag === "Fail") problems.push(failure.error)
+    if (failure?._tag === "Fail") problems.found.push(failure.error)
     return undefined
   }
 
@@ -144,10 +223,11 @@ export const make = (keys: Keys.Layout, previous?: JobView): JobView => {
     }
     return s
   }
-  const taskSlot = (job: JobSlot, phase: Phase, task: string) => {
-    let t = job.tasks[phase].get(task)
+  const decodeStatusOf = (kv: KeyValue) => decoded(decodeStatus(kv.key, kv.value))
+  const taskSlot = (job: JobSlot, phase: Phase, task: string): Slot => {
+    let t = job.tasks[phase].get(task) as Slot | undefined
     if (t === undefined) {
-      t = {}
+      t = new Slot(decodeStatusOf)
       job.tasks[phase].set(task, t)
     }
     return t
@@ -160,7 +240,10 @@ export const make = (keys: Keys.Layout, previous?: JobView): JobView => {
     key: string
   ): Applied => {
     const t = taskSlot(job, parsed.phase, parsed.task)
-    const before = kv === undefined ? undefined : previous?.jobs.get(job.id)?.tasks[parsed.phase].get(parsed.task)
+    const before =
+      kv === undefined
+        ? undefined
+        : (previous?.jobs.get(job.id)?.tasks[parsed.phase].get(parsed.task) as Slot | undefined)
     // a task taken or finished cannot become ready by this change (its dependants may)
     if (kv === undefined || (parsed.record !== "claim" && parsed.record !== "result")) {
       job.candidates.add(`${parsed.phase}/${parsed.task}`)
@@ -183,17 +266,9 @@ export const make = (keys: Keys.Layout, previous?: JobView): JobView => {
         }
         break
       }
-      case "status": {
-        if (kv === undefined) delete t.status
-        else if (before?.status?.mod === kv.modRevision) t.status = before.status
-        else {
-          const v = decoded(decodeStatus(key, kv.value))
-          if (v !== undefined) t.status = entry(kv, v)
-          else t.unreadable = { ...t.unreadable, status: true }
-        }
-        if (kv === undefined || t.status?.mod === kv.modRevision) delete t.unreadable?.status
+      case "status":
+        t.setStatus(kv, before)
         break
-      }
       case "result": {
         const had = t.result !== undefined
         if (kv === undefined) delete t.result
@@ -201,9 +276,9 @@ export const make = (keys: Keys.Layout, previous?: JobView): JobView => {
         else {
           const v = decoded(decodeResult(key, kv.value))
           if (v !== undefined) t.result = entry(kv, v)
-          else t.unreadable = { ...t.unreadable, result: true }
+          else t.setResultUnreadable(true)
         }
-        if (kv === undefined || t.result?.mod === kv.modRevision) delete t.unreadable?.result
+        if (kv === undefined || t.result?.mod === kv.modRevision) t.setResultUnreadable(false)
         job.finished[parsed.phase] += (t.result !== undefined ? 1 : 0) - (had ? 1 : 0)
         for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) {
           job.candidates.add(`${parsed.phase}/${d}`)
@@ -285,12 +360,9 @@ export const make = (keys: Keys.Layout, previous?: JobView): JobView => {
     revision: 0,
     slot,
     apply,
-    hasProblems: () => problems.length > 0,
-    takeProblems: () => {
-      const out = problems
-      problems = []
-      return out
-    },
+    problems,
+    hasProblems: () => problems.found.length > 0,
+    takeProblems: () => problems.found.splice(0),
     served: (type) => {
       for (const types of runners.values()) if (types.has(type)) return true
       return false
