@@ -23,7 +23,10 @@ import * as Auth from "./http/Auth.ts"
 
 const NonEmpty = Schema.NonEmptyString
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
-const NonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+const WarmUpTasks = Schema.Int.pipe(
+  Schema.check(Schema.isGreaterThanOrEqualTo(0)),
+  Schema.check(Schema.isLessThanOrEqualTo(100_000))
+)
 
 /** A secret: inline, from an environment variable, or from a file. */
 export const SecretSource = Schema.Union([
@@ -109,7 +112,7 @@ export const Document = Schema.Struct({
     Schema.Struct({ perRunner: Schema.optionalKey(PositiveInt), perTarget: Schema.optionalKey(PositiveInt) })
   ),
   /** No-op tasks a runner runs in memory before it joins (see `WarmUp.ts`); 0: none. */
-  warmUpTasks: Schema.optionalKey(NonNegativeInt),
+  warmUpTasks: Schema.optionalKey(WarmUpTasks),
   clusters: Schema.optionalKey(
     Schema.Record(Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))), Cluster)
   ),

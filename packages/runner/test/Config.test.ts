@@ -110,6 +110,7 @@ describe("runner configuration", () => {
         50
       )
       assert.include(yield* failure({ warmUpTasks: -1 }), "warmUpTasks (--warm-up-tasks)")
+      assert.include(yield* failure({ warmUpTasks: 1_000_000 }), "warmUpTasks (--warm-up-tasks)")
       assert.include(yield* failure({}, { MIGRATOR_WARM_UP_TASKS: "many" }), "warmUpTasks (MIGRATOR_WARM_UP_TASKS)")
     })
   )

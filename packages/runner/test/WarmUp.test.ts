@@ -23,6 +23,14 @@ describe("a runner's warm-up", () => {
     }).pipe(Effect.provide(Store.layerMemory))
   )
 
+  it.live("a warm-up that does not complete in time is a typed failure: the runner serves without it", () =>
+    Effect.gen(function* () {
+      const failed = yield* WarmUp.run(2000, 16, "1 millis").pipe(Effect.flip)
+      assert.strictEqual(failed._tag, "WarmUpFailed")
+      assert.include(failed.message, "not done after")
+    })
+  )
+
   it.live("0 tasks: no warm-up", () =>
     Effect.gen(function* () {
       assert.strictEqual(yield* WarmUp.run(0, 16), 0)

@@ -116,9 +116,14 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
       // every counter is exported from the start, at 0, for each task type this runner handles
       yield* EngineMetrics.initialize((yield* TaskRegistry.TaskRegistry).types())
       // before the lease (and readiness): the first real job then runs on compiled code
-      const warmUpMs = yield* WarmUp.run(config.warmUpTasks, config.concurrency.perRunner)
-      if (config.warmUpTasks > 0)
-        yield* Effect.logInfo(`warmed up: ${config.warmUpTasks} no-op tasks in ${warmUpMs} ms`)
+      if (config.warmUpTasks > 0) {
+        yield* WarmUp.run(config.warmUpTasks, config.concurrency.perRunner).pipe(
+          Effect.matchEffect({
+            onSuccess: (ms) => Effect.logInfo(`warmed up: ${config.warmUpTasks} no-op tasks in ${ms} ms`),
+            onFailure: (e) => Effect.logWarning(`warm-up failed, serving without it: ${e.message}`)
+          })
+        )
+      }
       // the engine runs in a child fiber: on interruption the flag is set first, then the engine is
       // interrupted (its graceful shutdown), and only then the scope closes the HTTP server
       const engine = yield* Effect.forkChild(
