@@ -23,9 +23,6 @@ import type { Phase, Result, TaskSpec } from "./Task.ts"
 /** Tasks claimed per transaction: ~4 compares and 3 writes each, under etcd's 128 operations. */
 const CLAIM_BATCH = 25
 
-/** Candidates looked at per free place when several runners split the ready tasks. */
-const SHARE_SCAN = 12
-
 /** What the scheduler needs of the tasks this runner executes. */
 export interface Executions {
   /** Task keys (`job/phase/task`) being executed. */
@@ -207,20 +204,22 @@ export const make = (options: Options): Scheduler => {
       if (job.scan) {
         job.scan = false
         job.candidates.clear()
+        job.othersShare.tasks.clear()
         for (const id of tasks.keys()) job.candidates.add(`${phase}/${id}`)
       }
       // candidates are looked at only while there is room for what they may start: the rest
       // wait for a freed slot, so a job with thousands of ready tasks costs little per change
       const room = Math.max(0, options.concurrency - executions.running.size - claiming)
       const ready: Array<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }> = []
-      const visit = (candidates: Iterable<string>) =>
+      /** Looks at `candidates` in turn, each taken out of `from` (where it waited) as it is looked at. */
+      const visit = (candidates: Iterable<string>, from: Set<string>) =>
         Effect.gen(function* () {
           for (const candidate of candidates) {
             if (ready.length >= room) {
               starved.add(job.id)
               return
             }
-            job.candidates.delete(candidate)
+            from.delete(candidate)
             if (!candidate.startsWith(`${phase}/`)) continue
             const id = candidate.slice(phase.length + 1)
             const t = tasks.get(id)
@@ -237,30 +236,38 @@ export const make = (options: Options): Scheduler => {
             ready.push({ id, t, slot })
           }
         })
-      if (!options.share.shared()) yield* visit(job.candidates)
+      if (!options.share.shared()) yield* visit(job.candidates, job.candidates)
       else {
-        // this runner's share first; the others' only when it has nothing of its own (see TaskShare)
+        // this runner's share first; the others' only when it has nothing of its own (see
+        // TaskShare). A candidate of another share is set aside once, not sorted at every
+        // evaluation: while the others take theirs, thousands of them would be
+        const others = job.othersShare
+        const version = options.share.version()
+        if (others.version !== version) {
+          for (const candidate of others.tasks) job.candidates.add(candidate)
+          others.tasks.clear()
+          others.version = version
+        }
         const own: Array<string> = []
-        const others: Array<string> = []
-        const budget = Math.max(room, 1) * SHARE_SCAN
-        let scanned = 0
         for (const candidate of job.candidates) {
           const t = candidate.startsWith(`${phase}/`) ? tasks.get(candidate.slice(phase.length + 1)) : undefined
           if (t?.spec === undefined || t.result !== undefined || !mayBeReady(job, phase, t)) {
-            // taken, finished or still blocked: dropped here, as a visit would (or the budget
-            // below fills up with them, and a ready task behind them waits for nothing)
+            // taken, finished or still blocked: dropped here, as a visit would
             job.candidates.delete(candidate)
             continue
           }
-          if (own.length >= room || ++scanned > budget) {
+          if (own.length >= room) {
             starved.add(job.id)
             break
           }
           if (options.share.mine(`${job.id}/${candidate}`, t.spec.type)) own.push(candidate)
-          else others.push(candidate)
+          else {
+            job.candidates.delete(candidate)
+            others.tasks.add(candidate)
+          }
         }
-        yield* visit(own)
-        if (ready.length === 0) yield* visit(others)
+        yield* visit(own, job.candidates)
+        if (ready.length === 0) yield* visit(others.tasks, others.tasks)
       }
       // claims go in batches: one transaction for many ready tasks
       for (let i = 0; i < ready.length; i += CLAIM_BATCH) {

@@ -55,12 +55,12 @@ describe("engine with several runners", () => {
     })
   )
 
-  it.effect("three runners with little room finish a job far wider than their share scan (no resync needed)", () =>
+  it.effect("three runners with little room finish a job far wider than their room (no resync needed)", () =>
     Effect.gen(function* () {
       const { memory, inStore } = yield* setup
       const registry = yield* Layer.build(TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer)))
       for (const id of ["r1", "r2", "r3"]) {
-        // two in flight each: the share scan looks at 24 candidates, far fewer than the job has
+        // two in flight each: most ready tasks wait, set aside as other runners' shares
         yield* runner(id, { concurrency: 2, resyncInterval: "1 hour" }).pipe(
           Effect.provideService(Store.Store, memory.store),
           Effect.provide(registry)

@@ -37,8 +37,14 @@ describe("task share", () => {
     const r1 = TaskShare.make("r1", () => fleet)
     assert.isTrue(r1.shared())
     assert.isFalse(keys.every((k) => r1.mine(k, "a")))
+    const before = r1.version()
     fleet.delete("r2")
     assert.isFalse(r1.shared())
+    // what was sorted by the old split is sorted again
+    assert.notStrictEqual(r1.version(), before)
+    const after = r1.version()
+    r1.shared()
+    assert.strictEqual(r1.version(), after, "an unchanged fleet keeps its split")
     assert.isTrue(keys.every((k) => r1.mine(k, "a")))
     // a re-registration with other types is a new set: the split is taken again
     fleet.set("r2", new Set(["a"]))

@@ -119,6 +119,11 @@ export interface JobSlot {
   readonly tasks: { readonly run: Map<string, TaskSlot>; readonly clear: Map<string, TaskSlot> }
   /** Tasks to look at on the next evaluation ("phase/id"); everything when `scan` is set. */
   readonly candidates: Set<string>
+  /**
+   * Candidates that looked ready but are in other runners' shares ("phase/id"), set aside so an
+   * evaluation does not sort them again; `version` is the share split they were sorted by.
+   */
+  readonly othersShare: { version: number; readonly tasks: Set<string> }
   scan: boolean
   readonly dependents: { readonly run: Map<string, Array<string>>; readonly clear: Map<string, Array<string>> }
   readonly finished: { run: number; clear: number }
@@ -214,6 +219,7 @@ export const make = (
         id: job,
         tasks: { run: new Map(), clear: new Map() },
         candidates: new Set(),
+        othersShare: { version: -1, tasks: new Set() },
         scan: true,
         dependents: { run: new Map(), clear: new Map() },
         finished: { run: 0, clear: 0 },

@@ -11,6 +11,8 @@
 export interface TaskShare {
   /** Whether some other live runner may be claiming the same tasks. */
   readonly shared: () => boolean
+  /** Changes whenever the split does (a runner came, left or re-registered): as of the last `shared()`. */
+  readonly version: () => number
   /** Whether `key` (job/phase/task) of type `type` is in this runner's share. */
   readonly mine: (key: string, type: string) => boolean
 }
@@ -28,6 +30,7 @@ const hash = (s: string) => {
 /** `runners`: live runners and the task types each serves (a new set whenever one re-registers). */
 export const make = (runnerId: string, runners: () => ReadonlyMap<string, ReadonlySet<string>>): TaskShare => {
   let seen = new Map<string, ReadonlySet<string>>()
+  let version = 0
   const byType = new Map<string, { readonly rank: number; readonly size: number }>()
   const refresh = () => {
     const live = runners()
@@ -36,6 +39,7 @@ export const make = (runnerId: string, runners: () => ReadonlyMap<string, Readon
     if (same) return
     seen = new Map(live)
     byType.clear()
+    version++
   }
   const splitOf = (type: string) => {
     let split = byType.get(type)
@@ -53,6 +57,7 @@ export const make = (runnerId: string, runners: () => ReadonlyMap<string, Readon
       refresh()
       return seen.size > 1
     },
+    version: () => version,
     mine: (key, type) => {
       const { rank, size } = splitOf(type)
       return size === 1 || hash(key) % size === rank
