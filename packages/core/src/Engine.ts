@@ -265,13 +265,15 @@ const sessionLoop = (options: Options, session: Session) =>
         )
       })
 
-    const suspects = new Set<string>() // task keys possibly claimed by us that nothing here executes
+    // task keys possibly claimed by us that nothing here executes, with the claim's token when
+    // the view showed it (none when a claim's answer was lost before the view saw anything)
+    const suspects = new Map<string, number | undefined>()
     const scheduler = Scheduler.make({
       keys,
       monitor,
       session,
       writer,
-      executions: { running: runningKeys, start, cancel, suspect: (key) => suspects.add(key) },
+      executions: { running: runningKeys, start, cancel, suspect: (key) => suspects.set(key, undefined) },
       serves: (type) => Option.isSome(registry.get(type)),
       concurrency,
       targetConcurrency: options.targetConcurrency,
@@ -289,7 +291,7 @@ const sessionLoop = (options: Options, session: Session) =>
         if (c === undefined) return slotChanged
         const key = `${c.job}/${c.phase}/${c.task}`
         const mine = running.get(key)
-        if (c.entry?.value === runnerId && mine === undefined) suspects.add(key)
+        if (c.entry?.value === runnerId && mine === undefined) suspects.set(key, c.entry.create)
         // our claim is gone (lease revoked, task reset): stop executing at once
         if (mine !== undefined && c.entry?.create !== mine.claim.token && !writing.has(key)) {
           return Effect.andThen(slotChanged, Effect.forkIn(Fiber.interrupt(mine.fiber), sessionScope))
@@ -300,13 +302,16 @@ const sessionLoop = (options: Options, session: Session) =>
 
     /**
      * A claim of ours that nothing here executes (its claim transaction's answer was lost and
-     * could not be read back) is resumed if it is on this session's lease, released otherwise.
+     * could not be read back) is resumed if it is on this session's lease, released otherwise:
+     * the store, not the view, decides.
      */
-    /** Resumes or releases a claim of ours nothing executes; the store, not the view, decides. */
-    const settleSuspect = (key: string) =>
+    const settleSuspect = (key: string, seen: number | undefined) =>
       Effect.gen(function* () {
         if (runningKeys.has(key) || stopping) return
         const [job, phase, task] = key.split("/") as [string, "run" | "clear", string]
+        // the view showed the claim and has seen it end since (most often: the watch showed it
+        // before its answer came, and the task has finished): a later claim of ours is a suspect anew
+        if (seen !== undefined && monitor.view.jobs.get(job)?.tasks[phase].get(task)?.claim?.create !== seen) return
         const current = yield* store.get(keys.task(job, phase, task, "claim"))
         if (Option.isNone(current) || current.value.value !== runnerId) return
         const token = current.value.createRevision
@@ -340,7 +345,7 @@ const sessionLoop = (options: Options, session: Session) =>
     for (const job of monitor.view.jobs.values()) {
       for (const phase of ["run", "clear"] as const) {
         for (const [task, t] of job.tasks[phase]) {
-          if (t.claim?.value === runnerId) suspects.add(`${job.id}/${phase}/${task}`)
+          if (t.claim?.value === runnerId) suspects.set(`${job.id}/${phase}/${task}`, t.claim.create)
         }
       }
     }
@@ -348,9 +353,10 @@ const sessionLoop = (options: Options, session: Session) =>
     const sweep = Effect.suspend(() =>
       Effect.forEach(
         [...suspects],
-        (key) =>
-          settleSuspect(key).pipe(
-            Effect.andThen(Effect.sync(() => suspects.delete(key))),
+        ([key, seen]) =>
+          settleSuspect(key, seen).pipe(
+            // (unless it became a suspect anew meanwhile)
+            Effect.andThen(Effect.sync(() => suspects.get(key) === seen && suspects.delete(key))),
             Effect.catch(() => Effect.void)
           ),
         { discard: true }

@@ -173,4 +173,32 @@ describe("round trips per task", () => {
       assert.isAbove(started.get("j")!, succeeded.get("a")!)
     })
   )
+
+  it.effect("claims the watch showed before their replies came are not read back once the view saw them end", () =>
+    Effect.gen(function* () {
+      const { memory, inStore } = yield* setup
+      // claim keys read back: a claim of ours that nothing executes is looked up in the store
+      let claimReads = 0
+      const counted: Store.Store["Service"] = {
+        ...memory.store,
+        get: (key) =>
+          Effect.suspend(() => {
+            if (key.endsWith("/claim")) claimReads++
+            return memory.store.get(key)
+          })
+      }
+      const registry = yield* Layer.build(TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer)))
+      yield* runner("r1").pipe(Effect.provideService(Store.Store, counted), Effect.provide(registry))
+      const tasks = Array.from({ length: 20 }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: i }))
+      const id = yield* inStore(submit({ id: "claims-seen-first", tasks }))
+      // every reply is late: the watch shows each claim of ours before the claim's own answer
+      yield* memory.control.delayRepliesNext(1000, "50 millis")
+      yield* inStore(settle(id))
+      yield* memory.control.delayRepliesNext(0, "0 millis")
+      // several sweeps of claims nothing executes (a third of the 2 s lease each)
+      for (let i = 0; i < 30; i++) yield* TestClock.adjust("100 millis")
+      assert.strictEqual((yield* inStore(show(id))).state.outcome, "succeeded")
+      assert.strictEqual(claimReads, 0)
+    })
+  )
 })
