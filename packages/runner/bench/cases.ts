@@ -5,7 +5,7 @@
 import { Keys } from "@migrator/core"
 import type { Etcd3 } from "etcd3"
 import { now, percentile, sleep, within } from "./common.ts"
-import { revision, watchPuts } from "./etcd.ts"
+import { counters, revision, watchPuts } from "./etcd.ts"
 import { chainTasks, independentTasks, type Submitter, treeTasks, watchJob } from "./jobs.ts"
 import { measureReads } from "./reads.ts"
 import { processCpuSeconds, type RunnerProcess, startRunners } from "./runners.ts"
@@ -100,6 +100,8 @@ export const measureJob = async (
       atEnd = { runners: cpu(), etcd: etcdCpu(), followers: followerCpu() }
     }
   })
+  // etcd's own request counters, failed transactions included (and the submission's few)
+  const before = await counters(bench.endpoint)
   const submitStart = now()
   await bench.submitter.submit(keys, document)
   const submitSeconds = (now() - submitStart) / 1000
@@ -110,6 +112,7 @@ export const measureJob = async (
     `completion of ${document.id} on ${runners.map((r) => r.id).join(", ")}`
   ).finally(() => job.cancel())
   const tasks = document.tasks.length
+  const after = await counters(bench.endpoint)
   const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
   for (const r of [...runners, ...followers]) {
     bench.profiled.push({ name: r.id, job: document.id, fromUs: committed.us, toUs: completed.us })
@@ -120,6 +123,8 @@ export const measureJob = async (
     seconds: (completed.at - committed.at) / 1000,
     tasksPerSecond: tasks / ((completed.at - committed.at) / 1000),
     writesPerTask: (completed.revision - committed.revision) / tasks,
+    txnRequestsPerTask: (after.txnRequests - before.txnRequests) / tasks,
+    rangeRequestsPerTask: (after.rangeRequests - before.rangeRequests) / tasks,
     runnerCpuMsPerTask: ((atEnd.runners - atCommit.runners) * 1000) / tasks,
     etcdCpuMsPerTask: ((atEnd.etcd - atCommit.etcd) * 1000) / tasks,
     /** Per follower. */

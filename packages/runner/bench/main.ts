@@ -132,7 +132,9 @@ const run = async () => {
     const perTask = (t: Awaited<ReturnType<typeof throughput>>["cold"]) => ({
       runnerCpuMsPerTask: round(t.runnerCpuMsPerTask, 3),
       etcdCpuMsPerTask: round(t.etcdCpuMsPerTask, 3),
-      writeTxnsPerTask: round(t.writesPerTask, 2)
+      writeTxnsPerTask: round(t.writesPerTask, 2),
+      txnRequestsPerTask: round(t.txnRequestsPerTask, 3),
+      rangeRequestsPerTask: round(t.rangeRequestsPerTask, 3)
     })
     for (const count of counts) {
       progress(`throughput, ${count} runner process(es)`)
@@ -152,6 +154,10 @@ const run = async () => {
           ratioOneRunnerWarmToRaw: round(warm.tasksPerSecond / rawTps, 3),
           runnerCpuMsPerTaskOneRunnerWarm: w.runnerCpuMsPerTask,
           etcdCpuMsPerTaskOneRunnerWarm: w.etcdCpuMsPerTask,
+          txnRequestsPerTaskOneRunner: c.txnRequestsPerTask,
+          rangeRequestsPerTaskOneRunner: c.rangeRequestsPerTask,
+          txnRequestsPerTaskOneRunnerWarm: w.txnRequestsPerTask,
+          rangeRequestsPerTaskOneRunnerWarm: w.rangeRequestsPerTask,
           runnerStartSeconds: round(startup.seconds, 2),
           runnerWarmUpMs: round(startup.warmUpMs, 0)
         })
@@ -173,7 +179,11 @@ const run = async () => {
           threeProcessTasksPerSecondWarm: round(warm.tasksPerSecond, 0),
           ratioThreeProcessesWarmToRaw: round(warm.tasksPerSecond / rawTps, 3),
           runnerCpuMsPerTaskThreeRunnersWarm: w.runnerCpuMsPerTask,
-          etcdCpuMsPerTaskThreeRunnersWarm: w.etcdCpuMsPerTask
+          etcdCpuMsPerTaskThreeRunnersWarm: w.etcdCpuMsPerTask,
+          txnRequestsPerTaskThreeRunners: c.txnRequestsPerTask,
+          rangeRequestsPerTaskThreeRunners: c.rangeRequestsPerTask,
+          txnRequestsPerTaskThreeRunnersWarm: w.txnRequestsPerTask,
+          rangeRequestsPerTaskThreeRunnersWarm: w.rangeRequestsPerTask
         })
       } else {
         Object.assign(figures, {
