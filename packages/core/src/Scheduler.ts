@@ -236,18 +236,19 @@ export const make = (options: Options): Scheduler => {
             ready.push({ id, t, slot })
           }
         })
-      if (!options.share.shared()) yield* visit(job.candidates, job.candidates)
+      // a candidate of another runner's share is set aside once, not sorted at every evaluation
+      // (while the others take theirs, thousands of them would be); when the fleet changes, all
+      // of them are candidates again, a runner left alone included
+      const shared = options.share.shared()
+      const others = job.othersShare
+      if (others.version !== options.share.version()) {
+        for (const candidate of others.tasks) job.candidates.add(candidate)
+        others.tasks.clear()
+        others.version = options.share.version()
+      }
+      if (!shared) yield* visit(job.candidates, job.candidates)
       else {
-        // this runner's share first; the others' only when it has nothing of its own (see
-        // TaskShare). A candidate of another share is set aside once, not sorted at every
-        // evaluation: while the others take theirs, thousands of them would be
-        const others = job.othersShare
-        const version = options.share.version()
-        if (others.version !== version) {
-          for (const candidate of others.tasks) job.candidates.add(candidate)
-          others.tasks.clear()
-          others.version = version
-        }
+        // this runner's share first; the others' only when it has nothing of its own (see TaskShare)
         const own: Array<string> = []
         for (const candidate of job.candidates) {
           const t = candidate.startsWith(`${phase}/`) ? tasks.get(candidate.slice(phase.length + 1)) : undefined

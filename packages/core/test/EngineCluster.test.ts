@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Jobs, Store, TaskRegistry } from "@migrator/core"
 import { TestPlugin } from "@migrator/core/testing"
-import { Effect, Fiber, Layer, Option } from "effect"
+import { Duration, Effect, Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { crashable } from "./utils/crashable.ts"
 import { awaitState, awaitTask, keys, runner, show, submit, terminal } from "./utils/engine.ts"
@@ -72,6 +72,44 @@ describe("engine with several runners", () => {
         Effect.forever(TestClock.adjust("10 millis").pipe(Effect.andThen(Effect.yieldNow)))
       )
       const ended = yield* inStore(awaitState(id, terminal)).pipe(Effect.timeoutOption("60 seconds"))
+      yield* Fiber.interrupt(driver)
+      assert.isTrue(Option.isSome(ended), "the job ended without waiting for a resync")
+      assert.strictEqual((yield* inStore(show(id))).state.outcome, "succeeded")
+    })
+  )
+
+  it.effect("ready tasks of a runner that left before claiming its share run without waiting for a resync", () =>
+    Effect.gen(function* () {
+      const { memory, inStore } = yield* setup
+      const registry = yield* Layer.build(TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer)))
+      // another runner, registered but claiming nothing: r1 sets its share aside
+      const lease = yield* memory.store.grantLease(Duration.seconds(30))
+      yield* memory.store.txn({
+        compare: [],
+        success: [
+          {
+            _tag: "put",
+            key: keys.runner("r2"),
+            value: JSON.stringify({ runner: "r2", types: ["test/sleep"] }),
+            lease
+          }
+        ]
+      })
+      yield* runner("r1", { concurrency: 8, resyncInterval: "1 hour" }).pipe(
+        Effect.provideService(Store.Store, memory.store),
+        Effect.provide(registry)
+      )
+      const tasks = Array.from({ length: 40 }, (_, i) => ({ id: `t${i}`, type: "test/sleep", input: { ms: 100 } }))
+      const id = yield* inStore(submit({ id: "share-left-behind", tasks }))
+      // r1 runs its first tasks; as each ends it looks for the next, setting aside r2's on the way
+      yield* inStore(awaitState(id, (s) => s === "running"))
+      for (let i = 0; i < 25; i++) yield* TestClock.adjust("10 millis").pipe(Effect.andThen(Effect.yieldNow))
+      // r2 goes while r1 is busy with its own share: r1 is alone from then on
+      yield* memory.store.revokeLease(lease)
+      const driver = yield* Effect.forkChild(
+        Effect.forever(TestClock.adjust("10 millis").pipe(Effect.andThen(Effect.yieldNow)))
+      )
+      const ended = yield* inStore(awaitState(id, terminal)).pipe(Effect.timeoutOption("30 seconds"))
       yield* Fiber.interrupt(driver)
       assert.isTrue(Option.isSome(ended), "the job ended without waiting for a resync")
       assert.strictEqual((yield* inStore(show(id))).state.outcome, "succeeded")

@@ -1,6 +1,6 @@
 /**
- * A runner's warm-up: before it takes its lease, a runner runs one job of no-op tasks through its
- * own engine on a store in memory, so that the engine's hot paths are compiled when the first real
+ * A runner's warm-up: before it takes its lease, a runner runs one job of no-op tasks through
+ * engines of its own on a store in memory, so that the engine's hot paths are compiled when the first real
  * job arrives. A process just started otherwise runs its first thousand tasks at two to three
  * times the CPU per task of later ones (V8 compiles as it goes), and a standby runner meets a
  * disaster with exactly that first job. Two engines share the job: code V8 compiled for one
