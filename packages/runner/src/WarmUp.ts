@@ -1,12 +1,12 @@
 /**
  * A runner's warm-up: before it takes its lease, a runner runs one job of no-op tasks through
- * engines of its own on a store in memory, so that the engine's hot paths are compiled when the first real
- * job arrives. A process just started otherwise runs its first thousand tasks at two to three
- * times the CPU per task of later ones (V8 compiles as it goes), and a standby runner meets a
- * disaster with exactly that first job. Two engines share the job: code V8 compiled for one
- * engine's closures and records is thrown away when it first meets another's (the runner's own,
- * at its first job: half as many deoptimisations with two), and a runner in a fleet splits ready
- * tasks as these two do. Nothing of the warm-up reaches etcd, the logs or the metrics;
+ * engines of its own on a store in memory, so that the engine's hot paths are compiled when the
+ * first real job arrives. A process just started otherwise runs its first thousand tasks at two
+ * to three times the CPU per task of later ones (V8 compiles as it goes), and a standby runner
+ * meets a disaster with exactly that first job. Two engines share the job: code V8 compiled for
+ * one engine's closures and records is thrown away when it first meets another's (the runner's
+ * own, at its first job: half as many deoptimisations with two), and a runner in a fleet splits
+ * ready tasks as these two do. Nothing of the warm-up reaches etcd, the logs or the metrics;
  * `warmUpTasks: 0` turns it off.
  *
  * @since 0.3.0
