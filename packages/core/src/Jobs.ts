@@ -135,11 +135,11 @@ export interface JobView {
   readonly problems: ReadonlyArray<Codec.DecodeError>
 }
 
-export const decodeSpec = Codec.decode(JobSpec)
-export const decodeState = Codec.decode(JobState)
-export const decodeTask = Codec.decode(TaskSpec)
-export const decodeStatus = Codec.decode(TaskStatus)
-export const decodeResult = Codec.decode(TaskResult)
+export const decodeSpec = Codec.decode(JobSpec, { plainClass: true })
+export const decodeState = Codec.decode(JobState, { plainClass: true })
+export const decodeTask = Codec.decode(TaskSpec, { plainClass: true })
+export const decodeStatus = Codec.decode(TaskStatus, { plainClass: true })
+export const decodeResult = Codec.decode(TaskResult, { plainClass: true })
 export const decodeEvent = Codec.decode(JobEvent)
 
 /** Reads a job: spec, state and every task with its status and result (not the event log). */

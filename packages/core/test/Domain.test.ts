@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Codec, Job, JobEvent, Keys, Reason, Task } from "@migrator/core"
-import { Effect, Schema } from "effect"
+import { Codec, Job, JobEvent, Keys, Reason, SharedResource, Task } from "@migrator/core"
+import { Effect, Equal, Exit, Schema } from "effect"
+import * as Records from "../src/internal/records.ts"
 
 const taskSpec = Codec.decode(Task.TaskSpec)
 const jobState = Codec.decode(Job.JobState)
@@ -41,6 +42,82 @@ describe("domain model", () => {
       assert.deepStrictEqual(yield* Codec.decode(JobEvent.JobEvent)("e", Codec.encode(JobEvent.JobEvent)(event)), event)
     })
   )
+
+  it.effect("a record class decodes to the instance its own decoding makes, and fails the same way", () =>
+    Effect.gen(function* () {
+      // `plainClass` decodes a record class through its fields (see Codec.ts): the instance and
+      // the errors must be those of the class's own schema pass
+      const samples: ReadonlyArray<readonly [Schema.Codec<unknown, unknown>, unknown]> = [
+        [
+          Task.TaskResult,
+          { result: "failed", reason: { code: "x", message: "m", details: { a: 1 } }, attempt: 2, finishedAt: 1 }
+        ],
+        [Task.TaskStatus, { status: "waiting", attempt: 0, updatedAt: 3, notBefore: 9 }],
+        [
+          Task.TaskSpec,
+          { id: "a", type: "t/x", phase: "run", dependencies: [], input: { v: [1, "2"] }, retry: { maxAttempts: 2 } }
+        ],
+        [
+          Job.JobState,
+          { state: "running", pending: { operation: "cancel", requestedAt: 2 }, updatedAt: 1, startedAt: 1 }
+        ],
+        [Job.JobSpec, { id: "j", labels: { site: "b" }, runTasks: 2, clearTasks: 0, rtoMs: 5, createdAt: 1 }],
+        [
+          SharedResource.SharedRecord,
+          { state: "ready", job: "j", task: "t", phase: "run", token: 4, output: null, holders: ["j"], updatedAt: 1 }
+        ]
+      ]
+      for (const [schema, json] of samples) {
+        const raw = JSON.stringify(json)
+        const own = Schema.decodeUnknownExit(schema)(json)
+        assert.isTrue(Exit.isSuccess(own), raw)
+        const fast = yield* Codec.decode(schema, { plainClass: true })("k", raw)
+        assert.deepStrictEqual(fast, Exit.isSuccess(own) ? own.value : undefined)
+        assert.isTrue(Equal.equals(fast, Exit.isSuccess(own) ? own.value : undefined), raw)
+        assert.strictEqual(
+          Codec.encode(schema)(fast),
+          Codec.encode(schema)(Exit.isSuccess(own) ? own.value : undefined)
+        )
+      }
+      const wrong = { status: "waiting", attempt: 0.5, updatedAt: 3 }
+      const own = Schema.decodeUnknownExit(Task.TaskStatus)(wrong)
+      const error = yield* Effect.flip(Codec.decode(Task.TaskStatus, { plainClass: true })("k", JSON.stringify(wrong)))
+      assert.isTrue(Exit.isFailure(own))
+      if (Exit.isFailure(own)) {
+        const reason = own.cause.reasons[0]
+        assert.deepStrictEqual(
+          { field: error.field, detail: error.detail },
+          reason?._tag === "Fail" ? Codec.describeIssue(reason.error.issue) : undefined
+        )
+      }
+      // a check of the class's struct is not one of its fields': such a class keeps the full pass
+      const Bounds = Schema.Struct({ from: Schema.Number, to: Schema.Number }).check(
+        Schema.makeFilter((w: { readonly from: number; readonly to: number }) => w.from <= w.to || "from after to")
+      )
+      class Window extends Schema.Class<Window>("Window")(Bounds) {}
+      const backwards = yield* Effect.flip(
+        Codec.decode(Window, { plainClass: true })("w", JSON.stringify({ from: 2, to: 1 }))
+      )
+      assert.include(backwards.message, "from after to")
+    })
+  )
+
+  it("the engine's own records are the instances their constructors make, and still checked when encoded", () => {
+    const status = { status: "running", attempt: 2, runner: "r1", startedAt: 3, updatedAt: 3 } as const
+    const made = Records.make(Task.TaskStatus, status)
+    assert.deepStrictEqual(made, new Task.TaskStatus(status))
+    assert.isTrue(Equal.equals(made, new Task.TaskStatus(status)))
+    assert.strictEqual(Codec.encode(Task.TaskStatus)(made), Codec.encode(Task.TaskStatus)(new Task.TaskStatus(status)))
+    const event = { at: 1, type: "task.started", message: "m", runner: "r1", taskId: "a", phase: "run" } as const
+    assert.deepStrictEqual(Records.make(JobEvent.JobEvent, event), new JobEvent.JobEvent(event))
+    const result = { result: "success", output: { a: [1] }, attempt: 1, finishedAt: 2 } as const
+    assert.deepStrictEqual(Records.make(Task.TaskResult, result), new Task.TaskResult(result))
+    // what the constructor would have refused, the encoding refuses before anything is written
+    assert.throws(() => Codec.encode(Task.TaskStatus)(Records.make(Task.TaskStatus, { ...status, attempt: 1.5 })))
+    assert.throws(() =>
+      Codec.encode(Task.TaskResult)(Records.make(Task.TaskResult, { ...result, output: { n: Number.NaN } }))
+    )
+  })
 
   it.effect("decode errors name the key and the field", () =>
     Effect.gen(function* () {

@@ -48,6 +48,20 @@ describe("view reload", () => {
     assert.strictEqual(task(fresh, "b")?.status?.mod, 20)
   })
 
+  it("every job's slot has the same fields in the same order, whichever record comes first", () => {
+    // the engine's hot paths are compiled for one shape of slot; a slot that grew its fields in
+    // another order (its state before its spec) would throw that code away in a runner's first job
+    const view = JobView.make(keys)
+    const state = { state: "running", updatedAt: 1 }
+    const jobSpec = { id: "x", labels: {}, runTasks: 1, clearTasks: 0, createdAt: 1 }
+    load(view, [kv(keys.jobSpec("x"), jobSpec, 5), kv(keys.jobState("x"), state, 6)])
+    load(view, [kv(keys.jobState("y"), state, 7), kv(keys.jobSpec("y"), { ...jobSpec, id: "y" }, 8)])
+    load(view, [kv(keys.task("z", "run", "a", "spec"), spec("a"), 9)])
+    const fields = (id: string) => Object.keys(view.jobs.get(id) ?? {})
+    assert.deepStrictEqual(fields("y"), fields("x"))
+    assert.deepStrictEqual(fields("z"), fields("x"))
+  })
+
   it("a job written again under the same id is decoded afresh", () => {
     const old = load(JobView.make(keys), [kv(keys.task("j", "run", "a", "spec"), spec("a"), 10)])
     const again = { ...spec("a"), input: { id: "again" } }

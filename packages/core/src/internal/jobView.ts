@@ -114,8 +114,8 @@ class Slot implements TaskSlot {
 
 export interface JobSlot {
   readonly id: string
-  spec?: JobSpec
-  state?: Entry<JobState>
+  spec: JobSpec | undefined
+  state: Entry<JobState> | undefined
   readonly tasks: { readonly run: Map<string, TaskSlot>; readonly clear: Map<string, TaskSlot> }
   /** Tasks to look at on the next evaluation ("phase/id"); everything when `scan` is set. */
   readonly candidates: Set<string>
@@ -170,12 +170,13 @@ export interface JobView {
   readonly replace: (fresh: JobView) => void
 }
 
-const decodeShared = Codec.decoder(SharedRecord)
-const decodeSpec = Codec.decoder(JobSpecSchema)
-const decodeState = Codec.decoder(JobStateSchema)
-const decodeTask = Codec.decoder(TaskSpecSchema)
-const decodeStatus = Codec.decoder(TaskStatusSchema)
-const decodeResult = Codec.decoder(TaskResultSchema)
+// (record classes without constructors of their own: decoded through their fields)
+const decodeShared = Codec.decoder(SharedRecord, { plainClass: true })
+const decodeSpec = Codec.decoder(JobSpecSchema, { plainClass: true })
+const decodeState = Codec.decoder(JobStateSchema, { plainClass: true })
+const decodeTask = Codec.decoder(TaskSpecSchema, { plainClass: true })
+const decodeStatus = Codec.decoder(TaskStatusSchema, { plainClass: true })
+const decodeResult = Codec.decoder(TaskResultSchema, { plainClass: true })
 
 /** Whether the view holds every task the job's spec announces (each phase's count of specs). */
 export const complete = (job: JobSlot): boolean => {
@@ -215,8 +216,11 @@ export const make = (
   const slot = (job: string): JobSlot => {
     let s = jobs.get(job)
     if (s === undefined) {
+      // every field from the start: one shape for every job's slot, whichever record comes first
       s = {
         id: job,
+        spec: undefined,
+        state: undefined,
         tasks: { run: new Map(), clear: new Map() },
         candidates: new Set(),
         othersShare: { version: -1, tasks: new Set() },
