@@ -13,6 +13,7 @@
  */
 import { Context, Data, Duration, Effect, Layer, Option, type Schema, type Scope } from "effect"
 import type { Entry } from "./internal/jobView.ts"
+import * as Records from "./internal/records.ts"
 import { encodeRegistration } from "./internal/registration.ts"
 import type { JobState } from "./Job.ts"
 import { JobEvent } from "./JobEvent.ts"
@@ -157,14 +158,20 @@ export const make = (options: Options): Effect.Effect<LeaderElection["Service"],
                 _tag: "put",
                 key: keys.task(job, phase, spec.id, "status"),
                 value: Jobs.encodeStatus(
-                  new TaskStatus({ status: "running", attempt, runner: runnerId, startedAt: at, updatedAt: at })
+                  Records.make(TaskStatus, {
+                    status: "running",
+                    attempt,
+                    runner: runnerId,
+                    startedAt: at,
+                    updatedAt: at
+                  })
                 )
               },
               yield* Jobs.eventOp(
                 keys,
                 job,
                 runnerId,
-                new JobEvent({
+                Records.make(JobEvent, {
                   at,
                   type: attempt > 1 ? "task.retried" : "task.started",
                   message: `attempt ${attempt} on ${runnerId}`,

@@ -15,6 +15,7 @@ import type { StoreError } from "../StoreError.ts"
 import { type Phase, type Result, TaskResult, TaskStatus } from "../Task.ts"
 import * as ActiveIndex from "./activeIndex.ts"
 import type { JobSlot, TaskSlot } from "./jobView.ts"
+import * as Records from "./records.ts"
 
 type Fields = Omit<ConstructorParameters<typeof JobState>[0], "pending">
 
@@ -70,7 +71,7 @@ export const make = (store: Store["Service"], keys: Keys.Layout, runnerId: strin
         keys,
         job,
         runnerId,
-        new JobEvent({
+        Records.make(JobEvent, {
           at,
           type,
           message,

@@ -16,6 +16,7 @@ import { type Result, TaskResult, TaskStatus } from "../Task.ts"
 import type { TaskRegistry } from "../TaskRegistry.ts"
 import type { Outcome } from "./attempt.ts"
 import type { Writer } from "./jobWrites.ts"
+import * as Records from "./records.ts"
 
 export interface Dependencies {
   readonly keys: Keys.Layout
@@ -36,10 +37,10 @@ export const of = (deps: Dependencies, claim: Claim, outcome: Outcome): Effect.E
     })
     const doneStatus = put(
       "status",
-      Jobs.encodeStatus(new TaskStatus({ status: "done", attempt, runner: runnerId, updatedAt: at }))
+      Jobs.encodeStatus(Records.make(TaskStatus, { status: "done", attempt, runner: runnerId, updatedAt: at }))
     )
     const result = (r: Result, extra: Partial<ConstructorParameters<typeof TaskResult>[0]>) =>
-      put("result", Jobs.encodeResult(new TaskResult({ result: r, attempt, finishedAt: at, ...extra })))
+      put("result", Jobs.encodeResult(Records.make(TaskResult, { result: r, attempt, finishedAt: at, ...extra })))
     const ops: Array<Op> = []
     let sharedUpdate = outcome._tag === "success" || outcome._tag === "skipped" ? outcome.shared : undefined
     switch (outcome._tag) {
