@@ -19,6 +19,8 @@
  *   <prefix>expiry/<finish time ms, 15 digits>/<job> written when a job finishes; retention ranges the oldest first
  *   <prefix>expiry-backfilled                       present once jobs finished before expiry entries existed have theirs
  *   <prefix>archive/<job>                           compact summary of a deleted or expired job (JobArchive.ts)
+ *   <prefix>~warm-up/<runner>/…                     a starting runner's warm-up job, laid out as under a prefix of
+ *                                                   its own, past the followed range; deleted when it is done
  *
  * The job spec is written last when a job is submitted in several
  * transactions, so a job without a spec is half-written and never picked up.
@@ -76,6 +78,9 @@ export interface Layout {
   readonly expiryBackfilled: string
   readonly archive: string
   readonly archiveEntry: (job: string) => string
+  /** Where starting runners run their warm-up jobs in the store, each under a prefix of its own. */
+  readonly warmUps: string
+  readonly warmUp: (runner: string) => string
   /** Parses a key under `jobs/` or of the event log; undefined for keys of other kinds. */
   readonly parse: (key: string) => ParsedKey | undefined
 }
@@ -133,6 +138,8 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
     expiryBackfilled: `${prefix}expiry-backfilled`,
     archive: `${prefix}archive/`,
     archiveEntry: (id) => `${prefix}archive/${id}`,
+    warmUps: `${prefix}~warm-up/`,
+    warmUp: (runner) => `${prefix}~warm-up/${encodeURIComponent(runner)}/`,
     parse: (key) => {
       if (key.startsWith(log)) {
         const rest = key.slice(log.length)

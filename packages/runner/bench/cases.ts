@@ -29,6 +29,8 @@ export interface Bench {
   readonly warmUpTasks: number
   /** The runners' own in-memory warm-up (`--runner-warm-up N`, their `--warm-up-tasks`); theirs by default. */
   readonly runnerWarmUpTasks: number | undefined
+  /** The runners' own warm-up on etcd (`--runner-store-warm-up N`, their `--warm-up-store-tasks`). */
+  readonly runnerStoreWarmUpTasks: number | undefined
   /** Profiles to summarise at the end: the runner (file name), the job and its window. */
   readonly profiled: Array<{
     readonly name: string
@@ -60,6 +62,7 @@ export const start = (
       heapMb: bench.runnerHeapMb,
       plugins,
       warmUpTasks: bench.runnerWarmUpTasks,
+      warmUpStoreTasks: bench.runnerStoreWarmUpTasks,
       ...(leaseTtl === undefined ? {} : { leaseTtl })
     },
     idsOf(tag, count),
@@ -180,7 +183,11 @@ export const throughput = async (bench: Bench, count: number, followerCount = 0)
     await warmUp(bench, keys, "warm-up", count)
     const warm = await measureJob(bench, runners, followers, keys, independentTasks("noop-warm", bench.n(1000)))
     // what a runner's start cost before the cold job: its own warm-up included
-    const startup = { seconds: runners[0]!.startSeconds, warmUpMs: runners[0]!.warmUpMs() ?? 0 }
+    const startup = {
+      seconds: runners[0]!.startSeconds,
+      warmUpMs: runners[0]!.warmUpMs() ?? 0,
+      storeWarmUpMs: runners[0]!.storeWarmUpMs() ?? 0
+    }
     return { cold, warm, startup }
   } finally {
     await stopAll([...runners, ...followers])

@@ -53,6 +53,8 @@ export interface RunnerOptions {
   readonly plugins?: string | undefined
   /** Its in-memory warm-up before it joins (`--warm-up-tasks`); the runner's default when undefined. */
   readonly warmUpTasks?: number | undefined
+  /** Its warm-up on etcd after that (`--warm-up-store-tasks`); the runner's default when undefined. */
+  readonly warmUpStoreTasks?: number | undefined
 }
 
 export interface RunnerProcess {
@@ -72,6 +74,8 @@ export interface RunnerProcess {
   readonly stderr: () => string
   /** What its warm-up took by its own log, ms; undefined before it logged it (or with none). */
   readonly warmUpMs: () => number | undefined
+  /** Its warm-up on etcd, by its log. */
+  readonly storeWarmUpMs: () => number | undefined
   /** Seconds from its spawn to its registration; set by `startRunners`. */
   startSeconds: number
 }
@@ -131,7 +135,8 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
     String(options.concurrency ?? 64),
     ...(options.leaseTtl === undefined ? [] : ["--lease-ttl", options.leaseTtl]),
     ...(options.http === undefined ? [] : ["--http", options.http]),
-    ...(options.warmUpTasks === undefined ? [] : ["--warm-up-tasks", String(options.warmUpTasks)])
+    ...(options.warmUpTasks === undefined ? [] : ["--warm-up-tasks", String(options.warmUpTasks)]),
+    ...(options.warmUpStoreTasks === undefined ? [] : ["--warm-up-store-tasks", String(options.warmUpStoreTasks)])
   ]
   const env = { ...process.env }
   delete env.NODE_OPTIONS
@@ -140,9 +145,12 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
   live.set(pid, child)
   let tail = ""
   let warmUpMs: number | undefined
+  let storeWarmUpMs: number | undefined
   child.stderr?.on("data", (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4000)
     warmUpMs ??= Number(/warmed up: \d+ no-op tasks in (\d+) ms/.exec(tail)?.[1] ?? Number.NaN) || undefined
+    storeWarmUpMs ??=
+      Number(/warmed up on etcd: \d+ no-op tasks in (\d+) ms/.exec(tail)?.[1] ?? Number.NaN) || undefined
   })
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   void exited.then(() => live.delete(pid))
@@ -164,6 +172,7 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
     kill: () => signal("SIGKILL", 10_000),
     stderr: () => tail,
     warmUpMs: () => warmUpMs,
+    storeWarmUpMs: () => storeWarmUpMs,
     startSeconds: Number.NaN
   }
 }

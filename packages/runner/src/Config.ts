@@ -113,6 +113,8 @@ export const Document = Schema.Struct({
   ),
   /** No-op tasks a runner runs in memory before it joins (see `WarmUp.ts`); 0: none. */
   warmUpTasks: Schema.optionalKey(WarmUpTasks),
+  /** No-op tasks it then runs on etcd, under a prefix of its own (see `WarmUp.ts`); 0: none. */
+  warmUpStoreTasks: Schema.optionalKey(WarmUpTasks),
   clusters: Schema.optionalKey(
     Schema.Record(Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))), Cluster)
   ),
@@ -157,6 +159,7 @@ export interface RunnerConfig {
   readonly shutdownGrace: Duration.Duration
   readonly concurrency: { readonly perRunner: number; readonly perTarget: number | undefined }
   readonly warmUpTasks: number
+  readonly warmUpStoreTasks: number
   /** OpenStack clusters by name; credentials are `Redacted`. */
   readonly clusters: Readonly<Record<string, OpenStackClient.ClientConfig>>
   readonly plugins: ReadonlyArray<string>
@@ -178,6 +181,8 @@ export interface RunnerConfig {
 
 /** Enough for the engine's paths to reach V8's optimising tier (under a second at start). */
 export const DEFAULT_WARM_UP_TASKS = 2000
+/** Enough for the etcd client's paths (its transactions and watch) to be compiled as well. */
+export const DEFAULT_WARM_UP_STORE_TASKS = 1000
 
 /** A configuration problem; `field` is the dotted path, `source` where the value came from. */
 export class ConfigError extends Data.TaggedError("ConfigError")<{
@@ -205,6 +210,7 @@ export interface Flags {
   readonly runnerId?: string | undefined
   readonly http?: string | undefined
   readonly warmUpTasks?: number | undefined
+  readonly warmUpStoreTasks?: number | undefined
   readonly logLevel?: string | undefined
   readonly logFormat?: string | undefined
 }
@@ -229,6 +235,7 @@ export const environment: ReadonlyArray<readonly [variable: string, field: strin
   ["MIGRATOR_CONCURRENCY", "concurrency.perRunner"],
   ["MIGRATOR_TARGET_CONCURRENCY", "concurrency.perTarget"],
   ["MIGRATOR_WARM_UP_TASKS", "warmUpTasks"],
+  ["MIGRATOR_WARM_UP_STORE_TASKS", "warmUpStoreTasks"],
   ["MIGRATOR_PLUGINS", "plugins"],
   ["MIGRATOR_HTTP_LISTEN", "http.listen"],
   ["MIGRATOR_HTTP_TLS_CERT", "http.tls.cert"],
@@ -248,11 +255,12 @@ const flagFields: ReadonlyArray<readonly [flag: keyof Flags, name: string, field
   ["runnerId", "--runner-id", "runnerId"],
   ["http", "--http", "http.listen"],
   ["warmUpTasks", "--warm-up-tasks", "warmUpTasks"],
+  ["warmUpStoreTasks", "--warm-up-store-tasks", "warmUpStoreTasks"],
   ["logLevel", "--log-level", "log.level"],
   ["logFormat", "--log-format", "log.format"]
 ]
 
-const intFields = new Set(["concurrency.perRunner", "concurrency.perTarget", "warmUpTasks"])
+const intFields = new Set(["concurrency.perRunner", "concurrency.perTarget", "warmUpTasks", "warmUpStoreTasks"])
 
 type Mutable = { [key: string]: unknown }
 const isObject = (u: unknown): u is Mutable => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -540,6 +548,7 @@ const resolveScope = (
       shutdownGrace: durationOf(decoded.shutdownGrace ?? "10s"),
       concurrency: { perRunner: decoded.concurrency?.perRunner ?? 16, perTarget: decoded.concurrency?.perTarget },
       warmUpTasks: decoded.warmUpTasks ?? DEFAULT_WARM_UP_TASKS,
+      warmUpStoreTasks: decoded.warmUpStoreTasks ?? DEFAULT_WARM_UP_STORE_TASKS,
       clusters,
       plugins: listOf(decoded.plugins),
       pluginsFrom:

@@ -59,7 +59,8 @@ const showJson = async (cli: (...a: Array<string>) => Promise<{ stdout: string }
   }
 
 /** Result puts per task key in the store's history of a prefix. */
-const resultWrites = (prefix: string) =>
+/** Result writes per key in the prefix's whole history, of `job`'s tasks (not the runners' warm-ups'). */
+const resultWrites = (prefix: string, job: string) =>
   Effect.gen(function* () {
     const store = yield* EtcdStore.make({ endpoints: [etcd.endpoint], namespace: prefix })
     // a marker written last bounds the history (the store's revision is shared with other prefixes)
@@ -70,7 +71,8 @@ const resultWrites = (prefix: string) =>
     )
     const counts = new Map<string, number>()
     for (const e of events) {
-      if (e._tag === "put" && e.kv.key.endsWith("/result")) counts.set(e.kv.key, (counts.get(e.kv.key) ?? 0) + 1)
+      const key = e._tag === "put" ? e.kv.key : ""
+      if (key.startsWith(`jobs/${job}/`) && key.endsWith("/result")) counts.set(key, (counts.get(key) ?? 0) + 1)
     }
     return counts
   }).pipe(Effect.scoped)
@@ -189,7 +191,7 @@ describe("migrator CLI against a real etcd", () => {
         view.tasks.some((t) => t.attempt === 2),
         "some task was taken over"
       )
-      const writes = yield* resultWrites(prefix)
+      const writes = yield* resultWrites(prefix, "sleepy")
       assert.strictEqual(writes.size, tasks.length)
       for (const [key, n] of writes) assert.strictEqual(n, 1, key)
     })

@@ -115,6 +115,26 @@ describe("runner configuration", () => {
     })
   )
 
+  it.effect("the warm-up on etcd: 1,000 tasks by default, set by file, env or flag, 0 turns it off", () =>
+    Effect.gen(function* () {
+      assert.strictEqual((yield* resolve({})).warmUpStoreTasks, Config.DEFAULT_WARM_UP_STORE_TASKS)
+      assert.strictEqual(Config.DEFAULT_WARM_UP_STORE_TASKS, 1000)
+      const yaml = file("warm-store.yaml", "warmUpStoreTasks: 300\n")
+      assert.strictEqual((yield* resolve({ config: yaml })).warmUpStoreTasks, 300)
+      assert.strictEqual((yield* resolve({ config: yaml }, { MIGRATOR_WARM_UP_STORE_TASKS: "0" })).warmUpStoreTasks, 0)
+      assert.strictEqual(
+        (yield* resolve({ config: yaml, warmUpStoreTasks: 50 }, { MIGRATOR_WARM_UP_STORE_TASKS: "0" }))
+          .warmUpStoreTasks,
+        50
+      )
+      assert.include(yield* failure({ warmUpStoreTasks: -1 }), "warmUpStoreTasks (--warm-up-store-tasks)")
+      assert.include(
+        yield* failure({}, { MIGRATOR_WARM_UP_STORE_TASKS: "many" }),
+        "warmUpStoreTasks (MIGRATOR_WARM_UP_STORE_TASKS)"
+      )
+    })
+  )
+
   it.effect("secrets inline, from an environment variable and from a file, held as Redacted", () =>
     Effect.gen(function* () {
       const secretFile = file("secret", `${SECRET}-file\n`)

@@ -97,9 +97,10 @@ describe("migrator run --http against a real etcd", () => {
       assert.deepStrictEqual(ready, { ready: true, store: "reachable", lease: true })
 
       const before = await scrape()
-      // it warmed up (the default 2,000 no-op tasks, in memory) before taking its lease: none of
-      // those tasks is counted as the runner's, and the log says how long it took
+      // it warmed up (the default 2,000 no-op tasks in memory, then 1,000 on etcd) before taking its
+      // lease: none of those tasks is counted as the runner's, and the log says how long each took
       assert.match(service.output(), /warmed up: 2000 no-op tasks in \d+ ms/)
+      assert.match(service.output(), /warmed up on etcd: 1000 no-op tasks in \d+ ms/)
       assert.strictEqual(before.value("migrator_claims_total"), 0)
       assert.strictEqual(before.types.get("migrator_jobs"), "gauge")
       assert.strictEqual(before.value("migrator_reporter"), 1)
@@ -445,6 +446,11 @@ describe("migrator run --http against a real etcd", () => {
       // everything the runner and the API wrote lives under its prefix
       const { kvs } = yield* store.range(prefix)
       assert.isAbove(kvs.length, 5)
+      // (the warm-up on etcd deleted its job's keys when it was done)
+      assert.deepStrictEqual(
+        kvs.filter((kv) => kv.key.startsWith(`${prefix}~warm-up/`)),
+        []
+      )
       const everything = kvs.map((kv) => `${kv.key}\n${kv.value}`).join("\n") + service.output()
       assert.include(service.output(), "runner session started")
       // the effective configuration is logged (debug) with every secret redacted

@@ -52,6 +52,10 @@ const flags = {
     Flag.withDescription("no-op tasks run in memory before joining, to compile the hot paths (2000; 0: none)"),
     Flag.optional
   ),
+  warmUpStoreTasks: Flag.Int("warm-up-store-tasks").pipe(
+    Flag.withDescription("no-op tasks then run on etcd, under a prefix of the runner's own (1000; 0: none)"),
+    Flag.optional
+  ),
   logLevel: Flag.String("log-level").pipe(
     Flag.withDescription("trace, debug, info, warn, error (info)"),
     Flag.optional
@@ -124,6 +128,20 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
           })
         )
       }
+      if (config.warmUpStoreTasks > 0) {
+        const tasks = config.warmUpStoreTasks
+        yield* WarmUp.inStore({
+          tasks,
+          concurrency: config.concurrency.perRunner,
+          prefix: config.etcd.prefix,
+          runnerId
+        }).pipe(
+          Effect.matchEffect({
+            onSuccess: (ms) => Effect.logInfo(`warmed up on etcd: ${tasks} no-op tasks in ${ms} ms`),
+            onFailure: (e) => Effect.logWarning(`warm-up on etcd failed, serving without it: ${e.message}`)
+          })
+        )
+      }
       // the engine runs in a child fiber: on interruption the flag is set first, then the engine is
       // interrupted (its graceful shutdown), and only then the scope closes the HTTP server
       const engine = yield* Effect.forkChild(
@@ -174,6 +192,7 @@ export const make = <E, R>(shared: Effect.Effect<SharedFlags, E, R>) =>
           runnerId: Option.getOrUndefined(f.runnerId),
           http: Option.getOrUndefined(f.http),
           warmUpTasks: Option.getOrUndefined(f.warmUpTasks),
+          warmUpStoreTasks: Option.getOrUndefined(f.warmUpStoreTasks),
           logLevel: Option.getOrUndefined(f.logLevel),
           logFormat: Option.getOrUndefined(f.logFormat)
         },
