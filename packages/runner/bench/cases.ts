@@ -241,14 +241,17 @@ export const pickup = async (
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) }
 }
 
+/** The quiet between pickups: each finds its runners (and etcd) idle. */
+export const PICKUP_GAP_MS = 250
+
 /** Pickup on fresh runners, then again after a warm-up. */
 export const pickupCase = async (bench: Bench) => {
   const keys = freshKeys("pickup")
   const runners = await start(bench, keys, "pickup", bench.runners)
   try {
-    const cold = await pickup(bench, keys, "pickup", bench.n(40), 250)
+    const cold = await pickup(bench, keys, "pickup", bench.n(40), PICKUP_GAP_MS)
     await warmUp(bench, keys, "warm-up", bench.runners)
-    return { cold, warm: await pickup(bench, keys, "pickup-warm", bench.n(40), 250) }
+    return { cold, warm: await pickup(bench, keys, "pickup-warm", bench.n(40), PICKUP_GAP_MS) }
   } finally {
     await stopAll(runners)
   }

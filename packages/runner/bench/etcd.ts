@@ -5,7 +5,7 @@
  * and the observations carry none of their cost.
  */
 import { Etcd3, type IKeyValue, type Watcher } from "etcd3"
-import { monotonicUs, now, percentile } from "./common.ts"
+import { monotonicUs, now, percentile, sleep } from "./common.ts"
 
 export const connect = (endpoint: string) => new Etcd3({ hosts: endpoint })
 
@@ -41,6 +41,45 @@ export const measureFloor = async (
   const seconds = (now() - start) / 1000
   await client.delete().prefix(prefix).exec()
   return { sequentialTxnMsP50: percentile(latencies, 50), txnPerSecond: options.parallel / seconds }
+}
+
+/**
+ * Pickup by a reactor that costs nothing: after `gapMs` of quiet, one compare-and-put (the
+ * submission), and on its watch event at once another (the claim), the time between the two
+ * events as this watcher receives them. An idle etcd answers its first transactions two to three
+ * times slower than the back-to-back ones of the sequential floor; this is the floor of a pickup
+ * measured as the pickup case measures it (same gap, same watch), so what a runner adds to it is
+ * its own cost.
+ */
+export const measurePickupFloor = async (client: Etcd3, prefix: string, count: number, gapMs: number) => {
+  const samples: Array<number> = []
+  let submitted: (at: number) => void = () => undefined
+  let claimed: (at: number) => void = () => undefined
+  const watcher = await watchPuts(client, prefix, (await revision(client)) + 1, (kv, at) => {
+    const key = kv.key.toString()
+    if (key.endsWith("/spec")) {
+      submitted(at.at)
+      void casPut(client, `${key.slice(0, -"/spec".length)}/claim`)
+    } else claimed(at.at)
+  })
+  try {
+    for (let i = 0; i < count; i++) {
+      await sleep(gapMs)
+      const seen = new Promise<number>((resolve) => {
+        submitted = resolve
+      })
+      const done = new Promise<number>((resolve) => {
+        claimed = resolve
+      })
+      await casPut(client, `${prefix}${i}/spec`)
+      const [from, to] = await Promise.all([seen, done])
+      samples.push(to - from)
+    }
+  } finally {
+    await watcher.cancel()
+    await client.delete().prefix(prefix).exec()
+  }
+  return percentile(samples, 50)
 }
 
 /** The store's current revision (a range request: not inside windows that count them). */

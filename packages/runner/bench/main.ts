@@ -7,9 +7,9 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { startEtcd } from "@migrator/etcd-store/testing"
-import { type Bench, bigJob, chain, pickupCase, takeover, throughput } from "./cases.ts"
+import { type Bench, bigJob, chain, PICKUP_GAP_MS, pickupCase, takeover, throughput } from "./cases.ts"
 import { round } from "./common.ts"
-import { connect, measureFloor } from "./etcd.ts"
+import { connect, measureFloor, measurePickupFloor } from "./etcd.ts"
 import { history, scale } from "./history.ts"
 import { submitter } from "./jobs.ts"
 import { format, readProfile, SAVED_MAP, summarize } from "./profile.ts"
@@ -221,7 +221,18 @@ const run = async () => {
     progress("pickup")
     const { cold, warm } = await pickupCase(bench)
     coldAndWarm("pickup p50, spec commit → running", [latencyFloor, seq], cold.p50, warm.p50, "ms")
+    const floorPickup = await measurePickupFloor(client, "raw-pickup/", bench.n(40), PICKUP_GAP_MS)
+    coldAndWarm(
+      "  the same against a pickup by etcd3 alone",
+      [`${round(floorPickup)} ms`, floorPickup],
+      cold.p50,
+      warm.p50,
+      "ms"
+    )
     Object.assign(figures, {
+      rawPickupMsP50: round(floorPickup),
+      ratioPickupToRawPickup: round(cold.p50 / floorPickup, 2),
+      ratioPickupWarmToRawPickup: round(warm.p50 / floorPickup, 2),
       pickupLatencyMsP50: round(cold.p50),
       pickupLatencyMsP99: round(cold.p99),
       ratioPickupToRawTxn: round(cold.p50 / seq, 2),
@@ -286,7 +297,10 @@ const run = async () => {
     const { figures: h, failures: historyFailures } = await history(bench, {
       jobs,
       tasksPerJob: integer("--history-tasks", 5),
-      warmupSeconds: integer("--idle-warmup-seconds", quick ? 5 : 90),
+      // an idle runner's few requests come every 30 s (its resync) and 60 s (retention sweep) from
+      // its start: a window opening on such a boundary counted 9 or 12 ranges depending on which
+      // side of it a few milliseconds put them, so it opens midway between two
+      warmupSeconds: integer("--idle-warmup-seconds", quick ? 5 : 105),
       idleSeconds: integer("--idle-seconds", quick ? 15 : 60)
     })
     const change = (empty: number, full: number, unit: string) => [
