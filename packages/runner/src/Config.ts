@@ -182,7 +182,7 @@ export interface RunnerConfig {
 /** Enough for the engine's paths to reach V8's optimising tier (under a second at start). */
 export const DEFAULT_WARM_UP_TASKS = 2000
 /** Enough for the etcd client's paths (its transactions and watch) to be compiled as well. */
-export const DEFAULT_WARM_UP_STORE_TASKS = 1000
+export const DEFAULT_WARM_UP_STORE_TASKS = 2000
 
 /** A configuration problem; `field` is the dotted path, `source` where the value came from. */
 export class ConfigError extends Data.TaggedError("ConfigError")<{

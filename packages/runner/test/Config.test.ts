@@ -118,7 +118,7 @@ describe("runner configuration", () => {
   it.effect("the warm-up on etcd: 1,000 tasks by default, set by file, env or flag, 0 turns it off", () =>
     Effect.gen(function* () {
       assert.strictEqual((yield* resolve({})).warmUpStoreTasks, Config.DEFAULT_WARM_UP_STORE_TASKS)
-      assert.strictEqual(Config.DEFAULT_WARM_UP_STORE_TASKS, 1000)
+      assert.strictEqual(Config.DEFAULT_WARM_UP_STORE_TASKS, 2000)
       const yaml = file("warm-store.yaml", "warmUpStoreTasks: 300\n")
       assert.strictEqual((yield* resolve({ config: yaml })).warmUpStoreTasks, 300)
       assert.strictEqual((yield* resolve({ config: yaml }, { MIGRATOR_WARM_UP_STORE_TASKS: "0" })).warmUpStoreTasks, 0)

@@ -53,7 +53,7 @@ const flags = {
     Flag.optional
   ),
   warmUpStoreTasks: Flag.Int("warm-up-store-tasks").pipe(
-    Flag.withDescription("no-op tasks then run on etcd, under a prefix of the runner's own (1000; 0: none)"),
+    Flag.withDescription("no-op tasks then run on etcd, under a prefix of the runner's own (2000; 0: none)"),
     Flag.optional
   ),
   logLevel: Flag.String("log-level").pipe(
