@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Data, type Effect, Exit, Schema, type SchemaAST, SchemaIssue } from "effect"
+import { instance } from "./internal/records.ts"
 
 export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", {
   key: Schema.String,
@@ -88,9 +89,7 @@ const viaFields = <A>(schema: Schema.Top): Run<A> | undefined => {
   const fields = Schema.decodeUnknownExit(Schema.Struct(candidate.fields) as unknown as Schema.Codec<object>)
   return (input) => {
     const exit = fields(input)
-    return Exit.isSuccess(exit)
-      ? Exit.succeed(Object.assign(Object.create(prototype) as object, exit.value) as A)
-      : Exit.failCause(exit.cause)
+    return Exit.isSuccess(exit) ? Exit.succeed(instance(prototype, exit.value) as A) : Exit.failCause(exit.cause)
   }
 }
 

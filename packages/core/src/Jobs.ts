@@ -8,6 +8,7 @@
 import { Clock, Effect, Option, Random, Schema } from "effect"
 import * as Codec from "./Codec.ts"
 import * as ActiveIndex from "./internal/activeIndex.ts"
+import * as Decoders from "./internal/recordDecoders.ts"
 import { decodeRegistration } from "./internal/registration.ts"
 import * as Job from "./Job.ts"
 import { JobSpec, JobState, type Operation, RequestedOperation } from "./Job.ts"
@@ -135,11 +136,14 @@ export interface JobView {
   readonly problems: ReadonlyArray<Codec.DecodeError>
 }
 
-export const decodeSpec = Codec.decode(JobSpec, { plainClass: true })
-export const decodeState = Codec.decode(JobState, { plainClass: true })
-export const decodeTask = Codec.decode(TaskSpec, { plainClass: true })
-export const decodeStatus = Codec.decode(TaskStatus, { plainClass: true })
-export const decodeResult = Codec.decode(TaskResult, { plainClass: true })
+/** Decodes a stored record, naming `key` and the field on failure. */
+type Decode<A> = (key: string, raw: string) => Effect.Effect<A, Codec.DecodeError>
+
+export const decodeSpec: Decode<JobSpec> = Decoders.jobSpec
+export const decodeState: Decode<JobState> = Decoders.jobState
+export const decodeTask: Decode<TaskSpec> = Decoders.taskSpec
+export const decodeStatus: Decode<TaskStatus> = Decoders.taskStatus
+export const decodeResult: Decode<TaskResult> = Decoders.taskResult
 export const decodeEvent = Codec.decode(JobEvent)
 
 /** Reads a job: spec, state and every task with its status and result (not the event log). */

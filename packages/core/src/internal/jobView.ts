@@ -6,20 +6,13 @@
  * wrong write.
  */
 import { Exit } from "effect"
-import * as Codec from "../Codec.ts"
-import { type JobSpec, JobSpec as JobSpecSchema, type JobState, JobState as JobStateSchema } from "../Job.ts"
+import type * as Codec from "../Codec.ts"
+import type { JobSpec, JobState } from "../Job.ts"
 import type * as Keys from "../Keys.ts"
-import { SharedRecord } from "../SharedResource.ts"
+import type { SharedRecord } from "../SharedResource.ts"
 import type { KeyValue } from "../Store.ts"
-import {
-  type Phase,
-  type TaskResult,
-  TaskResult as TaskResultSchema,
-  type TaskSpec,
-  TaskSpec as TaskSpecSchema,
-  type TaskStatus,
-  TaskStatus as TaskStatusSchema
-} from "../Task.ts"
+import type { Phase, TaskResult, TaskSpec, TaskStatus } from "../Task.ts"
+import * as Decoders from "./recordDecoders.ts"
 import { decodeRegistration } from "./registration.ts"
 
 export interface Entry<A> {
@@ -170,14 +163,6 @@ export interface JobView {
   readonly replace: (fresh: JobView) => void
 }
 
-// (record classes without constructors of their own: decoded through their fields)
-const decodeShared = Codec.decoder(SharedRecord, { plainClass: true })
-const decodeSpec = Codec.decoder(JobSpecSchema, { plainClass: true })
-const decodeState = Codec.decoder(JobStateSchema, { plainClass: true })
-const decodeTask = Codec.decoder(TaskSpecSchema, { plainClass: true })
-const decodeStatus = Codec.decoder(TaskStatusSchema, { plainClass: true })
-const decodeResult = Codec.decoder(TaskResultSchema, { plainClass: true })
-
 /** Whether the view holds every task the job's spec announces (each phase's count of specs). */
 export const complete = (job: JobSlot): boolean => {
   if (job.spec === undefined) return false
@@ -233,7 +218,7 @@ export const make = (
     }
     return s
   }
-  const decodeStatusOf = (kv: KeyValue) => decoded(decodeStatus(kv.key, kv.value))
+  const decodeStatusOf = (kv: KeyValue) => decoded(Decoders.taskStatus(kv.key, kv.value))
   const taskSlot = (job: JobSlot, phase: Phase, task: string): Slot => {
     let t = job.tasks[phase].get(task) as Slot | undefined
     if (t === undefined) {
@@ -264,7 +249,7 @@ export const make = (
         const v =
           before?.spec !== undefined && before.specMod === kv.modRevision
             ? before.spec
-            : decoded(decodeTask(key, kv.value))
+            : decoded(Decoders.taskSpec(key, kv.value))
         if (v !== undefined && t.spec === undefined) {
           t.spec = v
           t.specMod = kv.modRevision
@@ -284,7 +269,7 @@ export const make = (
         if (kv === undefined) delete t.result
         else if (before?.result?.mod === kv.modRevision) t.result = before.result
         else {
-          const v = decoded(decodeResult(key, kv.value))
+          const v = decoded(Decoders.taskResult(key, kv.value))
           if (v !== undefined) t.result = entry(kv, v)
           else t.setResultUnreadable(true)
         }
@@ -316,7 +301,7 @@ export const make = (
     if (key.startsWith(keys.sharedPrefix)) {
       if (kv === undefined) shared.delete(key)
       else {
-        const v = decoded(decodeShared(key, kv.value))
+        const v = decoded(Decoders.shared(key, kv.value))
         if (v !== undefined) shared.set(key, entry(kv, v))
       }
       return {}
@@ -343,14 +328,14 @@ export const make = (
       case "jobSpec": {
         if (kv === undefined) jobs.delete(parsed.job)
         else {
-          const v = decoded(decodeSpec(key, kv.value))
+          const v = decoded(Decoders.jobSpec(key, kv.value))
           if (v !== undefined) job.spec = v
         }
         return { job: parsed.job }
       }
       case "jobState": {
         if (kv !== undefined) {
-          const v = decoded(decodeState(key, kv.value))
+          const v = decoded(Decoders.jobState(key, kv.value))
           if (v !== undefined) job.state = entry(kv, v)
           job.scan = true
         }

@@ -11,4 +11,7 @@
 export const make = <C extends new (...args: never) => object>(
   record: C,
   fields: ConstructorParameters<C>[0]
-): InstanceType<C> => Object.assign(Object.create(record.prototype) as object, fields) as InstanceType<C>
+): InstanceType<C> => instance(record.prototype as object, fields as object) as InstanceType<C>
+
+/** An instance as `Data.Class` makes one: `prototype`, and `fields` as its own properties. */
+export const instance = (prototype: object, fields: object): object => Object.assign(Object.create(prototype), fields)
