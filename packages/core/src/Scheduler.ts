@@ -271,13 +271,22 @@ export const make = (options: Options): Scheduler => {
         if (ready.length === 0) yield* visit(others.tasks, others.tasks)
       }
       // claims go in batches: one transaction for many ready tasks
-      for (let i = 0; i < ready.length; i += CLAIM_BATCH) {
-        const batch = ready.slice(i, i + CLAIM_BATCH)
+      const batches: Array<typeof ready> = []
+      for (let i = 0; i < ready.length; i += CLAIM_BATCH) batches.push(ready.slice(i, i + CLAIM_BATCH))
+      if (batches.length > 1 && job.state!.value.state === "pending") {
         yield* act(
-          batch.map(({ id }) => `${job.id}/${phase}/${id}`),
+          ready.map(({ id }) => `${job.id}/${phase}/${id}`),
           job.id,
-          claim(job, phase, batch)
+          claimStarting(job, phase, batches)
         )
+      } else {
+        for (const batch of batches) {
+          yield* act(
+            batch.map(({ id }) => `${job.id}/${phase}/${id}`),
+            job.id,
+            claim(job, phase, batch, job.state!)
+          )
+        }
       }
       if (job.finished[phase] === expected && tasks.size >= expected) {
         const results: Array<Result> = []
@@ -388,17 +397,61 @@ export const make = (options: Options): Scheduler => {
       return !options.stopping() && !executions.running.has(key) && !isBusy(key)
     })
 
-  const claim = (
-    job: JobSlot,
-    phase: Phase,
-    batch: ReadonlyArray<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }>
-  ) => {
-    // the job state and task statuses the claim was decided on: the watch may move them before it runs
+  type Batch = ReadonlyArray<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }>
+
+  /**
+   * The first claims of a job: the batch that starts it moves the state every claim compares, so
+   * the others are sent once its answer came, compared with the state it wrote (sent together,
+   * all but one would be refused and the job scanned again).
+   */
+  const claimStarting = (job: JobSlot, phase: Phase, batches: ReadonlyArray<Batch>) => {
     const decided = job.state!
+    let sent = 1
+    return Effect.gen(function* () {
+      const first = yield* claimBatch(job, phase, batches[0]!, decided)
+      if (first.claimed === 0) return first.revision
+      sent = batches.length
+      const started: Decided = { ...decided, mod: first.revision, starts: false }
+      // each batch ends on its own (one failing interrupts no other: its claim may have committed)
+      const rest = yield* Effect.forEach(
+        batches.slice(1),
+        (batch) => Effect.result(claim(job, phase, batch, started)),
+        {
+          concurrency: "unbounded"
+        }
+      )
+      let revision = first.revision
+      for (const r of rest) {
+        if (r._tag === "Failure") return yield* Effect.fail(r.failure)
+        revision = Math.max(revision, r.success)
+      }
+      return revision
+    }).pipe(
+      // the target slots reserved for batches never sent are free again
+      Effect.ensuring(
+        Effect.sync(() => {
+          for (const batch of batches.slice(sent))
+            for (const { slot } of batch) if (slot !== undefined) reserved.delete(slot)
+        })
+      )
+    )
+  }
+
+  const claim = (job: JobSlot, phase: Phase, batch: Batch, decided: Decided) =>
+    Effect.map(claimBatch(job, phase, batch, decided), (r) => r.revision)
+
+  /** The job state a claim was decided on; a claim decided on a `pending` state starts the job, unless told not to. */
+  type Decided = NonNullable<JobSlot["state"]> & { readonly starts?: false }
+
+  const claimBatch = (job: JobSlot, phase: Phase, batch: Batch, decided: Decided) => {
+    // the task statuses the claim was decided on: the watch may move them before it runs
     const tasks = batch.map(({ t, slot }) => ({ spec: t.spec!, status: t.status, slot }))
     return Effect.gen(function* () {
       // the first claim of a job also starts it
-      const starts = decided.value.state === "pending" ? yield* writer.startOps(job.id, decided.value) : []
+      const starts =
+        decided.value.state === "pending" && decided.starts !== false
+          ? yield* writer.startOps(job.id, decided.value)
+          : []
       claiming += batch.length
       const r = yield* session
         .claim({ job: job.id, phase, decided, with: starts, tasks })
@@ -409,7 +462,7 @@ export const make = (options: Options): Scheduler => {
         // some task changed under the view (another runner won it): once the view has seen
         // that change, every task of the job is looked at again, not only the changed ones
         monitor.rescanAfter(job.id, r.revision)
-        return r.revision
+        return { revision: r.revision, claimed: 0 }
       }
       for (const c of r.claims) {
         yield* Metric.update(EngineMetrics.claims, 1)
@@ -419,7 +472,7 @@ export const make = (options: Options): Scheduler => {
         }
       }
       yield* executions.start(r.claims)
-      return r.revision
+      return { revision: r.revision, claimed: r.claims.length }
     }).pipe(
       Effect.tapError(() =>
         Effect.sync(() => {

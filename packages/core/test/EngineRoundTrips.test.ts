@@ -54,6 +54,48 @@ const settle = (id: string) =>
   })
 
 describe("round trips per task", () => {
+  it.effect(
+    "a job's first claims are none refused: the one that starts it goes first, the others after its answer",
+    () =>
+      Effect.gen(function* () {
+        const memory = yield* Store.makeMemory
+        const registry = yield* Layer.build(TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer)))
+        // every claim transaction, and whether etcd's compare let it through
+        const claims: Array<{ readonly tasks: number; readonly succeeded: boolean }> = []
+        const counted: Store.Service = {
+          ...memory.store,
+          txn: (request) =>
+            Effect.tap(memory.store.txn(request), (r) =>
+              Effect.sync(() => {
+                const tasks = request.success.filter((op) => op._tag === "put" && op.key.endsWith("/claim")).length
+                if (tasks > 0) claims.push({ tasks, succeeded: r.succeeded })
+              })
+            )
+        }
+        yield* runner("r1", { concurrency: 64 }).pipe(
+          Effect.provideService(Store.Store, counted),
+          Effect.provide(registry)
+        )
+        const tasks = Array.from({ length: 60 }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: { n: i } }))
+        const id = yield* submit({ id: "wide", tasks }).pipe(Effect.provideService(Store.Store, memory.store))
+        yield* awaitState(id, terminal).pipe(Effect.provideService(Store.Store, memory.store))
+        assert.strictEqual(
+          (yield* show(id).pipe(Effect.provideService(Store.Store, memory.store))).state.outcome,
+          "succeeded"
+        )
+        assert.deepStrictEqual(
+          claims.filter((c) => !c.succeeded),
+          [],
+          "no claim refused"
+        )
+        // all 60 were ready at once: three batches of at most 25, the first of which started the job
+        assert.deepStrictEqual(
+          claims.map((c) => c.tasks),
+          [25, 25, 10]
+        )
+      })
+  )
+
   it.effect("a chain is claimed level by level in the result transaction of the level before", () =>
     Effect.gen(function* () {
       const { memory, start, inStore } = yield* setup
