@@ -82,7 +82,7 @@ export const make = (options: Options): Scheduler => {
   const starved = new Set<string>() // jobs with ready tasks left unclaimed for lack of capacity
   const slotWaiters = new Set<string>() // jobs with ready tasks waiting for a target slot
   const reserved = new Set<string>() // target slots in our claims and executions
-  let claiming = 0 // tasks in claim transactions not yet answered
+  let claiming = 0 // tasks decided to be claimed whose claim transactions are not answered yet
   const isBusy = (key: string) => {
     const until = busy.get(key)
     return until !== undefined && (until < 0 || until > view.revision)
@@ -274,19 +274,9 @@ export const make = (options: Options): Scheduler => {
       const batches: Array<typeof ready> = []
       for (let i = 0; i < ready.length; i += CLAIM_BATCH) batches.push(ready.slice(i, i + CLAIM_BATCH))
       if (batches.length > 1 && job.state!.value.state === "pending") {
-        yield* act(
-          ready.map(({ id }) => `${job.id}/${phase}/${id}`),
-          job.id,
-          claimStarting(job, phase, batches)
-        )
+        yield* actClaiming(job, phase, ready, claimStarting(job, phase, batches))
       } else {
-        for (const batch of batches) {
-          yield* act(
-            batch.map(({ id }) => `${job.id}/${phase}/${id}`),
-            job.id,
-            claim(job, phase, batch, job.state!)
-          )
-        }
+        for (const batch of batches) yield* actClaiming(job, phase, batch, claim(job, phase, batch, job.state!))
       }
       if (job.finished[phase] === expected && tasks.size >= expected) {
         const results: Array<Result> = []
@@ -400,6 +390,31 @@ export const make = (options: Options): Scheduler => {
   type Batch = ReadonlyArray<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }>
 
   /**
+   * `act` for a claim: its tasks take this runner's capacity from the decision on, not from when
+   * the forked claim first runs, or the next job decided in the same pass would be given the same
+   * room again.
+   */
+  const actClaiming = (
+    job: JobSlot,
+    phase: Phase,
+    batch: Batch,
+    claim: Effect.Effect<number | undefined, StoreError>
+  ) =>
+    Effect.suspend(() => {
+      const keys = batch.map(({ id }) => `${job.id}/${phase}/${id}`)
+      if (keys.some(isBusy)) return Effect.void // (as `act` would: nothing is taken)
+      claiming += batch.length
+      return act(
+        keys,
+        job.id,
+        Effect.ensuring(
+          claim,
+          Effect.sync(() => (claiming -= batch.length))
+        )
+      )
+    })
+
+  /**
    * The first claims of a job: the batch that starts it moves the state every claim compares, so
    * the others are sent once its answer came, compared with the state it wrote (sent together,
    * all but one would be refused and the job scanned again).
@@ -452,10 +467,7 @@ export const make = (options: Options): Scheduler => {
         decided.value.state === "pending" && decided.starts !== false
           ? yield* writer.startOps(job.id, decided.value)
           : []
-      claiming += batch.length
-      const r = yield* session
-        .claim({ job: job.id, phase, decided, with: starts, tasks })
-        .pipe(Effect.ensuring(Effect.sync(() => (claiming -= batch.length))))
+      const r = yield* session.claim({ job: job.id, phase, decided, with: starts, tasks })
       const taken = new Set(r.claims.map((c) => c.slot))
       for (const { slot } of tasks) if (slot !== undefined && !taken.has(slot)) reserved.delete(slot)
       if (r.claims.length === 0) {

@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Store, TaskRegistry } from "@migrator/core"
 import { TestPlugin } from "@migrator/core/testing"
-import { Clock, Effect, Fiber, Layer } from "effect"
+import { Clock, Deferred, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { crashable } from "./utils/crashable.ts"
 import { awaitState, keys, runner, show, submit, terminal } from "./utils/engine.ts"
@@ -94,6 +94,44 @@ describe("round trips per task", () => {
           [25, 25, 10]
         )
       })
+  )
+
+  it.effect("claims in flight and waiting hold their capacity: a job decided next gets only what is left", () =>
+    Effect.gen(function* () {
+      const memory = yield* Store.makeMemory
+      const registry = yield* Layer.build(TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer)))
+      const release = yield* Deferred.make<void>()
+      const secondJobClaim = yield* Deferred.make<number>()
+      const claimed = (request: Store.TxnRequest) =>
+        request.success.filter((op) => op._tag === "put" && op.key.endsWith("/claim")).length
+      // the claim that starts job "a" is answered only once job "b" has made its first claim
+      const gated: Store.Service = {
+        ...memory.store,
+        txn: (request) => {
+          const tasks = claimed(request)
+          if (tasks > 0 && request.success.some((op) => op._tag === "put" && op.key === keys.jobState("a"))) {
+            return Deferred.await(release).pipe(Effect.andThen(memory.store.txn(request)))
+          }
+          if (tasks > 0 && request.success.some((op) => op._tag === "put" && op.key.startsWith(keys.tasks("b")))) {
+            return Deferred.succeed(secondJobClaim, tasks).pipe(Effect.andThen(memory.store.txn(request)))
+          }
+          return memory.store.txn(request)
+        }
+      }
+      yield* runner("r1", { concurrency: 64 }).pipe(Effect.provideService(Store.Store, gated), Effect.provide(registry))
+      const tasks = Array.from({ length: 60 }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: { n: i } }))
+      const inStore = <A, E>(e: Effect.Effect<A, E, Store.Store>) => Effect.provideService(e, Store.Store, memory.store)
+      yield* inStore(submit({ id: "a", tasks }))
+      yield* inStore(submit({ id: "b", tasks }))
+      // "a" holds 25 tasks in its first claim and 35 waiting for it (whether "b" is decided in the
+      // same pass or later): 4 of 64 are left for "b"
+      assert.strictEqual(yield* Deferred.await(secondJobClaim), 4)
+      yield* Deferred.succeed(release, undefined)
+      for (const id of ["a", "b"]) {
+        yield* inStore(awaitState(id, terminal))
+        assert.strictEqual((yield* inStore(show(id))).state.outcome, "succeeded")
+      }
+    })
   )
 
   it.effect("a chain is claimed level by level in the result transaction of the level before", () =>
