@@ -100,7 +100,7 @@ describe("the openstack plugin", () => {
       ] as const) {
         const made = networks.filter((n) => n.name === name)
         assert.strictEqual(made.length, 1, name)
-        assert.strictEqual(job.tasks[0]?.output?.networkId, made[0]?.id)
+        assert.strictEqual(job.tasks[0]?.output?.networkId, made[0]?.id, JSON.stringify(job.tasks))
       }
 
       // an unknown target is a clear, permanent task failure

@@ -100,7 +100,7 @@ describe("migrator run --http against a real etcd", () => {
       // it warmed up (the default 2,000 no-op tasks in memory, then 1,000 on etcd) before taking its
       // lease: none of those tasks is counted as the runner's, and the log says how long each took
       assert.match(service.output(), /warmed up: 2000 no-op tasks in \d+ ms/)
-      assert.match(service.output(), /warmed up on etcd: 1000 no-op tasks in \d+ ms/)
+      assert.match(service.output(), /warmed up on etcd: 2000 no-op tasks in \d+ ms/)
       assert.strictEqual(before.value("migrator_claims_total"), 0)
       assert.strictEqual(before.types.get("migrator_jobs"), "gauge")
       assert.strictEqual(before.value("migrator_reporter"), 1)
