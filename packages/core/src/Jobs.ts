@@ -151,8 +151,10 @@ export const read = Effect.fn("Jobs.read")(function* (keys: Keys.Layout, id: str
   const store = yield* Store
   const specKv = yield* store.get(keys.jobSpec(id))
   if (Option.isNone(specKv)) return yield* new JobError({ job: id, reason: "NotFound", message: `no job "${id}"` })
-  const tasks = yield* store.range(keys.tasks(id))
+  // the state before the tasks: a job that ended before its state was read shows every result
+  // (read the other way round, a job ending between the two showed its end without them)
   const state = yield* store.get(keys.jobState(id))
+  const tasks = yield* store.range(keys.tasks(id))
   const view = yield* viewOf(keys, id, [specKv.value, ...Option.toArray(state), ...tasks.kvs])
   return withWaitingReasons(view, (yield* store.range(keys.runners)).kvs)
 })
