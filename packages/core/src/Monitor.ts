@@ -36,8 +36,11 @@ export class Monitor extends Context.Service<
     readonly changed: Signal.Signal
     /** Logs the records found undecodable since the last report (a status is decoded when first read). */
     readonly reportProblems: Effect.Effect<void>
-    /** Looks at every task of `job` again once the view has caught up with `revision`. */
-    readonly rescanAfter: (job: string, revision: number) => void
+    /**
+     * Looks at `candidates` ("phase/id") of `job` again once the view has caught up with
+     * `revision` (at once if it has): tasks of a refused claim, which another runner may have won.
+     */
+    readonly lookAgainAfter: (job: string, revision: number, candidates: Iterable<string>) => void
     /** Calls `listener` for every change of a claim or slot key (after the view has applied it). */
     readonly onChange: (listener: (change: Change) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
   }
@@ -49,10 +52,18 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const keys = Keys.make(options.prefix ?? Keys.DEFAULT_PREFIX)
     const view = JobView.make(keys)
     const dirty = new Set<string>()
-    const rescans = new Map<string, number>()
+    // candidates to look at again, and the revision the view must reach first
+    const lookAgain = new Map<string, { at: number; readonly candidates: Set<string> }>()
     const listeners = new Set<(change: Change) => Effect.Effect<void>>()
     const wake = yield* Signal.make
     const changed = yield* Signal.make
+
+    const addCandidates = (id: string, candidates: Iterable<string>) => {
+      const slot = view.jobs.get(id)
+      if (slot === undefined) return
+      for (const candidate of candidates) slot.candidates.add(candidate)
+      dirty.add(id)
+    }
 
     const markDirty = (job: string) =>
       Effect.suspend(() => {
@@ -207,13 +218,11 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           view.revision = Math.max(view.revision, event.revision)
         }
         for (const id of leaving) view.jobs.delete(id)
-        if (rescans.size > 0) {
-          for (const [id, at] of rescans) {
+        if (lookAgain.size > 0) {
+          for (const [id, { at, candidates }] of lookAgain) {
             if (at > view.revision) continue
-            rescans.delete(id)
-            const slot = view.jobs.get(id)
-            if (slot !== undefined) slot.scan = true
-            dirty.add(id)
+            lookAgain.delete(id)
+            addCandidates(id, candidates)
           }
         }
         const effects: Array<Effect.Effect<void, StoreError>> = []
@@ -264,8 +273,13 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       wake,
       changed,
       reportProblems: Effect.suspend(() => (view.hasProblems() ? reportProblems(view) : Effect.void)),
-      rescanAfter: (job, revision) => {
-        rescans.set(job, revision)
+      lookAgainAfter: (job, revision, candidates) => {
+        const waiting = lookAgain.get(job)
+        if (waiting !== undefined) {
+          waiting.at = Math.max(waiting.at, revision)
+          for (const candidate of candidates) waiting.candidates.add(candidate)
+        } else if (revision > view.revision) lookAgain.set(job, { at: revision, candidates: new Set(candidates) })
+        else addCandidates(job, candidates)
       },
       onChange: (listener) =>
         Effect.acquireRelease(

@@ -424,7 +424,15 @@ export const make = (options: Options): Scheduler => {
     let sent = 1
     return Effect.gen(function* () {
       const first = yield* claimBatch(job, phase, batches[0]!, decided)
-      if (first.claimed === 0) return first.revision
+      if (first.claimed === 0) {
+        // the batches never sent wait with the refused one
+        monitor.lookAgainAfter(
+          job.id,
+          first.revision,
+          batches.slice(1).flatMap((b) => candidatesOf(phase, b))
+        )
+        return first.revision
+      }
       sent = batches.length
       const started: Decided = { ...decided, mod: first.revision, starts: false }
       // each batch ends on its own (one failing interrupts no other: its claim may have committed)
@@ -452,6 +460,8 @@ export const make = (options: Options): Scheduler => {
     )
   }
 
+  const candidatesOf = (phase: Phase, batch: Batch) => batch.map(({ id }) => `${phase}/${id}`)
+
   const claim = (job: JobSlot, phase: Phase, batch: Batch, decided: Decided) =>
     Effect.map(claimBatch(job, phase, batch, decided), (r) => r.revision)
 
@@ -471,9 +481,9 @@ export const make = (options: Options): Scheduler => {
       const taken = new Set(r.claims.map((c) => c.slot))
       for (const { slot } of tasks) if (slot !== undefined && !taken.has(slot)) reserved.delete(slot)
       if (r.claims.length === 0) {
-        // some task changed under the view (another runner won it): once the view has seen
-        // that change, every task of the job is looked at again, not only the changed ones
-        monitor.rescanAfter(job.id, r.revision)
+        // some task changed under the view (another runner won it): once the view has seen that
+        // change, the batch's tasks are candidates again (those won by others are dropped then)
+        monitor.lookAgainAfter(job.id, r.revision, candidatesOf(phase, batch))
         return { revision: r.revision, claimed: 0 }
       }
       for (const c of r.claims) {

@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Store, TaskRegistry } from "@migrator/core"
 import { TestPlugin } from "@migrator/core/testing"
-import { Clock, Deferred, Effect, Fiber, Layer } from "effect"
+import { Clock, Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { crashable } from "./utils/crashable.ts"
 import { awaitState, keys, runner, show, submit, terminal } from "./utils/engine.ts"
@@ -94,6 +94,53 @@ describe("round trips per task", () => {
           [25, 25, 10]
         )
       })
+  )
+
+  it.effect("a refused claim's tasks are looked at again at once when the view has already seen the winner", () =>
+    Effect.gen(function* () {
+      const memory = yield* Store.makeMemory
+      const registry = yield* Layer.build(TestPlugin.layer.pipe(Layer.provideMerge(TaskRegistry.layer)))
+      const inStore = <A, E>(e: Effect.Effect<A, E, Store.Store>) => Effect.provideService(e, Store.Store, memory.store)
+      const ghost = keys.task("won", "run", "t0", "claim")
+      const refused: Array<number> = []
+      // another runner wins t0 just before the claim that starts the job goes, and the runner's
+      // view shows that claim before the refusal comes back: no later change will come
+      const racing: Store.Service = {
+        ...memory.store,
+        txn: (request) => {
+          const claims = request.success.filter((op) => op._tag === "put" && op.key.endsWith("/claim")).length
+          if (
+            claims === 0 ||
+            refused.length > 0 ||
+            !request.success.some((op) => op._tag === "put" && op.key === ghost)
+          )
+            return memory.store.txn(request)
+          return memory.store.txn({ compare: [], success: [{ _tag: "put", key: ghost, value: "elsewhere" }] }).pipe(
+            Effect.andThen(Effect.replicateEffect(Effect.yieldNow, 50)),
+            Effect.andThen(memory.store.txn(request)),
+            Effect.tap((r) => Effect.sync(() => r.succeeded || refused.push(claims)))
+          )
+        }
+      }
+      yield* runner("r1", { concurrency: 64 }).pipe(
+        Effect.provideService(Store.Store, racing),
+        Effect.provide(registry)
+      )
+      const tasks = Array.from({ length: 30 }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: { n: i } }))
+      const from = yield* memory.store.revision
+      const id = yield* inStore(submit({ id: "won", tasks }))
+      // every task but the one held elsewhere runs, with no other change in the store to wake the runner
+      yield* memory.store.watch(keys.tasks(id), { fromRevision: from + 1 }).pipe(
+        Stream.filter((e) => e._tag === "put" && e.kv.key.endsWith("/result")),
+        Stream.take(29),
+        Stream.runDrain
+      )
+      assert.deepStrictEqual(refused, [25])
+      // the other runner lets t0 go: it is claimed here and the job completes
+      yield* memory.store.txn({ compare: [], success: [{ _tag: "delete", key: ghost }] })
+      yield* inStore(awaitState(id, terminal))
+      assert.strictEqual((yield* inStore(show(id))).state.outcome, "succeeded")
+    })
   )
 
   it.effect("claims in flight and waiting hold their capacity: a job decided next gets only what is left", () =>
