@@ -224,7 +224,12 @@ export const make = (options: Options): Scheduler => {
             const id = candidate.slice(phase.length + 1)
             const t = tasks.get(id)
             if (t?.spec === undefined || t.result !== undefined || !mayBeReady(job, phase, t)) continue
-            if (!(yield* considerTask(job, phase, id, t, at))) continue
+            const decision = considerTask(job, phase, id, t, at)
+            if (decision === false) continue
+            if (decision !== true) {
+              yield* decision
+              continue
+            }
             const slot = freeSlot(job)
             if (slot === null) {
               // no slot of the target is free: the task is not claimed, so any runner may take it later
@@ -345,47 +350,55 @@ export const make = (options: Options): Scheduler => {
     return out.length === 0 ? undefined : { decided, tasks: out }
   }
 
-  /** Settles what can be settled without running; true when the task is ready to be claimed here. */
-  const considerTask = (job: JobSlot, phase: Phase, id: string, t: TaskSlot, at: number) =>
-    Effect.gen(function* () {
-      const spec = t.spec!
-      const state = job.state!.value
-      if (t.claim !== undefined) return false // someone holds it (maybe us)
-      if (t.unreadable?.status === true || t.unreadable?.result === true) return false // reported when read
-      const key = `${job.id}/${phase}/${id}`
-      const deps = spec.dependencies.map((d) => ({ id: d, result: job.tasks[phase].get(d)?.result?.value.result }))
-      if (deps.some((d) => d.result === undefined)) return false
-      const failed = deps.filter((d) => !done(d.result))
-      const settle = (result: Result, code: string, message: string, details?: Schema.Json) =>
-        act(key, job.id, writer.settle(job, phase, id, t, result, reason(code, message, details))).pipe(
-          Effect.as(false)
-        )
-      if (failed.length > 0) {
-        return yield* settle(
-          "ignored",
-          "dependency.failed",
-          `dependencies did not succeed: ${failed.map((d) => `${d.id} (${d.result})`).join(", ")}`,
-          { dependencies: failed.map((d) => d.id) }
-        )
+  /**
+   * Settles what can be settled without running: `true` when the task is ready to be claimed
+   * here, `false` when it is not (yet), or the effect that settles it or wakes the job later
+   * (the task is not claimed then). Most candidates need no effect: none is built for them.
+   */
+  const considerTask = (
+    job: JobSlot,
+    phase: Phase,
+    id: string,
+    t: TaskSlot,
+    at: number
+  ): boolean | Effect.Effect<void> => {
+    const spec = t.spec!
+    const state = job.state!.value
+    if (t.claim !== undefined) return false // someone holds it (maybe us)
+    if (t.unreadable?.status === true || t.unreadable?.result === true) return false // reported when read
+    const tasks = job.tasks[phase]
+    let failed: Array<{ readonly id: string; readonly result: Result }> | undefined
+    for (const d of spec.dependencies) {
+      const result = tasks.get(d)?.result?.value.result
+      if (result === undefined) return false
+      if (!done(result)) (failed ??= []).push({ id: d, result })
+    }
+    const key = `${job.id}/${phase}/${id}`
+    const settle = (result: Result, code: string, message: string, details?: Schema.Json) =>
+      act(key, job.id, writer.settle(job, phase, id, t, result, reason(code, message, details)))
+    if (failed !== undefined) {
+      return settle(
+        "ignored",
+        "dependency.failed",
+        `dependencies did not succeed: ${failed.map((d) => `${d.id} (${d.result})`).join(", ")}`,
+        { dependencies: failed.map((d) => d.id) }
+      )
+    }
+    if (phase === "clear") {
+      if (state.clearMode === "confirm" && spec.runOnConfirm !== true) {
+        return settle("skipped", "confirm.kept", "kept on confirm")
       }
-      if (phase === "clear") {
-        if (state.clearMode === "confirm" && spec.runOnConfirm !== true) {
-          return yield* settle("skipped", "confirm.kept", "kept on confirm")
-        }
-        const undone = spec.undoes === undefined ? undefined : job.tasks.run.get(spec.undoes)
-        if (undone !== undefined && (undone.status?.value.attempt ?? 0) === 0) {
-          return yield* settle("skipped", "run.not-started", `run task ${spec.undoes} never started`)
-        }
+      const undone = spec.undoes === undefined ? undefined : job.tasks.run.get(spec.undoes)
+      if (undone !== undefined && (undone.status?.value.attempt ?? 0) === 0) {
+        return settle("skipped", "run.not-started", `run task ${spec.undoes} never started`)
       }
-      const notBefore = t.status?.value.notBefore
-      if (notBefore !== undefined && notBefore > at) {
-        yield* wakeAt(key, job.id, notBefore, at, `${phase}/${id}`)
-        return false
-      }
-      // a type this runner does not serve is left to one that does (or waits for one to join)
-      if (!options.serves(spec.type)) return false
-      return !options.stopping() && !executions.running.has(key) && !isBusy(key)
-    })
+    }
+    const notBefore = t.status?.value.notBefore
+    if (notBefore !== undefined && notBefore > at) return wakeAt(key, job.id, notBefore, at, `${phase}/${id}`)
+    // a type this runner does not serve is left to one that does (or waits for one to join)
+    if (!options.serves(spec.type)) return false
+    return !options.stopping() && !executions.running.has(key) && !isBusy(key)
+  }
 
   type Batch = ReadonlyArray<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }>
 
