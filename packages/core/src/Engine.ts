@@ -236,6 +236,8 @@ const sessionLoop = (options: Options, session: Session) =>
           Effect.gen(function* () {
             const key = claim.key
             if (runningKeys.has(key)) return
+            // the watch often shows a claim before its answer comes: answered, it is no suspect
+            if (suspects.get(key) === claim.token) suspects.delete(key)
             const body = execute(claim).pipe(
               limit.withPermits(1),
               Effect.ensuring(
