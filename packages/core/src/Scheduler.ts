@@ -371,7 +371,10 @@ export const make = (options: Options): Scheduler => {
     for (const d of spec.dependencies) {
       const result = tasks.get(d)?.result?.value.result
       if (result === undefined) return false
-      if (!done(result)) (failed ??= []).push({ id: d, result })
+      if (!done(result)) {
+        failed ??= []
+        failed.push({ id: d, result })
+      }
     }
     const key = `${job.id}/${phase}/${id}`
     const settle = (result: Result, code: string, message: string, details?: Schema.Json) =>
