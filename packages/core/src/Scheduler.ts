@@ -87,17 +87,31 @@ export const make = (options: Options): Scheduler => {
     const until = busy.get(key)
     return until !== undefined && (until < 0 || until > view.revision)
   }
-  /** Runs an action once at a time per key; the view must catch up with its txn before the key is retried. */
+  /**
+   * Runs an action once at a time per key; the view must catch up with its txn before the key is
+   * retried. A claim's action `holds` this runner's capacity for its tasks from the decision on,
+   * not from when the forked action first runs, or the next job decided in the same pass would be
+   * given the same room again.
+   */
   const act = (
     key: string | ReadonlyArray<string>,
     job: string,
-    action: Effect.Effect<number | undefined, StoreError>
+    action: Effect.Effect<number | undefined, StoreError>,
+    holds = 0
   ) =>
     Effect.suspend(() => {
       const all = typeof key === "string" ? [key] : key
       if (all.some(isBusy)) return Effect.void
       for (const k of all) busy.set(k, -1)
-      return action.pipe(
+      claiming += holds
+      const held =
+        holds === 0
+          ? action
+          : Effect.ensuring(
+              action,
+              Effect.sync(() => (claiming -= holds))
+            )
+      return held.pipe(
         Effect.tap((revision) =>
           Effect.suspend(() => {
             for (const k of all) busy.set(k, revision ?? 0)
@@ -303,12 +317,12 @@ export const make = (options: Options): Scheduler => {
     })
 
   /**
-   * The checks of `considerTask` that need no effect: most candidates (tasks other runners hold,
-   * tasks whose dependencies are still open) stop here.
+   * The first look at a candidate: most (tasks other runners hold, tasks whose dependencies are
+   * still open) stop here; `considerTask` looks further at the others.
    */
   const mayBeReady = (job: JobSlot, phase: Phase, t: TaskSlot) => {
-    if (t.claim !== undefined) return false
-    if (t.unreadable?.status === true || t.unreadable?.result === true) return false
+    if (t.claim !== undefined) return false // someone holds it (maybe us)
+    if (t.unreadable?.status === true || t.unreadable?.result === true) return false // reported when read
     for (const d of t.spec!.dependencies) if (job.tasks[phase].get(d)?.result === undefined) return false
     return true
   }
@@ -351,9 +365,10 @@ export const make = (options: Options): Scheduler => {
   }
 
   /**
-   * Settles what can be settled without running: `true` when the task is ready to be claimed
-   * here, `false` when it is not (yet), or the effect that settles it or wakes the job later
-   * (the task is not claimed then). Most candidates need no effect: none is built for them.
+   * For a task `mayBeReady` let through, settles what can be settled without running: `true` when
+   * the task is ready to be claimed here, `false` when it is not (yet), or the effect that settles
+   * it or wakes the job later (the task is not claimed then). Most candidates need no effect: none
+   * is built for them.
    */
   const considerTask = (
     job: JobSlot,
@@ -364,13 +379,10 @@ export const make = (options: Options): Scheduler => {
   ): boolean | Effect.Effect<void> => {
     const spec = t.spec!
     const state = job.state!.value
-    if (t.claim !== undefined) return false // someone holds it (maybe us)
-    if (t.unreadable?.status === true || t.unreadable?.result === true) return false // reported when read
     const tasks = job.tasks[phase]
     let failed: Array<{ readonly id: string; readonly result: Result }> | undefined
     for (const d of spec.dependencies) {
-      const result = tasks.get(d)?.result?.value.result
-      if (result === undefined) return false
+      const result = tasks.get(d)!.result!.value.result // (every one has a result: see mayBeReady)
       if (!done(result)) {
         failed ??= []
         failed.push({ id: d, result })
@@ -405,30 +417,19 @@ export const make = (options: Options): Scheduler => {
 
   type Batch = ReadonlyArray<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }>
 
-  /**
-   * `act` for a claim: its tasks take this runner's capacity from the decision on, not from when
-   * the forked claim first runs, or the next job decided in the same pass would be given the same
-   * room again.
-   */
+  /** `act` for a claim of `batch`'s tasks, which it holds this runner's capacity for. */
   const actClaiming = (
     job: JobSlot,
     phase: Phase,
     batch: Batch,
     claim: Effect.Effect<number | undefined, StoreError>
   ) =>
-    Effect.suspend(() => {
-      const keys = batch.map(({ id }) => `${job.id}/${phase}/${id}`)
-      if (keys.some(isBusy)) return Effect.void // (as `act` would: nothing is taken)
-      claiming += batch.length
-      return act(
-        keys,
-        job.id,
-        Effect.ensuring(
-          claim,
-          Effect.sync(() => (claiming -= batch.length))
-        )
-      )
-    })
+    act(
+      batch.map(({ id }) => `${job.id}/${phase}/${id}`),
+      job.id,
+      claim,
+      batch.length
+    )
 
   /**
    * The first claims of a job: the batch that starts it moves the state every claim compares, so
@@ -530,7 +531,7 @@ export const make = (options: Options): Scheduler => {
       for (const [id, t] of job.tasks[phase]) {
         if (t.spec === undefined || t.result !== undefined) continue
         open++
-        if (t.unreadable?.status === true || t.unreadable?.result === true) continue // left alone, see considerTask
+        if (t.unreadable?.status === true || t.unreadable?.result === true) continue // left alone, see mayBeReady
         const key = `${job.id}/${phase}/${id}`
         if (executions.running.has(key)) yield* act(`${key}/cancel`, job.id, executions.cancel(key))
         else if (t.claim === undefined) {
