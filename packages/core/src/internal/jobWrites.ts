@@ -108,7 +108,7 @@ export const make = (store: Store["Service"], keys: Keys.Layout, runnerId: strin
     if (to === undefined) return Effect.die(`job ${job.id}: ${on} is not allowed in state ${from.value.state}`)
     return Effect.gen(function* () {
       const { pending: _p, ...rest } = from.value
-      const state = new JobState({ ...build(rest), state: to })
+      const state = Records.make(JobState, { ...build(rest), state: to })
       const value = Jobs.encodeState(state)
       // a job that finishes is found by the retention of finished jobs through its expiry entry
       const expiry: ReadonlyArray<Op> = isTerminal(to)
@@ -177,7 +177,7 @@ export const make = (store: Store["Service"], keys: Keys.Layout, runnerId: strin
       yield* flush
       // the retry stays in the state it re-entered; only the pending operation goes
       const { pending: _p, ...rest } = from.value
-      const state = new JobState({ ...rest, updatedAt: at })
+      const state = Records.make(JobState, { ...rest, updatedAt: at })
       const value = Jobs.encodeState(state)
       const r = yield* txn(
         [{ key: keys.jobState(job.id), target: "modRevision", op: "==", value: from.mod }],
@@ -196,7 +196,12 @@ export const make = (store: Store["Service"], keys: Keys.Layout, runnerId: strin
     Effect.gen(function* () {
       const at = yield* now
       const { pending: _p, ...rest } = state
-      const started = new JobState({ ...rest, state: next(state.state, "start")!, startedAt: at, updatedAt: at })
+      const started = Records.make(JobState, {
+        ...rest,
+        state: next(state.state, "start")!,
+        startedAt: at,
+        updatedAt: at
+      })
       const value = Jobs.encodeState(started)
       return [
         { _tag: "put", key: keys.jobState(job), value },
