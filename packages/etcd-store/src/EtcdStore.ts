@@ -1,5 +1,6 @@
 /**
- * The `Store` on etcd v3, through the `etcd3` client. The only module that
+ * The `Store` on etcd v3, through the `etcd3` client, and for transactions
+ * HTTP/2 streams of our own (`internal/unaryCalls.ts`). The only module that
  * knows etcd3: keys and values are UTF-8 strings, revisions numbers, lease
  * ids decimal strings.
  *
@@ -15,6 +16,7 @@ import { ExponentialBackoff, type IBackoff, noop } from "cockatiel"
 import { Cause, Clock, Context, Duration, Effect, Layer, Option, Queue, Schedule, Stream } from "effect"
 import * as Etcd from "etcd3"
 import { toStoreError } from "./internal/errors.ts"
+import * as UnaryCalls from "./internal/unaryCalls.ts"
 import * as Wire from "./internal/wire.ts"
 
 export interface Options {
@@ -46,17 +48,8 @@ export class EtcdClient extends Context.Service<EtcdClient, Etcd.Etcd3>()("@migr
 
 const prefixEnd = (prefix: Buffer): Buffer => Buffer.from(Wire.prefixEnd(prefix))
 
-/** The part of a gRPC client (@grpc/grpc-js `Client`) the hot paths call with their own codecs. */
+/** The part of a gRPC client (@grpc/grpc-js `Client`) the watch calls with its own codec. */
 interface GrpcClient {
-  makeUnaryRequest<Q, R>(
-    method: string,
-    serialize: (request: Q) => Buffer,
-    deserialize: (reply: Buffer) => R,
-    argument: Q,
-    metadata: unknown,
-    options: { readonly deadline: Date },
-    callback: (error: Error | null, reply?: R) => void
-  ): unknown
   makeBidiStreamRequest<Q, R>(
     method: string,
     serialize: (request: Q) => Buffer,
@@ -74,7 +67,7 @@ interface GrpcStream<Q, R> {
 }
 /**
  * etcd3's connection pool (protected in its types): the channel, credentials and auth token of
- * its calls, so transactions and watches share them while bypassing its codec (see `wire.ts`).
+ * its calls; watches use its channel with our codec (see `wire.ts`), transactions its auth token.
  */
 interface ConnectionPool {
   withConnection<A>(
@@ -86,12 +79,21 @@ interface ConnectionPool {
     }) => Promise<A>
   ): Promise<A>
   markFailed(resource: unknown, error: Error): void
-  readonly authenticator: { invalidateMetadata(): void }
+  readonly authenticator: { getMetadata(): Promise<GrpcMetadata>; invalidateMetadata(): void }
+}
+/** grpc-js `Metadata`: the auth token, when etcd has authentication on. */
+interface GrpcMetadata {
+  getMap(): Record<string, string | Buffer>
+}
+const headersOf = (metadata: GrpcMetadata) => {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === "string") headers[k] = v
+  return headers
 }
 const poolOf = (client: Etcd.Etcd3) => (client as unknown as { readonly pool: ConnectionPool }).pool
 
-/** Builds the store on an etcd client (closing the client is the caller's business). */
-export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service => {
+/** The store on an etcd client and our own transport for transactions (closing both is the caller's business). */
+const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Options): Store.Service => {
   const ns = Buffer.from(options.namespace ?? "", "utf8")
   const timeout = Duration.toMillis(Duration.fromInputUnsafe(options.requestTimeout ?? "5 seconds"))
   const pageSize = options.pageSize ?? 10_000
@@ -102,40 +104,28 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
   const encode = Wire.encoder(namespace)
   const decode = Wire.decoder(ns.length)
 
-  /** A unary call with our own codec; a stale auth token is renewed once, as etcd3 does. */
+  /**
+   * A transaction on our own HTTP/2 stream (`unaryCalls.ts`), with the auth token etcd3 holds; a
+   * stale token is renewed once, as etcd3 does.
+   */
   const unary = <Q, R>(
-    service: string,
-    method: string,
+    path: string,
     serialize: (request: Q) => Buffer,
     deserialize: (reply: Buffer) => R,
     request: Q,
-    options: CallOptions,
+    signal: AbortSignal,
     renewed = false
   ): Promise<R> =>
-    pool
-      .withConnection(
-        service,
-        ({ client, metadata }) =>
-          new Promise<R>((resolve, reject) => {
-            client.makeUnaryRequest(
-              `/etcdserverpb.${service}/${method}`,
-              serialize,
-              deserialize,
-              request,
-              metadata,
-              options,
-              // typed as etcd3 types its own calls' errors, so the pool resets the host's channel
-              // on a recoverable one (a timeout on a connection that silently died, for one)
-              (error, reply) => (error === null ? resolve(reply!) : reject(Etcd.castGrpcError(error)))
-            )
-          })
-      )
-      .catch((e: unknown) => {
-        if (!renewed && e instanceof Etcd.EtcdInvalidAuthTokenError) {
+    pool.authenticator
+      .getMetadata()
+      .then((metadata) => calls.call(path, serialize(request), headersOf(metadata), timeout, signal))
+      .then(deserialize, (e: unknown) => {
+        const cast = e instanceof Error ? Etcd.castGrpcError(e) : e
+        if (!renewed && cast instanceof Etcd.EtcdInvalidAuthTokenError) {
           pool.authenticator.invalidateMetadata()
-          return unary(service, method, serialize, deserialize, request, options, true)
+          return unary(path, serialize, deserialize, request, signal, true)
         }
-        throw e
+        throw cast
       })
   type CallOptions = { readonly deadline: Date }
 
@@ -194,7 +184,10 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
     })
 
   const txn = (request: Store.TxnRequest) =>
-    call("txn", (o) => unary("KV", "Txn", encode.txn, decode.txn, request, o)).pipe(
+    Effect.tryPromise({
+      try: (signal) => unary("/etcdserverpb.KV/Txn", encode.txn, decode.txn, request, signal),
+      catch: toStoreError("txn")
+    }).pipe(
       Effect.map((r): Store.TxnResult => {
         const ops = r.succeeded ? request.success : (request.failure ?? [])
         return {
@@ -403,6 +396,16 @@ export const makeWith = (client: Etcd.Etcd3, options: Options): Store.Service =>
   }
 }
 
+/** Our transport's endpoints: TLS when the endpoint says `https` or TLS options are given. */
+const endpointsOf = (options: Options): ReadonlyArray<UnaryCalls.Endpoint> =>
+  options.endpoints.map((e) => {
+    const secure = options.tls !== undefined || e.startsWith("https://")
+    const authority = /^https?:\/\//.test(e)
+      ? e.replace(/^http:/, secure ? "https:" : "http:")
+      : `${secure ? "https" : "http"}://${e}`
+    return options.tls === undefined ? { authority } : { authority, tls: options.tls }
+  })
+
 const clientOf = (options: Options) =>
   Effect.acquireRelease(
     Effect.sync(
@@ -445,13 +448,26 @@ const clientOf = (options: Options) =>
     (client) => Effect.sync(() => client.close())
   )
 
+const callsOf = (options: Options) =>
+  Effect.acquireRelease(
+    Effect.sync(() => UnaryCalls.make(endpointsOf(options))),
+    (calls) => Effect.sync(() => calls.close())
+  )
+
 /** A store connected to etcd for the life of the scope. */
-export const make = (options: Options) => Effect.map(clientOf(options), (client) => makeWith(client, options))
+export const make = (options: Options) =>
+  Effect.gen(function* () {
+    const client = yield* clientOf(options)
+    return build(client, yield* callsOf(options), options)
+  })
 
 /** Provides `Store` (and `EtcdClient`) on etcd. */
 export const layer = (options: Options): Layer.Layer<Store.Store | EtcdClient> =>
   Layer.effectContext(
-    Effect.map(clientOf(options), (client) =>
-      Context.make(EtcdClient, client).pipe(Context.add(Store.Store, makeWith(client, options)))
-    )
+    Effect.gen(function* () {
+      const client = yield* clientOf(options)
+      return Context.make(EtcdClient, client).pipe(
+        Context.add(Store.Store, build(client, yield* callsOf(options), options))
+      )
+    })
   )
