@@ -105,28 +105,54 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
   const decode = Wire.decoder(ns.length)
 
   /**
-   * A transaction on our own HTTP/2 stream (`unaryCalls.ts`), with the auth token etcd3 holds; a
-   * stale token is renewed once, as etcd3 does.
+   * The auth token etcd3 holds, as headers: none without authentication; with it, etcd3's cached
+   * promise of the token, read once per token.
    */
-  const unary = <Q, R>(
-    path: string,
-    serialize: (request: Q) => Buffer,
-    deserialize: (reply: Buffer) => R,
-    request: Q,
-    signal: AbortSignal,
-    renewed = false
-  ): Promise<R> =>
-    pool.authenticator
-      .getMetadata()
-      .then((metadata) => calls.call(path, serialize(request), headersOf(metadata), timeout, signal))
-      .then(deserialize, (e: unknown) => {
-        const cast = e instanceof Error ? Etcd.castGrpcError(e) : e
-        if (!renewed && cast instanceof Etcd.EtcdInvalidAuthTokenError) {
-          pool.authenticator.invalidateMetadata()
-          return unary(path, serialize, deserialize, request, signal, true)
-        }
-        throw cast
+  let token: { readonly from: Promise<GrpcMetadata>; readonly headers: Record<string, string> } | undefined
+  const NO_HEADERS: Record<string, string> = {}
+  const authHeaders = (): Effect.Effect<Record<string, string>, unknown> => {
+    if (options.auth === undefined) return Effect.succeed(NO_HEADERS)
+    const from = pool.authenticator.getMetadata()
+    if (token?.from === from) return Effect.succeed(token.headers)
+    return Effect.tryPromise({ try: () => from, catch: (e) => e }).pipe(
+      Effect.map((metadata) => {
+        token = { from, headers: headersOf(metadata) }
+        return token.headers
       })
+    )
+  }
+
+  /** One call on our own HTTP/2 stream (`unaryCalls.ts`); interrupting it cancels the stream. */
+  const unary = <R>(path: string, body: Buffer, headers: Record<string, string>, deserialize: (reply: Buffer) => R) =>
+    Effect.callback<R, Error>((resume) => {
+      const cancel = calls.call(path, body, headers, timeout, (error, reply) => {
+        if (error !== undefined) return resume(Effect.fail(Etcd.castGrpcError(error)))
+        try {
+          resume(Effect.succeed(deserialize(reply!)))
+        } catch (e) {
+          resume(Effect.fail(UnaryCalls.grpcError(13, `a reply that cannot be decoded: ${String(e)}`)))
+        }
+      })
+      return Effect.sync(cancel)
+    })
+
+  /** A stale token is renewed once, as etcd3 does. */
+  const withAuth = <R>(
+    path: string,
+    body: Buffer,
+    deserialize: (reply: Buffer) => R,
+    renewed = false
+  ): Effect.Effect<R, unknown> =>
+    Effect.flatMap(authHeaders(), (headers) => unary(path, body, headers, deserialize)).pipe(
+      Effect.catchIf(
+        (e) => !renewed && e instanceof Etcd.EtcdInvalidAuthTokenError,
+        () => {
+          pool.authenticator.invalidateMetadata()
+          return withAuth(path, body, deserialize, true)
+        }
+      )
+    )
+
   type CallOptions = { readonly deadline: Date }
 
   const call = <A>(operation: string, f: (options: CallOptions) => Promise<A>) =>
@@ -184,10 +210,8 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
     })
 
   const txn = (request: Store.TxnRequest) =>
-    Effect.tryPromise({
-      try: (signal) => unary("/etcdserverpb.KV/Txn", encode.txn, decode.txn, request, signal),
-      catch: toStoreError("txn")
-    }).pipe(
+    withAuth("/etcdserverpb.KV/Txn", encode.txn(request), decode.txn).pipe(
+      Effect.mapError(toStoreError("txn")),
       Effect.map((r): Store.TxnResult => {
         const ops = r.succeeded ? request.success : (request.failure ?? [])
         return {

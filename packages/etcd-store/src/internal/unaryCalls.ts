@@ -43,7 +43,6 @@ const STATUS_NAMES = [
 const UNAVAILABLE = 14
 const DEADLINE_EXCEEDED = 4
 const INTERNAL = 13
-const CANCELLED = 1
 
 /** An error as grpc-js makes it: etcd3's `castGrpcError` types it by its message and code. */
 export const grpcError = (code: number, details: string): Error & { readonly code: number } =>
@@ -73,16 +72,17 @@ interface Session {
 
 export interface UnaryCalls {
   /**
-   * Sends `body` (one serialized request) to `path` and resolves with the reply's message;
-   * `headers` carry the auth token; `timeoutMs` is the call's deadline (also sent to etcd).
+   * Sends `body` (one serialized request) to `path`; `done` gets the reply's message or an error,
+   * once. `headers` carry the auth token; `timeoutMs` is the call's deadline (also sent to etcd).
+   * Returns what cancels the call (`done` is then not called).
    */
   readonly call: (
     path: string,
     body: Buffer,
     headers: Readonly<Record<string, string>>,
     timeoutMs: number,
-    signal?: AbortSignal
-  ) => Promise<Buffer>
+    done: (error: Error | undefined, reply?: Buffer) => void
+  ) => () => void
   readonly close: () => void
 }
 
@@ -136,97 +136,100 @@ export const make = (endpoints: ReadonlyArray<Endpoint>): UnaryCalls => {
     else moveOn(at)
   }
 
-  const call: UnaryCalls["call"] = (path, body, headers, timeoutMs, signal) =>
-    new Promise<Buffer>((resolve, reject) => {
-      if (closed) return reject(grpcError(UNAVAILABLE, "the client is closed"))
-      if (signal?.aborted === true) return reject(grpcError(CANCELLED, "the call was cancelled"))
-      const at = current
-      let session: Session
-      let stream: http2.ClientHttp2Stream
-      try {
-        session = sessionOf(at)
-        stream = session.h2.request(
-          {
-            ":method": "POST",
-            ":path": path,
-            "content-type": "application/grpc",
-            te: "trailers",
-            "grpc-timeout": grpcTimeout(timeoutMs),
-            ...headers
-          },
-          { endStream: false }
-        )
-      } catch (e) {
-        return reject(grpcError(UNAVAILABLE, e instanceof Error ? e.message : String(e)))
-      }
-      const repliesBefore = session.replies
-      if (session.open++ === 0) session.h2.ref()
-      const chunks: Array<Buffer> = []
-      let size = 0
-      let status: number | undefined
-      let details = ""
-      let settled = false
-      const settle = (error: Error | undefined, reply?: Buffer) => {
-        if (settled) return
-        settled = true
-        if (--session.open === 0 && !session.h2.destroyed) session.h2.unref()
-        signal?.removeEventListener("abort", abort)
-        if (error === undefined) resolve(reply!)
-        else reject(error)
-      }
-      const abort = () => {
-        stream.close(http2.constants.NGHTTP2_CANCEL)
-        settle(grpcError(CANCELLED, "the call was cancelled"))
-      }
-      signal?.addEventListener("abort", abort, { once: true })
-      stream.setTimeout(timeoutMs, () => {
-        stream.close(http2.constants.NGHTTP2_CANCEL)
-        // nothing came back on the session meanwhile: the link went silent (a peer gone without a reset)
-        if (session.replies === repliesBefore) failed(at, session)
-        settle(grpcError(DEADLINE_EXCEEDED, "Deadline exceeded"))
-      })
-      stream.on("response", (head) => {
-        // a trailers-only reply carries the status in its headers
-        if (head["grpc-status"] !== undefined) {
-          status = Number(head["grpc-status"])
-          details = message(head["grpc-message"])
-        }
-      })
-      stream.on("data", (chunk: Buffer) => {
-        chunks.push(chunk)
-        size += chunk.length
-      })
-      stream.on("trailers", (trailers) => {
-        status = Number(trailers["grpc-status"])
-        details = message(trailers["grpc-message"])
-      })
-      stream.on("error", (e: Error) => {
-        broke(at, session)
-        settle(grpcError(UNAVAILABLE, e.message))
-      })
-      stream.on("close", () => {
-        if (status === undefined) {
-          // reset or cut before a status: the request may or may not have been applied
-          broke(at, session)
-          return settle(grpcError(UNAVAILABLE, `stream closed without a status (code ${stream.rstCode})`))
-        }
-        session.replies++
-        if (status !== 0) {
-          if (status === UNAVAILABLE) moveOn(at)
-          return settle(grpcError(status, details))
-        }
-        const frame = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
-        if (frame.length < 5 || frame[0] !== 0 || frame.readUInt32BE(1) !== frame.length - 5) {
-          return settle(grpcError(INTERNAL, "a reply that is not one uncompressed message"))
-        }
-        settle(undefined, frame.subarray(5))
-      })
-      const frame = Buffer.allocUnsafe(5 + body.length)
-      frame[0] = 0
-      frame.writeUInt32BE(body.length, 1)
-      body.copy(frame, 5)
-      stream.end(frame)
+  const NOTHING_TO_CANCEL = () => undefined
+
+  const call: UnaryCalls["call"] = (path, body, headers, timeoutMs, done) => {
+    if (closed) {
+      done(grpcError(UNAVAILABLE, "the client is closed"))
+      return NOTHING_TO_CANCEL
+    }
+    const at = current
+    let session: Session
+    let stream: http2.ClientHttp2Stream
+    try {
+      session = sessionOf(at)
+      stream = session.h2.request(
+        {
+          ":method": "POST",
+          ":path": path,
+          "content-type": "application/grpc",
+          te: "trailers",
+          "grpc-timeout": grpcTimeout(timeoutMs),
+          ...headers
+        },
+        { endStream: false }
+      )
+    } catch (e) {
+      done(grpcError(UNAVAILABLE, e instanceof Error ? e.message : String(e)))
+      return NOTHING_TO_CANCEL
+    }
+    const repliesBefore = session.replies
+    if (session.open++ === 0) session.h2.ref()
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let status: number | undefined
+    let details = ""
+    let settled = false
+    const settle = (error: Error | undefined, reply?: Buffer) => {
+      if (settled) return
+      settled = true
+      if (--session.open === 0 && !session.h2.destroyed) session.h2.unref()
+      done(error, reply)
+    }
+    stream.setTimeout(timeoutMs, () => {
+      stream.close(http2.constants.NGHTTP2_CANCEL)
+      // nothing came back on the session meanwhile: the link went silent (a peer gone without a reset)
+      if (session.replies === repliesBefore) failed(at, session)
+      settle(grpcError(DEADLINE_EXCEEDED, "Deadline exceeded"))
     })
+    stream.on("response", (head) => {
+      // a trailers-only reply carries the status in its headers
+      if (head["grpc-status"] !== undefined) {
+        status = Number(head["grpc-status"])
+        details = message(head["grpc-message"])
+      }
+    })
+    stream.on("data", (chunk: Buffer) => {
+      chunks.push(chunk)
+      size += chunk.length
+    })
+    stream.on("trailers", (trailers) => {
+      status = Number(trailers["grpc-status"])
+      details = message(trailers["grpc-message"])
+    })
+    stream.on("error", (e: Error) => {
+      broke(at, session)
+      settle(grpcError(UNAVAILABLE, e.message))
+    })
+    stream.on("close", () => {
+      if (status === undefined) {
+        // reset or cut before a status: the request may or may not have been applied
+        broke(at, session)
+        return settle(grpcError(UNAVAILABLE, `stream closed without a status (code ${stream.rstCode})`))
+      }
+      session.replies++
+      if (status !== 0) {
+        if (status === UNAVAILABLE) moveOn(at)
+        return settle(grpcError(status, details))
+      }
+      const frame = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+      if (frame.length < 5 || frame[0] !== 0 || frame.readUInt32BE(1) !== frame.length - 5) {
+        return settle(grpcError(INTERNAL, "a reply that is not one uncompressed message"))
+      }
+      settle(undefined, frame.subarray(5))
+    })
+    const frame = Buffer.allocUnsafe(5 + body.length)
+    frame[0] = 0
+    frame.writeUInt32BE(body.length, 1)
+    body.copy(frame, 5)
+    stream.end(frame)
+    return () => {
+      if (settled) return
+      settled = true
+      if (--session.open === 0 && !session.h2.destroyed) session.h2.unref()
+      stream.close(http2.constants.NGHTTP2_CANCEL)
+    }
+  }
 
   return {
     call,
