@@ -18,6 +18,19 @@ const target = (() => {
 const put = (store: Store.Service, key: string, value: string) =>
   store.txn({ compare: [], success: [{ _tag: "put", key, value }] })
 
+/** A store behind a proxy that goes silent once `key` is written through it. */
+const silencedAfterOneWrite = (seed: number, key: string, requestTimeout: Duration.Input) =>
+  Effect.gen(function* () {
+    const proxy = yield* Effect.acquireRelease(
+      Effect.promise(() => startCuttingProxy({ target, probability: 0, seed })),
+      (p) => Effect.promise(() => p.close())
+    )
+    const store = yield* EtcdStore.make({ endpoints: [proxy.endpoint], requestTimeout })
+    yield* put(store, key, "before")
+    proxy.blackhole()
+    return { proxy, store }
+  })
+
 describe("transactions on our own HTTP/2 transport", () => {
   it.live("a member that is down fails one transaction, not one in N: the next ones go to a member that answers", () =>
     Effect.gen(function* () {
@@ -33,13 +46,8 @@ describe("transactions on our own HTTP/2 transport", () => {
 
   it.live("a connection cut mid-call fails that call as unavailable; the next one goes over a new connection", () =>
     Effect.gen(function* () {
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => startCuttingProxy({ target, probability: 0, seed: 3 })),
-        (p) => Effect.promise(() => p.close())
-      )
-      const store = yield* EtcdStore.make({ endpoints: [proxy.endpoint], requestTimeout: "5 seconds" })
-      yield* put(store, "tx/cut", "before")
-      proxy.blackhole()
+      const { proxy, store } = yield* silencedAfterOneWrite(3, "tx/cut", "5 seconds")
+      // (cut before or after the request left, the call fails the same way)
       const call = yield* Effect.forkChild(Effect.exit(put(store, "tx/cut", "cut")))
       yield* Effect.sleep("200 millis")
       proxy.partition()
@@ -58,13 +66,7 @@ describe("transactions on our own HTTP/2 transport", () => {
 
   it.live("an interrupted transaction is cancelled at once, whatever its deadline", () =>
     Effect.gen(function* () {
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => startCuttingProxy({ target, probability: 0, seed: 4 })),
-        (p) => Effect.promise(() => p.close())
-      )
-      const store = yield* EtcdStore.make({ endpoints: [proxy.endpoint], requestTimeout: "30 seconds" })
-      yield* put(store, "tx/interrupted", "before")
-      proxy.blackhole()
+      const { store } = yield* silencedAfterOneWrite(4, "tx/interrupted", "30 seconds")
       const call = yield* Effect.forkChild(put(store, "tx/interrupted", "never answered"))
       yield* Effect.sleep("100 millis")
       const took = yield* Effect.timed(Fiber.interrupt(call))
