@@ -130,7 +130,7 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
         try {
           resume(Effect.succeed(deserialize(reply!)))
         } catch (e) {
-          resume(Effect.fail(UnaryCalls.grpcError(13, `a reply that cannot be decoded: ${String(e)}`)))
+          resume(Effect.fail(UnaryCalls.grpcError(UnaryCalls.INTERNAL, `a reply that cannot be decoded: ${String(e)}`)))
         }
       })
       return Effect.sync(cancel)

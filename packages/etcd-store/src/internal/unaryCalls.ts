@@ -42,7 +42,8 @@ const STATUS_NAMES = [
 ] as const
 const UNAVAILABLE = 14
 const DEADLINE_EXCEEDED = 4
-const INTERNAL = 13
+/** A reply that is not what the call expects. */
+export const INTERNAL = 13
 
 /** An error as grpc-js makes it: etcd3's `castGrpcError` types it by its message and code. */
 export const grpcError = (code: number, details: string): Error & { readonly code: number } =>
@@ -170,11 +171,15 @@ export const make = (endpoints: ReadonlyArray<Endpoint>): UnaryCalls => {
     let status: number | undefined
     let details = ""
     let settled = false
-    const settle = (error: Error | undefined, reply?: Buffer) => {
-      if (settled) return
+    /** Ends the call for its caller, once (an answer, an error or a cancel); false if it already was. */
+    const leave = () => {
+      if (settled) return false
       settled = true
       if (--session.open === 0 && !session.h2.destroyed) session.h2.unref()
-      done(error, reply)
+      return true
+    }
+    const settle = (error: Error | undefined, reply?: Buffer) => {
+      if (leave()) done(error, reply)
     }
     stream.setTimeout(timeoutMs, () => {
       stream.close(http2.constants.NGHTTP2_CANCEL)
@@ -224,10 +229,7 @@ export const make = (endpoints: ReadonlyArray<Endpoint>): UnaryCalls => {
     body.copy(frame, 5)
     stream.end(frame)
     return () => {
-      if (settled) return
-      settled = true
-      if (--session.open === 0 && !session.h2.destroyed) session.h2.unref()
-      stream.close(http2.constants.NGHTTP2_CANCEL)
+      if (leave()) stream.close(http2.constants.NGHTTP2_CANCEL)
     }
   }
 
