@@ -8,7 +8,7 @@ import { now, percentile, sleep, within } from "./common.ts"
 import { counters, revision, watchPuts } from "./etcd.ts"
 import { chainTasks, independentTasks, type Submitter, treeTasks, watchJob } from "./jobs.ts"
 import { measureReads } from "./reads.ts"
-import { processCpuSeconds, type RunnerProcess, startRunners } from "./runners.ts"
+import { busyShare, machineCpu, processCpuSeconds, type RunnerProcess, startRunners } from "./runners.ts"
 
 export interface Bench {
   readonly endpoint: string
@@ -93,14 +93,21 @@ export const measureJob = async (
   const followerCpu = () => followers.reduce((sum, r) => sum + r.cpuSeconds(), 0)
   const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
   const etcdCpu = () => processCpuSeconds(bench.etcdPid() ?? 0)
-  let atCommit = { runners: 0, etcd: 0, followers: 0 }
-  let atEnd = { runners: 0, etcd: 0, followers: 0 }
+  const sample = () => ({
+    runners: cpu(),
+    etcd: etcdCpu(),
+    followers: followerCpu(),
+    bench: processCpuSeconds(process.pid),
+    machine: machineCpu()
+  })
+  let atCommit = sample()
+  let atEnd = atCommit
   const job = await watchJob(bench.client, keys, document.id, (await revision(bench.client)) + 1, {
     onCommitted: () => {
-      atCommit = { runners: cpu(), etcd: etcdCpu(), followers: followerCpu() }
+      atCommit = sample()
     },
     onCompleted: () => {
-      atEnd = { runners: cpu(), etcd: etcdCpu(), followers: followerCpu() }
+      atEnd = sample()
     }
   })
   // etcd's own request counters, failed transactions included (and the submission's few)
@@ -133,6 +140,10 @@ export const measureJob = async (
     /** Per follower. */
     followerCpuMsPerTask:
       followers.length === 0 ? Number.NaN : ((atEnd.followers - atCommit.followers) * 1000) / tasks / followers.length,
+    /** The bench process itself (its watch of the job): it shares the machine too. */
+    benchCpuMsPerTask: ((atEnd.bench - atCommit.bench) * 1000) / tasks,
+    /** Of all the machine's cores, the share busy while the job ran: near 1, more processes cannot add. */
+    machineBusyShare: busyShare(atCommit.machine, atEnd.machine),
     peakRssMb
   }
 }

@@ -135,7 +135,9 @@ const run = async () => {
       etcdCpuMsPerTask: round(t.etcdCpuMsPerTask, 3),
       writeTxnsPerTask: round(t.writesPerTask, 2),
       txnRequestsPerTask: round(t.txnRequestsPerTask, 3),
-      rangeRequestsPerTask: round(t.rangeRequestsPerTask, 3)
+      rangeRequestsPerTask: round(t.rangeRequestsPerTask, 3),
+      benchCpuMsPerTask: round(t.benchCpuMsPerTask, 3),
+      machineBusyShare: round(t.machineBusyShare, 2)
     })
     for (const count of counts) {
       progress(`throughput, ${count} runner process(es)`)
@@ -144,6 +146,13 @@ const run = async () => {
       coldAndWarm(label, [txnFloor, rawTps], cold.tasksPerSecond, warm.tasksPerSecond, "tasks/s")
       const c = perTask(cold)
       const w = perTask(warm)
+      // a machine already busy throughout cannot run a job faster with more processes on it
+      rows.push([
+        "  machine busy (all cores), first / warm",
+        `${Math.round(c.machineBusyShare * 100)}% / ${Math.round(w.machineBusyShare * 100)}%`,
+        "",
+        ""
+      ])
       if (count === 1) {
         Object.assign(figures, {
           noopTasksPerSecondOneRunner: round(cold.tasksPerSecond, 0),
@@ -159,6 +168,9 @@ const run = async () => {
           rangeRequestsPerTaskOneRunner: c.rangeRequestsPerTask,
           txnRequestsPerTaskOneRunnerWarm: w.txnRequestsPerTask,
           rangeRequestsPerTaskOneRunnerWarm: w.rangeRequestsPerTask,
+          benchCpuMsPerTaskOneRunner: c.benchCpuMsPerTask,
+          machineBusyShareOneRunner: c.machineBusyShare,
+          machineBusyShareOneRunnerWarm: w.machineBusyShare,
           runnerStartSeconds: round(startup.seconds, 2),
           runnerWarmUpMs: round(startup.warmUpMs, 0),
           runnerStoreWarmUpMs: round(startup.storeWarmUpMs, 0)
@@ -185,7 +197,9 @@ const run = async () => {
           txnRequestsPerTaskThreeRunners: c.txnRequestsPerTask,
           rangeRequestsPerTaskThreeRunners: c.rangeRequestsPerTask,
           txnRequestsPerTaskThreeRunnersWarm: w.txnRequestsPerTask,
-          rangeRequestsPerTaskThreeRunnersWarm: w.rangeRequestsPerTask
+          rangeRequestsPerTaskThreeRunnersWarm: w.rangeRequestsPerTask,
+          machineBusyShareThreeRunners: c.machineBusyShare,
+          machineBusyShareThreeRunnersWarm: w.machineBusyShare
         })
       } else {
         Object.assign(figures, {

@@ -109,6 +109,18 @@ const cpuSecondsOf = (file: string) => {
   }
 }
 
+/** The machine's CPU time since boot, all cores: busy and idle (iowait counts as idle), in clock ticks. */
+export const machineCpu = () => {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
+  const total = fields.slice(0, 8).reduce((sum, v) => sum + v, 0)
+  return { idle, total }
+}
+
+/** The share of the machine's CPU time that was busy between two readings of `machineCpu`. */
+export const busyShare = (from: ReturnType<typeof machineCpu>, to: ReturnType<typeof machineCpu>) =>
+  to.total === from.total ? Number.NaN : 1 - (to.idle - from.idle) / (to.total - from.total)
+
 const peakRss = (pid: number) => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8")
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024
