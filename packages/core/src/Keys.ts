@@ -148,22 +148,37 @@ export const make = (prefix: string = DEFAULT_PREFIX): Layout => {
           ? { _tag: "event", job: rest.slice(0, at), id: rest.slice(at + 1) }
           : undefined
       }
-      if (!key.startsWith(jobs)) return undefined
-      const parts = key.slice(jobs.length).split("/")
-      const [id, kind] = parts
-      if (id === undefined || id === "") return undefined
-      if (parts.length === 2 && kind === "spec") return { _tag: "jobSpec", job: id }
-      if (parts.length === 2 && kind === "state") return { _tag: "jobState", job: id }
-      if (parts.length === 3 && kind === "events") return { _tag: "event", job: id, id: parts[2]! }
-      if (parts.length === 5 && kind === "tasks") {
-        const [, , phase, task, record] = parts
-        if ((phase === "run" || phase === "clear") && isRecord(record) && task !== undefined) {
-          return { _tag: "task", job: id, phase, task, record }
-        }
-      }
-      return undefined
+      return key.startsWith(jobs) ? parseJobKey(key, jobs.length) : undefined
     }
   }
+}
+
+/**
+ * Parses the part of a key under `jobs/` that starts at `from`: "<job>/spec", "<job>/state",
+ * "<job>/events/<id>" or "<job>/tasks/<phase>/<task>/<record>". The view parses every watch
+ * event's key, so this reads the key where it lies instead of splitting it.
+ */
+const parseJobKey = (key: string, from: number): ParsedKey | undefined => {
+  const a = key.indexOf("/", from)
+  if (a <= from) return undefined
+  const id = key.slice(from, a)
+  const b = key.indexOf("/", a + 1)
+  if (b === -1) {
+    const kind = key.slice(a + 1)
+    return kind === "spec" ? { _tag: "jobSpec", job: id } : kind === "state" ? { _tag: "jobState", job: id } : undefined
+  }
+  if (b === a + 7 && key.startsWith("events", a + 1)) {
+    return key.indexOf("/", b + 1) === -1 ? { _tag: "event", job: id, id: key.slice(b + 1) } : undefined
+  }
+  if (b !== a + 6 || !key.startsWith("tasks", a + 1)) return undefined
+  const c = key.indexOf("/", b + 1)
+  const d = c === -1 ? -1 : key.indexOf("/", c + 1)
+  if (d === -1 || key.indexOf("/", d + 1) !== -1) return undefined
+  const phase = key.slice(b + 1, c)
+  const record = key.slice(d + 1)
+  return (phase === "run" || phase === "clear") && isRecord(record)
+    ? { _tag: "task", job: id, phase, task: key.slice(c + 1, d), record }
+    : undefined
 }
 
 const isRecord = (s: string | undefined): s is Record =>

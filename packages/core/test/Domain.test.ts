@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Codec, Job, JobEvent, Keys, Reason, SharedResource, Task } from "@migrator/core"
 import { Effect, Equal, Exit, Schema } from "effect"
+import fc from "fast-check"
 import * as Records from "../src/internal/records.ts"
 
 const taskSpec = Codec.decode(Task.TaskSpec)
@@ -199,5 +200,39 @@ describe("domain model", () => {
     assert.deepStrictEqual(keys.parse(keys.event("j1", "000042-r1-1")), { _tag: "event", job: "j1", id: "000042-r1-1" })
     assert.isUndefined(keys.parse("p/jobs/j1/tasks/run/t1/other"))
     assert.isUndefined(keys.parse("elsewhere"))
+  })
+
+  it("parses any key under jobs/ as the layout reads it part by part", () => {
+    const keys = Keys.make("p/")
+    // the layout's rule, written the plain way: the key's parts between slashes
+    const reference = (key: string): Keys.ParsedKey | undefined => {
+      const parts = key.slice("p/jobs/".length).split("/")
+      const [id, kind] = parts
+      if (id === undefined || id === "") return undefined
+      if (parts.length === 2 && kind === "spec") return { _tag: "jobSpec", job: id }
+      if (parts.length === 2 && kind === "state") return { _tag: "jobState", job: id }
+      if (parts.length === 3 && kind === "events") return { _tag: "event", job: id, id: parts[2]! }
+      const [, , phase, task, record] = parts
+      if (
+        parts.length === 5 &&
+        kind === "tasks" &&
+        (phase === "run" || phase === "clear") &&
+        (record === "spec" || record === "status" || record === "result" || record === "claim")
+      ) {
+        return { _tag: "task", job: id, phase, task: task!, record }
+      }
+      return undefined
+    }
+    const part = fc.oneof(
+      fc.constantFrom("", "j1", "spec", "state", "events", "tasks", "run", "clear", "status", "result", "claim", "x"),
+      fc.string({ maxLength: 4 })
+    )
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 7 }), (parts) => {
+        const key = `p/jobs/${parts.join("/")}`
+        assert.deepStrictEqual(keys.parse(key), reference(key), key)
+      }),
+      { numRuns: 5000 }
+    )
   })
 })
