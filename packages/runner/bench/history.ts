@@ -8,7 +8,7 @@
  * client (running 10,000 jobs would take the bench hours and measure nothing more).
  */
 import type { Keys } from "@migrator/core"
-import { type Bench, freshKeys, PICKUP_GAP_MS, pickup, runJob, start, stopAll } from "./cases.ts"
+import { type Bench, freshKeys, PICKUP_GAP_MS, PICKUP_SAMPLES, pickup, runJob, start, stopAll } from "./cases.ts"
 import { round, sleep } from "./common.ts"
 import { counters, footprint, revision } from "./etcd.ts"
 import { independentTasks, treeTasks } from "./jobs.ts"
@@ -47,7 +47,7 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
     }
     // a runner swamped by history may not pick a job up at all: that is a finding, not a crash;
     // 40 samples like the pickup case, so the two p50s compare
-    const picked = await pickup(bench, keys, tag, bench.n(40), PICKUP_GAP_MS, 30_000).then(
+    const picked = await pickup(bench, keys, tag, bench.n(PICKUP_SAMPLES), PICKUP_GAP_MS, 30_000).then(
       (p) => ({ p50: p.p50, failure: undefined }),
       (e: Error) => ({ p50: Number.NaN, failure: e.message })
     )

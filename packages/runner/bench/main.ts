@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { startEtcd } from "@migrator/etcd-store/testing"
-import { type Bench, bigJob, chain, PICKUP_GAP_MS, pickupCase, takeover, throughput } from "./cases.ts"
+import { type Bench, bigJob, chain, PICKUP_GAP_MS, PICKUP_SAMPLES, pickupCase, takeover, throughput } from "./cases.ts"
 import { round } from "./common.ts"
 import { connect, measureFloor, measurePickupFloor } from "./etcd.ts"
 import { history, scale } from "./history.ts"
@@ -235,7 +235,7 @@ const run = async () => {
     progress("pickup")
     const { cold, warm } = await pickupCase(bench)
     coldAndWarm("pickup p50, spec commit → running", [latencyFloor, seq], cold.p50, warm.p50, "ms")
-    const floorPickup = await measurePickupFloor(client, "raw-pickup/", bench.n(40), PICKUP_GAP_MS)
+    const floorPickup = await measurePickupFloor(client, "raw-pickup/", bench.n(PICKUP_SAMPLES), PICKUP_GAP_MS)
     coldAndWarm(
       "  the same against a pickup by etcd3 alone",
       [`${round(floorPickup)} ms`, floorPickup],
