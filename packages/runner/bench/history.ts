@@ -3,7 +3,8 @@
  *
  * History: idle runners on an empty prefix, then on the same prefix after it holds N finished jobs,
  * each time their CPU seconds and etcd's range requests per minute, and pickup; then the same on
- * another, empty prefix of that etcd (a control for the machine's drift). The finished jobs
+ * another, empty prefix of that etcd (a control for the machine's drift); last, idle runners on the
+ * history and on an empty prefix side by side, whose CPU compares within one window. The finished jobs
  * are one job really run by a runner, copied N - 1 times under other ids with the plain etcd3
  * client (running 10,000 jobs would take the bench hours and measure nothing more).
  */
@@ -54,6 +55,29 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
     return { ...figures, pickupMsP50: picked.p50, pickupFailure: picked.failure }
   } finally {
     await stopAll(runners)
+  }
+}
+
+/**
+ * Idle runners on `history` and on `empty` at the same time: their CPU per minute in the same
+ * window, so a drift of the machine between two windows (0.16 vs 0.19 s/min for the same empty
+ * prefix minutes apart) is not read as the cost of history. etcd's request counters are the
+ * server's, not a runner's: the requests come from the sequential windows.
+ */
+const idlePair = async (bench: Bench, history: Keys.Layout, empty: Keys.Layout, options: HistoryOptions) => {
+  const [withHistory, without] = await Promise.all([
+    start(bench, history, "idle-pair-history", bench.runners),
+    start(bench, empty, "idle-pair-empty", bench.runners)
+  ])
+  try {
+    const cpu = (runners: typeof without) => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
+    await sleep(options.warmupSeconds * 1000)
+    const from = [cpu(withHistory), cpu(without)] as const
+    await sleep(options.idleSeconds * 1000)
+    const perMinute = (x: number) => (x * 60) / options.idleSeconds
+    return { history: perMinute(cpu(withHistory) - from[0]), empty: perMinute(cpu(without) - from[1]) }
+  } finally {
+    await stopAll([...withHistory, ...without])
   }
 }
 
@@ -108,6 +132,7 @@ export const history = async (bench: Bench, options: HistoryOptions) => {
   // control: the same on an empty prefix of the same etcd, now that it holds the history; what
   // differs from the empty figures then comes from the machine or etcd's size, not from the runner
   const control = await idle(bench, freshKeys("history-control"), "idle-control", options)
+  const paired = await idlePair(bench, keys, freshKeys("history-paired"), options)
   const failures = [empty.pickupFailure, full.pickupFailure, control.pickupFailure].filter((f) => f !== undefined)
   const figures = {
     historyFinishedJobs: options.jobs,
@@ -137,6 +162,9 @@ export const history = async (bench: Bench, options: HistoryOptions) => {
     historyPickupLatencyMsP50Empty: round(empty.pickupMsP50),
     historyPickupLatencyMsP50: round(full.pickupMsP50),
     idleRunnerCpuSecondsPerMinuteOtherPrefix: round(control.cpuSecondsPerMinute, 3),
+    idleRunnerCpuSecondsPerMinuteHistoryPaired: round(paired.history, 3),
+    idleRunnerCpuSecondsPerMinuteEmptyPaired: round(paired.empty, 3),
+    ratioIdleCpuHistoryToEmptyPaired: round(paired.history / paired.empty, 2),
     idleEtcdRangeRequestsPerMinuteOtherPrefix: round(control.rangeRequestsPerMinute, 1),
     historyPickupLatencyMsP50OtherPrefix: round(control.pickupMsP50)
   }

@@ -332,6 +332,17 @@ const run = async () => {
       cpuEmpty!,
       cpuRatio!
     ])
+    const [pairedEmpty, pairedRatio] = change(
+      h.idleRunnerCpuSecondsPerMinuteEmptyPaired,
+      h.idleRunnerCpuSecondsPerMinuteHistoryPaired,
+      "s/min"
+    )
+    rows.push([
+      "  the same, both runners idle in one window",
+      `${h.idleRunnerCpuSecondsPerMinuteHistoryPaired} s/min`,
+      pairedEmpty!,
+      pairedRatio!
+    ])
     const [rEmpty, rRatio] = change(
       h.idleEtcdRangeRequestsPerMinuteEmpty,
       h.idleEtcdRangeRequestsPerMinuteHistory,
