@@ -185,7 +185,10 @@ export const scale = async (bench: Bench, tasks: number) => {
   )
   const writes = (await revision(bench.client)) - fromRevision
   const after = await counters(bench.endpoint)
-  const held = await footprint(bench.client, keys.job("scale"))
+  // the job's records and its event log, which sorts after the rest of the prefix (`Keys.followedEnd`)
+  const records = await footprint(bench.client, keys.job("scale"))
+  const log = await footprint(bench.client, keys.events("scale"))
+  const held = { keys: records.keys + log.keys, bytes: records.bytes + log.bytes }
   const mb = (bytes: number) => round(bytes / 2 ** 20, 1)
   const ran =
     run.failure === undefined
@@ -203,6 +206,7 @@ export const scale = async (bench: Bench, tasks: number) => {
     ...ran,
     scaleKeysPerTask: round(held.keys / tasks, 2),
     scaleBytesPerTask: round(held.bytes / tasks, 0),
+    scaleEventLogKeysPerTask: round(log.keys / tasks, 2),
     scaleWritesPerTask: round(writes / tasks, 2),
     scaleEtcdDbMb: mb(after.dbBytes),
     scaleEtcdDbInUseMb: mb(after.dbBytesInUse),
