@@ -256,8 +256,9 @@ export const pickup = async (
 export const PICKUP_GAP_MS = 250
 
 /**
- * Pickups per figure. Single pickups on this kind of machine spread from 0.2 to 10 ms; the median
- * of 40 moved by ±0.5 ms from one run to the next, that of 100 by about half as much.
+ * Pickups per figure. Single pickups on this kind of machine spread from 0.2 to 10 ms, and the
+ * median of 40 moved by ±0.5 ms from one run to the next; a median's spread shrinks with the square
+ * root of the samples (to 0.63 of it with 100).
  */
 export const PICKUP_SAMPLES = 100
 

@@ -47,7 +47,7 @@ const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: Histo
       txnRequestsPerMinute: perMinute(after.txnRequests - before.txnRequests)
     }
     // a runner swamped by history may not pick a job up at all: that is a finding, not a crash;
-    // 40 samples like the pickup case, so the two p50s compare
+    // as many samples as the pickup case, so the two p50s compare
     const picked = await pickup(bench, keys, tag, bench.n(PICKUP_SAMPLES), PICKUP_GAP_MS, 30_000).then(
       (p) => ({ p50: p.p50, failure: undefined }),
       (e: Error) => ({ p50: Number.NaN, failure: e.message })
