@@ -8,7 +8,14 @@ import { now, percentile, sleep, within } from "./common.ts"
 import { counters, revision, watchPuts } from "./etcd.ts"
 import { chainTasks, independentTasks, type Submitter, treeTasks, watchJob } from "./jobs.ts"
 import { measureReads } from "./reads.ts"
-import { busyShare, machineCpu, processCpuSeconds, type RunnerProcess, startRunners } from "./runners.ts"
+import {
+  busyShare,
+  machineCpu,
+  processCpuSeconds,
+  type RunnerProcess,
+  runnersCpuSeconds,
+  startRunners
+} from "./runners.ts"
 
 export interface Bench {
   readonly endpoint: string
@@ -90,13 +97,11 @@ export const measureJob = async (
   keys: Keys.Layout,
   document: { id: string; tasks: unknown[] }
 ) => {
-  const followerCpu = () => followers.reduce((sum, r) => sum + r.cpuSeconds(), 0)
-  const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
   const etcdCpu = () => processCpuSeconds(bench.etcdPid() ?? 0)
   const sample = () => ({
-    runners: cpu(),
+    runners: runnersCpuSeconds(runners),
     etcd: etcdCpu(),
-    followers: followerCpu(),
+    followers: runnersCpuSeconds(followers),
     bench: processCpuSeconds(process.pid),
     machine: machineCpu()
   })

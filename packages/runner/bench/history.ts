@@ -13,6 +13,7 @@ import { type Bench, freshKeys, PICKUP_GAP_MS, PICKUP_SAMPLES, pickup, runJob, s
 import { round, sleep } from "./common.ts"
 import { counters, footprint, revision } from "./etcd.ts"
 import { independentTasks, treeTasks } from "./jobs.ts"
+import { runnersCpuSeconds } from "./runners.ts"
 
 export interface HistoryOptions {
   readonly jobs: number
@@ -25,7 +26,7 @@ export interface HistoryOptions {
 const idle = async (bench: Bench, keys: Keys.Layout, tag: string, options: HistoryOptions) => {
   const runners = await start(bench, keys, tag, bench.runners)
   try {
-    const cpu = () => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
+    const cpu = () => runnersCpuSeconds(runners)
     const mainCpu = () => runners.reduce((sum, r) => sum + r.mainThreadCpuSeconds(), 0)
     // the start-up is paid once, and it ends well after the runner registered: 30-60 s after its
     // start V8's memory reducer compacts the start-up heap (three full collections, ~0.2 s of CPU).
@@ -70,12 +71,14 @@ const idlePair = async (bench: Bench, history: Keys.Layout, empty: Keys.Layout, 
     start(bench, empty, "idle-pair-empty", bench.runners)
   ])
   try {
-    const cpu = (runners: typeof without) => runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
     await sleep(options.warmupSeconds * 1000)
-    const from = [cpu(withHistory), cpu(without)] as const
+    const from = [runnersCpuSeconds(withHistory), runnersCpuSeconds(without)] as const
     await sleep(options.idleSeconds * 1000)
     const perMinute = (x: number) => (x * 60) / options.idleSeconds
-    return { history: perMinute(cpu(withHistory) - from[0]), empty: perMinute(cpu(without) - from[1]) }
+    return {
+      history: perMinute(runnersCpuSeconds(withHistory) - from[0]),
+      empty: perMinute(runnersCpuSeconds(without) - from[1])
+    }
   } finally {
     await stopAll([...withHistory, ...without])
   }

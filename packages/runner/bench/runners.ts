@@ -109,6 +109,10 @@ const cpuSecondsOf = (file: string) => {
   }
 }
 
+/** CPU seconds of some runner processes together (all their threads). */
+export const runnersCpuSeconds = (runners: ReadonlyArray<RunnerProcess>) =>
+  runners.reduce((sum, r) => sum + r.cpuSeconds(), 0)
+
 /** The machine's CPU time since boot, all cores: busy and idle (iowait counts as idle), in clock ticks. */
 export const machineCpu = () => {
   const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
