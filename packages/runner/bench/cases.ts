@@ -6,7 +6,7 @@ import { Keys } from "@migrator/core"
 import type { Etcd3 } from "etcd3"
 import { now, percentile, sleep, within } from "./common.ts"
 import { counters, revision, watchPuts } from "./etcd.ts"
-import { chainTasks, independentTasks, type Submitter, treeTasks, watchJob } from "./jobs.ts"
+import { chainTasks, independentTasks, type Submitter, treeTasks, waitingTasks, watchJob } from "./jobs.ts"
 import { measureReads } from "./reads.ts"
 import {
   busyShare,
@@ -209,6 +209,19 @@ export const throughput = async (bench: Bench, count: number, followerCount = 0)
     await stopAll([...runners, ...followers])
   }
 }
+
+/** How long each task of the waiting case waits: a cloud call of a recovery task takes seconds. */
+export const WAIT_MS = 1000
+/** Tasks of the waiting case: 15 rounds of 64 for one process, 5 of 192 for three (no round half full). */
+export const WAITING_TASKS = 960
+
+/**
+ * Tasks that each wait a second on `count` fresh runner processes, 64 at a time each: bound by
+ * the processes' concurrency, not by their CPU (a 100 ms wait already kept three processes'
+ * first job 77% CPU-busy on 2 cores).
+ */
+export const waiting = (bench: Bench, count: number) =>
+  runJob(bench, `waiting${count}`, count, waitingTasks("waiting", bench.n(WAITING_TASKS), WAIT_MS))
 
 /** The large job: a tree of 10,000 no-op tasks (`--big-tasks N`: N), then what reading it costs. */
 export const bigJob = async (bench: Bench) => {

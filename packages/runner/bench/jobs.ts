@@ -81,6 +81,15 @@ export const independentTasks = (id: string, count: number) => ({
   tasks: Array.from({ length: count }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: { i } }))
 })
 
+/**
+ * `count` independent tasks that each wait `ms` (`test/sleep`): tasks that spend their time
+ * waiting on a cloud, as recovery tasks do, so a runner's concurrency bounds it, not its CPU.
+ */
+export const waitingTasks = (id: string, count: number, ms: number) => ({
+  id,
+  tasks: Array.from({ length: count }, (_, i) => ({ id: `w${i}`, type: "test/sleep", input: { ms } }))
+})
+
 /** A tree of `count` no-op tasks, each depending on its parent (four children each). */
 export const treeTasks = (id: string, count: number) => ({
   id,

@@ -7,13 +7,25 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { startEtcd } from "@migrator/etcd-store/testing"
-import { type Bench, bigJob, chain, PICKUP_GAP_MS, PICKUP_SAMPLES, pickupCase, takeover, throughput } from "./cases.ts"
+import {
+  type Bench,
+  bigJob,
+  chain,
+  PICKUP_GAP_MS,
+  PICKUP_SAMPLES,
+  pickupCase,
+  takeover,
+  throughput,
+  WAIT_MS,
+  WAITING_TASKS,
+  waiting
+} from "./cases.ts"
 import { round } from "./common.ts"
 import { connect, measureFloor, measurePickupFloor } from "./etcd.ts"
 import { history, scale } from "./history.ts"
 import { submitter } from "./jobs.ts"
 import { format, readProfile, SAVED_MAP, summarize } from "./profile.ts"
-import { assertBundleFresh, bundle, killAll } from "./runners.ts"
+import { assertBundleFresh, bundle, killAll, RUNNER_CONCURRENCY } from "./runners.ts"
 
 const args = process.argv.slice(2)
 const has = (name: string) => args.includes(name)
@@ -33,7 +45,7 @@ const integer = (name: string, fallback: number) => {
 /** A count that may be 0; undefined when not given. */
 const count = (name: string) => (value(name) === "0" ? 0 : value(name) === undefined ? undefined : integer(name, 0))
 
-const CASES = ["throughput", "pickup", "chain", "big", "takeover", "history", "scale"] as const
+const CASES = ["throughput", "waiting", "pickup", "chain", "big", "takeover", "history", "scale"] as const
 const json = has("--json")
 const quick = has("--quick")
 const runnerCount = integer("--runners", 1)
@@ -229,6 +241,32 @@ const run = async () => {
       noopTasksPerSecondWithFollowerWarm: round(f.warm.tasksPerSecond, 0),
       followerCpuMsPerTaskWarm: round(f.warm.followerCpuMsPerTask, 3),
       runnerCpuMsPerTaskWithFollowerWarm: round(f.warm.runnerCpuMsPerTask, 3)
+    })
+  })
+  // the no-op job above is bound by CPU; recovery tasks mostly wait on a cloud
+  await attempt("waiting", async () => {
+    progress("waiting tasks, 1 and 3 runner processes")
+    const one = await waiting(bench, 1)
+    const three = await waiting(bench, 3)
+    const label = `${bench.n(WAITING_TASKS)} tasks waiting ${WAIT_MS / 1000} s, ${RUNNER_CONCURRENCY} at a time per process`
+    const bound = (processes: number) => (RUNNER_CONCURRENCY * processes * 1000) / WAIT_MS
+    for (const [name, r, processes] of [
+      [`${label}: 1 process`, one, 1],
+      ["  same, 3 processes", three, 3]
+    ] as const) {
+      const text = `${round(r.tasksPerSecond, 0)} tasks/s`
+      rows.push([name, text, `${bound(processes)} tasks/s bound`, ratio(r.tasksPerSecond / bound(processes))])
+    }
+    rows.push(["  3 processes against 1", ratio(three.tasksPerSecond / one.tasksPerSecond), "", ""])
+    Object.assign(figures, {
+      waitingTaskMs: WAIT_MS,
+      waitingTasksPerSecondOneRunner: round(one.tasksPerSecond, 0),
+      waitingTasksPerSecondThreeRunners: round(three.tasksPerSecond, 0),
+      ratioThreeProcessesToOneWaiting: round(three.tasksPerSecond / one.tasksPerSecond, 2),
+      runnerCpuMsPerTaskWaitingOneRunner: round(one.runnerCpuMsPerTask, 3),
+      runnerCpuMsPerTaskWaitingThreeRunners: round(three.runnerCpuMsPerTask, 3),
+      machineBusyShareWaitingOneRunner: round(one.machineBusyShare, 2),
+      machineBusyShareWaitingThreeRunners: round(three.machineBusyShare, 2)
     })
   })
   await attempt("pickup", async () => {

@@ -37,6 +37,9 @@ export const assertBundleFresh = () => {
   }
 }
 
+/** `--concurrency` of the bench's runner processes: tasks each runs at once. */
+export const RUNNER_CONCURRENCY = 64
+
 export interface RunnerOptions {
   readonly endpoint: string
   readonly keys: Keys.Layout
@@ -148,7 +151,7 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
     "--prefix",
     options.keys.prefix,
     "--concurrency",
-    String(options.concurrency ?? 64),
+    String(options.concurrency ?? RUNNER_CONCURRENCY),
     ...(options.leaseTtl === undefined ? [] : ["--lease-ttl", options.leaseTtl]),
     ...(options.http === undefined ? [] : ["--http", options.http]),
     ...(options.warmUpTasks === undefined ? [] : ["--warm-up-tasks", String(options.warmUpTasks)]),
