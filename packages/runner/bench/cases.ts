@@ -38,10 +38,11 @@ export interface Bench {
   readonly runnerWarmUpTasks: number | undefined
   /** The runners' own warm-up on etcd (`--runner-store-warm-up N`, their `--warm-up-store-tasks`). */
   readonly runnerStoreWarmUpTasks: number | undefined
-  /** Profiles to summarise at the end: the runner (file name), the job and its window. */
+  /** Profiles to summarise at the end: the runner (file name), the job, its tasks and its window. */
   readonly profiled: Array<{
     readonly name: string
     readonly job: string
+    readonly tasks: number
     readonly fromUs: number
     readonly toUs: number
   }>
@@ -130,7 +131,7 @@ export const measureJob = async (
   const after = await counters(bench.endpoint)
   const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
   for (const r of [...runners, ...followers]) {
-    bench.profiled.push({ name: r.id, job: document.id, fromUs: committed.us, toUs: completed.us })
+    bench.profiled.push({ name: r.id, job: document.id, tasks, fromUs: committed.us, toUs: completed.us })
   }
   return {
     tasks,

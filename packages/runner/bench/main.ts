@@ -265,6 +265,8 @@ const run = async () => {
       ratioThreeProcessesToOneWaiting: round(three.tasksPerSecond / one.tasksPerSecond, 2),
       runnerCpuMsPerTaskWaitingOneRunner: round(one.runnerCpuMsPerTask, 3),
       runnerCpuMsPerTaskWaitingThreeRunners: round(three.runnerCpuMsPerTask, 3),
+      writeTxnsPerTaskWaitingOneRunner: round(one.writesPerTask, 2),
+      writeTxnsPerTaskWaitingThreeRunners: round(three.writesPerTask, 2),
       machineBusyShareWaitingOneRunner: round(one.machineBusyShare, 2),
       machineBusyShareWaitingThreeRunners: round(three.machineBusyShare, 2)
     })
@@ -429,17 +431,17 @@ const run = async () => {
   return { figures, failures, rows, floor }
 }
 
-/** Summaries of the throughput runners' profiles, cut to the window of their job. */
+/** Summaries of the throughput and waiting runners' profiles, cut to the window of their job. */
 const summarizeProfiles = (dir: string) => {
   const files = readdirSync(dir)
   const out: Array<string> = []
   for (const p of bench.profiled) {
     const file = files.find((f) => f === `${p.name}.cpuprofile`)
-    if (file === undefined || !p.name.startsWith("throughput")) continue
+    if (file === undefined || !(p.name.startsWith("throughput") || p.name.startsWith("waiting"))) continue
     const text = format(
       `${p.name}, job ${p.job} (its window: --from ${p.fromUs} --to ${p.toUs})`,
       summarize(readProfile(resolve(dir, file)), { from: p.fromUs, to: p.toUs }),
-      bench.n(1000)
+      p.tasks
     )
     writeFileSync(resolve(dir, `${p.name}.${p.job}.summary.txt`), `${text}\n`)
     out.push(text)
