@@ -75,20 +75,22 @@ export const watchJob = async (
   return { committed, completed, cancel: () => watcher.cancel() }
 }
 
-/** `count` independent no-op tasks. */
-export const independentTasks = (id: string, count: number) => ({
+/** `count` independent tasks: no-ops, or each as `task` makes it. */
+export const independentTasks = (
+  id: string,
+  count: number,
+  task: (i: number) => { readonly type: string; readonly input: unknown } = (i) => ({ type: "test/echo", input: { i } })
+) => ({
   id,
-  tasks: Array.from({ length: count }, (_, i) => ({ id: `t${i}`, type: "test/echo", input: { i } }))
+  tasks: Array.from({ length: count }, (_, i) => ({ id: `t${i}`, ...task(i) }))
 })
 
 /**
  * `count` independent tasks that each wait `ms` (`test/sleep`): tasks that spend their time
  * waiting on a cloud, as recovery tasks do, so a runner's concurrency bounds it, not its CPU.
  */
-export const waitingTasks = (id: string, count: number, ms: number) => ({
-  id,
-  tasks: Array.from({ length: count }, (_, i) => ({ id: `w${i}`, type: "test/sleep", input: { ms } }))
-})
+export const waitingTasks = (id: string, count: number, ms: number) =>
+  independentTasks(id, count, () => ({ type: "test/sleep", input: { ms } }))
 
 /** A tree of `count` no-op tasks, each depending on its parent (four children each). */
 export const treeTasks = (id: string, count: number) => ({
