@@ -189,8 +189,8 @@ export const warmUp = async (bench: Bench, keys: Keys.Layout, id: string, runner
  * 1,000 independent no-op tasks on `count` runner processes (and `followerCount` that run none
  * of them): the runners' first job, then the same job again after a warm-up.
  */
-export const throughput = async (bench: Bench, count: number, followerCount = 0) => {
-  const tag = `throughput${count}${followerCount === 0 ? "" : `f${followerCount}`}`
+export const throughput = async (bench: Bench, count: number, followerCount = 0, round = 1) => {
+  const tag = `throughput${count}${followerCount === 0 ? "" : `f${followerCount}`}${round === 1 ? "" : `r${round}`}`
   const keys = freshKeys(tag)
   const runners = await start(bench, keys, tag, count)
   const followers =
@@ -210,6 +210,8 @@ export const throughput = async (bench: Bench, count: number, followerCount = 0)
     await stopAll([...runners, ...followers])
   }
 }
+
+export type Throughput = Awaited<ReturnType<typeof throughput>>
 
 /** How long each task of the waiting case waits: a cloud call of a recovery task takes seconds. */
 export const WAIT_MS = 1000

@@ -14,6 +14,10 @@ export const percentile = (xs: ReadonlyArray<number>, p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN
 }
 
+/** The run of median `tasksPerSecond` (the lower one of an even count): its other figures come with it. */
+export const medianRun = <A extends { readonly tasksPerSecond: number }>(runs: ReadonlyArray<A>): A =>
+  [...runs].sort((a, b) => a.tasksPerSecond - b.tasksPerSecond)[Math.floor((runs.length - 1) / 2)]!
+
 export const round = (x: number, digits = 2) => Number(x.toFixed(digits))
 
 /** Races a promise against a deadline, naming what was awaited (a stuck case fails instead of hanging). */

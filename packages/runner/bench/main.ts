@@ -14,13 +14,14 @@ import {
   PICKUP_GAP_MS,
   PICKUP_SAMPLES,
   pickupCase,
+  type Throughput,
   takeover,
   throughput,
   WAIT_MS,
   WAITING_TASKS,
   waiting
 } from "./cases.ts"
-import { round } from "./common.ts"
+import { medianRun, round } from "./common.ts"
 import { connect, measureFloor, measurePickupFloor } from "./etcd.ts"
 import { history, scale } from "./history.ts"
 import { submitter } from "./jobs.ts"
@@ -49,6 +50,7 @@ const CASES = ["throughput", "waiting", "pickup", "chain", "big", "takeover", "h
 const json = has("--json")
 const quick = has("--quick")
 const runnerCount = integer("--runners", 1)
+const throughputRounds = integer("--rounds", quick ? 1 : 3)
 const only = value("--only")?.split(",") ?? CASES.filter((c) => c !== "scale" || has("--scale"))
 for (const c of only) if (!(CASES as ReadonlyArray<string>).includes(c)) throw new Error(`--only: unknown case "${c}"`)
 const wanted = (c: (typeof CASES)[number]) => only.includes(c)
@@ -142,7 +144,7 @@ const run = async () => {
 
   await attempt("throughput", async () => {
     const counts = [...new Set([1, 3, runnerCount])]
-    const perTask = (t: Awaited<ReturnType<typeof throughput>>["cold"]) => ({
+    const perTask = (t: Throughput["cold"]) => ({
       runnerCpuMsPerTask: round(t.runnerCpuMsPerTask, 3),
       etcdCpuMsPerTask: round(t.etcdCpuMsPerTask, 3),
       writeTxnsPerTask: round(t.writesPerTask, 2),
@@ -151,11 +153,35 @@ const run = async () => {
       benchCpuMsPerTask: round(t.benchCpuMsPerTask, 3),
       machineBusyShare: round(t.machineBusyShare, 2)
     })
+    // a job of 1,000 no-op tasks lasts half a second, and the same job on the same processes
+    // varies by ±20% from one run to the next: each figure is the median of `rounds` runs, each
+    // on processes of its own, the counts taken in turn so that a slow minute does not fall on one
+    const runs = new Map<number, Array<Throughput>>(counts.map((c) => [c, []]))
+    for (let r = 1; r <= throughputRounds; r++) {
+      for (const count of counts) {
+        progress(`throughput, ${count} runner process(es), round ${r} of ${throughputRounds}`)
+        runs.get(count)!.push(await throughput(bench, count, 0, r))
+      }
+    }
+    const medians = new Map<number, { readonly cold: number; readonly warm: number }>()
     for (const count of counts) {
-      progress(`throughput, ${count} runner process(es)`)
-      const { cold, warm, startup } = await throughput(bench, count)
+      const all = runs.get(count)!
+      const cold = medianRun(all.map((t) => t.cold))
+      const warm = medianRun(all.map((t) => t.warm))
+      const startup = all[0]!.startup
+      medians.set(count, { cold: cold.tasksPerSecond, warm: warm.tasksPerSecond })
       const label = `${bench.n(1000)} no-op tasks, ${count} process${count === 1 ? "" : "es"}`
       coldAndWarm(label, [txnFloor, rawTps], cold.tasksPerSecond, warm.tasksPerSecond, "tasks/s")
+      if (all.length > 1) {
+        const spread = (rates: ReadonlyArray<number>) =>
+          `${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))}`
+        rows.push([
+          `  ${all.length} runs (the median above), first / warm`,
+          `${spread(all.map((t) => t.cold.tasksPerSecond))} / ${spread(all.map((t) => t.warm.tasksPerSecond))} tasks/s`,
+          "",
+          ""
+        ])
+      }
       const c = perTask(cold)
       const w = perTask(warm)
       // a machine already busy throughout cannot run a job faster with more processes on it
@@ -224,6 +250,12 @@ const run = async () => {
         })
       }
     }
+    const [one, three] = [medians.get(1)!, medians.get(3)!]
+    Object.assign(figures, {
+      throughputRounds,
+      ratioThreeProcessesToOne: round(three.cold / one.cold, 2),
+      ratioThreeProcessesToOneWarm: round(three.warm / one.warm, 2)
+    })
     // every runner follows every change of an active job: what that costs one that runs none of it
     progress("throughput, 1 runner process and 1 follower")
     const f = await throughput(bench, 1, 1)
