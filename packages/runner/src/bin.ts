@@ -4,27 +4,15 @@
  *
  * @since 0.1.0
  */
-import { setFlagsFromString } from "node:v8"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
 import { command, presentation } from "./Cli.ts"
 import { BAD_INPUT, STORE_UNREACHABLE } from "./CliExit.ts"
+import * as Heap from "./Heap.ts"
 
-/**
- * Between two full collections V8 lets the heap grow to up to four times what survived the last one
- * when collecting is cheap, as it is for a runner (measured: 120-190 MB live, 630 MB heap, 830 MB RSS
- * on a 100,000-task job). Growing by half bounded the resident size near 2-2.5× the live set, but
- * on a busy machine, where the concurrent marking falls behind, that job's peak RSS reached
- * 467-486 MB; growing by 30% kept it at 429 MB for about a tenth more CPU per task (0.55 against
- * 0.49 ms in the bench's `scale` case, in runs of unequal noise). The factor is read at every
- * collection, so setting it here takes effect; an operator's own V8 heap flags are left alone.
- */
-const HEAP_GROWING_PERCENT = 30
-const heapFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)]
-if (!heapFlags.some((f) => f.startsWith("--heap-growing-percent") || f.startsWith("--max-old-space-size"))) {
-  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
-}
+// the heap's growth (see Heap), unless the operator sized the heap
+Heap.install([...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)])
 
 const exitWith = (code: number, message: string) =>
   (message === "" ? Effect.void : Console.error(message)).pipe(
