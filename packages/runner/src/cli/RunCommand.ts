@@ -12,7 +12,6 @@ import { Effect, Fiber, Layer, Logger, Option, Random, Ref, References, Stdio } 
 import { Command, Flag } from "effect/cli"
 import { badInput } from "../CliExit.ts"
 import * as Config from "../Config.ts"
-import * as Heap from "../Heap.ts"
 import * as HttpApi from "../http/HttpApi.ts"
 import * as PlanSchedule from "../PlanSchedule.ts"
 import * as Plugins from "../Plugins.ts"
@@ -143,8 +142,6 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
           })
         )
       }
-      // the warm-ups' garbage, collected while there is nothing else to do, not in the first job
-      yield* Heap.collect
       // the engine runs in a child fiber: on interruption the flag is set first, then the engine is
       // interrupted (its graceful shutdown), and only then the scope closes the HTTP server
       const engine = yield* Effect.forkChild(
