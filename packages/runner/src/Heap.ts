@@ -7,7 +7,8 @@
  * in full every 10-15 MB of growth, about twice in each 1,000-task job.
  *
  * So the old generation grows by 30% of what survived, but to at least `FLOOR_MB` (set again after
- * every full collection, since V8 reads the factor at each one): a runner at rest collects in full
+ * every full collection, since V8 reads the factor at each one; it applies at the next, from the
+ * size the last one left, a lag that matters only below the floor): a runner at rest collects in full
  * only once 128 MB are in use, and a large job's heap, which is past that, grows as before. (A full
  * collection forced once the warm-up is done made the first pickups slower: 3.1-3.3 ms against
  * 2.6-2.8 ms at the median, the compiled code apparently thrown away with the garbage.)
