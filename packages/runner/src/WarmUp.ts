@@ -10,9 +10,11 @@
  * half as many deoptimisations with two), and a runner in a fleet splits ready tasks as these two
  * do. Then in the store (`inStore`): a job on etcd itself, under a prefix of the runner's own
  * (`Keys.warmUp`) that no runner follows, through the etcd client, its watch and its transactions,
- * which a store in memory never exercises: a runner's first real job after both cost 0.52-0.65 ms
- * of CPU per task in the bench, against 0.70-0.73 after the warm-up in memory alone (and about
- * 0.4 warm). The job's keys are deleted when it is done; those of a warm-up that died with its
+ * which a store in memory never exercises. Two engines share that job too, so that following
+ * another runner's claims and results through the watch is compiled as well: with one engine
+ * there, V8 still compiled for 100-250 ms on other threads during a runner's first real job, and
+ * that job cost 0.49 ms of CPU per task in the bench (a runner that only followed it, 0.22);
+ * with two, 0.38 (0.10), about what later jobs cost (0.32, 0.08). The job's keys are deleted when it is done; those of a warm-up that died with its
  * runner are deleted by the next runner that starts. Nothing of either reaches the runners' view,
  * the logs or the metrics; `warmUpTasks: 0` and `warmUpStoreTasks: 0` turn them off.
  *
@@ -135,6 +137,9 @@ export const run = (
     ? Effect.succeed(0)
     : warmUp(runJob(keys, tasks, concurrency, [`${JOB}-a`, `${JOB}-b`]), limit).pipe(Effect.provide(inMemory))
 
+/** The second engine of the warm-up in the store: its runner id is the runner's with this suffix. */
+export const PEER = "~warm-up-peer"
+
 export interface InStoreOptions {
   readonly tasks: number
   readonly concurrency: number
@@ -164,7 +169,7 @@ export const inStore = (options: InStoreOptions): Effect.Effect<number, WarmUpFa
         Effect.gen(function* () {
           yield* clearLeftovers(layout, Duration.toMillis(Duration.fromInputUnsafe(limit)))
           yield* clear(own.prefix)
-          yield* runJob(own, options.tasks, options.concurrency, [options.runnerId])
+          yield* runJob(own, options.tasks, options.concurrency, [options.runnerId, `${options.runnerId}${PEER}`])
           yield* clear(own.prefix)
         }).pipe(
           Effect.provide(handler),

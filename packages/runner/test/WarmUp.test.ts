@@ -38,6 +38,7 @@ describe("a runner's warm-up", () => {
         const store = yield* Store.Store
         const keys = Keys.make("m/")
         const seen: Array<string> = []
+        const claimedBy = new Set<string>()
         const from = (yield* store.revision) + 1
         const logged: Array<unknown> = []
         const registry = new Map()
@@ -50,9 +51,16 @@ describe("a runner's warm-up", () => {
         const until = yield* store.revision
         yield* store.watch("", { fromRevision: from }).pipe(
           Stream.takeUntil((e) => e.revision >= until),
-          Stream.runForEach((e) => Effect.sync(() => seen.push(e._tag === "put" ? e.kv.key : e.key)))
+          Stream.runForEach((e) =>
+            Effect.sync(() => {
+              seen.push(e._tag === "put" ? e.kv.key : e.key)
+              if (e._tag === "put" && e.kv.key.endsWith("/claim")) claimedBy.add(e.kv.value)
+            })
+          )
         )
         assert.isAbove(seen.length, 300 * 4, "it ran its tasks on this store")
+        // two engines shared them, as a fleet does: following a peer's tasks is warmed up too
+        assert.deepStrictEqual([...claimedBy].sort(), ["r/1", `r/1${WarmUp.PEER}`])
         const own = keys.warmUp("r/1")
         assert.isTrue(own.startsWith(keys.warmUps) && own > keys.followedEnd && !own.includes("r/1"))
         assert.deepStrictEqual(
