@@ -12,11 +12,12 @@
  * (`Keys.warmUp`) that no runner follows, through the etcd client, its watch and its transactions,
  * which a store in memory never exercises. Two engines share that job too, so that following
  * another runner's claims and results through the watch is compiled as well: with one engine
- * there, V8 still compiled for 100-250 ms on other threads during a runner's first real job, and
- * that job cost 0.49 ms of CPU per task in the bench (a runner that only followed it, 0.22);
- * with two, 0.38 (0.10), about what later jobs cost (0.32, 0.08). The job's keys are deleted when it is done; those of a warm-up that died with its
- * runner are deleted by the next runner that starts. Nothing of either reaches the runners' view,
- * the logs or the metrics; `warmUpTasks: 0` and `warmUpStoreTasks: 0` turn them off.
+ * there, a runner's first real job still kept V8's background threads (its optimising compiler,
+ * mostly) busy for 100-250 ms, and cost 0.49 ms of CPU per task in the bench (a runner that only
+ * followed it, 0.22); with two, 0.38 (0.10), about what later jobs cost (0.32, 0.08). The job's
+ * keys are deleted when it is done; those of a warm-up that died with its runner are deleted by
+ * the next runner that starts. Nothing of either reaches the runners' view, the logs or the
+ * metrics; `warmUpTasks: 0` and `warmUpStoreTasks: 0` turn them off.
  *
  * @since 0.3.0
  */
