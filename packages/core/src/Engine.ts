@@ -136,7 +136,7 @@ const sessionLoop = (options: Options, session: Session) =>
     const finish = (claim: Claim, outcome: Attempt.Outcome) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
-          const write = yield* ResultWrites.of({ keys, writer, registry, runnerId }, claim, outcome)
+          const write = yield* ResultWrites.of({ keys, writer, registry }, claim, outcome)
           // a success claims the dependants it makes ready in the same transaction
           const next =
             outcome._tag === "success" ? scheduler.successors(claim, yield* Clock.currentTimeMillis) : undefined

@@ -5,7 +5,7 @@
  *   <prefix>jobs/<job>/spec                         JobSpec (immutable)
  *   <prefix>jobs/<job>/state                        JobState (CAS on mod revision)
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/spec    TaskSpec (immutable)
- *   <prefix>jobs/<job>/tasks/<phase>/<task>/status  TaskStatus
+ *   <prefix>jobs/<job>/tasks/<phase>/<task>/status  TaskStatus (waiting or running; a result says done)
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/result  TaskResult
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/claim   runner id, on the runner's lease (fencing token = create revision)
  *   <prefix>~events/<job>/<time>-<writer>-<n>       JobEvent; the log's order is the keys' create revision
@@ -26,8 +26,10 @@
  * transactions, so a job without a spec is half-written and never picked up.
  *
  * The event log sorts after every other key ("~"), so runners follow the rest of the prefix with
- * one watch that ends where the log begins (`followedEnd`): two of a task's seven changes are log
- * entries nobody running tasks needs, and they are the largest values.
+ * one watch that ends where the log begins (`followedEnd`): two of a task's six changes once it
+ * is submitted are log entries nobody running tasks needs, and they are the largest values. (The
+ * other four: the claim, its `running` status, the result, the claim's deletion. A result is
+ * written with no status of its own: `Task.statusOf`.)
  *
  * `active/<job>` is written in the same transaction as every state that
  * needs a runner (submission, a user's operation) and deleted in the one

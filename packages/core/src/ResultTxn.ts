@@ -1,7 +1,7 @@
 /**
  * The fenced result write (SPEC §4.3-§4.4): an attempt ends with one
  * transaction that compares the claim's create revision, writes the result
- * and status, and deletes the claim. Under load the results of many tasks
+ * (or a retry's `waiting` status), and deletes the claim. Under load the results of many tasks
  * share one transaction: each worker commits what queued while the
  * previous commit was in flight, and a lone result goes at once.
  *
@@ -43,7 +43,7 @@ export class ResultTxn extends Context.Service<
   { readonly write: (result: ResultWrite) => Effect.Effect<Written> }
 >()("@migrator/core/ResultTxn") {}
 
-/** Results committed per transaction: ~4 writes each, under etcd's 128 operations and 1.5 MiB. */
+/** Results committed per transaction: ~3 writes each, under etcd's 128 operations and 1.5 MiB. */
 const BATCH = 30
 const BATCH_BYTES = 1024 * 1024
 /** Result transactions in flight at once; each takes whatever queued meanwhile. */

@@ -28,6 +28,15 @@ export type Status = typeof Status.Type
 export const Result = Schema.Literals(["success", "failed", "ignored", "canceled", "skipped"])
 export type Result = typeof Result.Type
 
+/**
+ * A task's status as readers show it: `done` once it has a result. The transaction that writes a
+ * result writes no status (the result says it), so a finished task's stored status stays its last
+ * attempt's `running`, or `waiting` for a task settled without running; stores written by earlier
+ * versions also hold `done` statuses.
+ */
+export const statusOf = (status: Status | undefined, result: Result | undefined): Status =>
+  result !== undefined ? "done" : (status ?? "waiting")
+
 /** Per-task overrides of the handler's retry policy and timeout. */
 export class RetryOverride extends Schema.Class<RetryOverride>("@migrator/core/RetryOverride")({
   /** Total attempts, including the first. */
@@ -57,7 +66,7 @@ export class TaskStatus extends Schema.Class<TaskStatus>("@migrator/core/TaskSta
   status: Status,
   /** Attempts started so far; survives runner restarts and takeovers. */
   attempt: Schema.Int,
-  /** The runner holding the task while `running`. */
+  /** The runner holding the task while `running` (and, once it has a result, the one that ran it). */
   runner: Schema.optional(Schema.String),
   /** Epoch milliseconds. */
   updatedAt: Schema.Number,

@@ -4,7 +4,7 @@ import { TestPlugin } from "@migrator/core/testing"
 import { Duration, Effect, Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { crashable } from "./utils/crashable.ts"
-import { awaitState, awaitTask, keys, runner, show, submit, terminal } from "./utils/engine.ts"
+import { awaitResult, awaitState, awaitTask, keys, runner, show, submit, terminal } from "./utils/engine.ts"
 import { makeProbe } from "./utils/probe.ts"
 
 const setup = Effect.gen(function* () {
@@ -276,7 +276,7 @@ describe("engine with several runners", () => {
       yield* inStore(Jobs.request(keys, id, "pause"))
       yield* inStore(awaitState(id, (s) => s === "paused"))
       yield* probe.open("p1")
-      yield* inStore(awaitTask(id, "first", (s) => s.status === "done"))
+      yield* inStore(awaitResult(id, "first"))
       yield* TestClock.adjust("5 seconds")
       assert.isFalse(probe.starts.has(`${id}/run/second`), "nothing new starts while paused")
       yield* inStore(Jobs.request(keys, id, "resume"))

@@ -7,7 +7,7 @@ import { Store, StoreError, TaskHandler, TaskRegistry } from "@migrator/core"
 import { TestPlugin } from "@migrator/core/testing"
 import { Deferred, Effect, Layer, Option, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { awaitState, awaitTask, keys, runner, show, submit, terminal } from "./utils/engine.ts"
+import { awaitResult, awaitState, awaitTask, keys, runner, show, submit, terminal } from "./utils/engine.ts"
 import { makeProbe } from "./utils/probe.ts"
 
 /**
@@ -207,7 +207,7 @@ describe("engine faults", () => {
             ]
           })
         )
-        yield* inStore(awaitTask(id, "a", (s) => s.status === "done"))
+        yield* inStore(awaitResult(id, "a"))
         yield* TestClock.adjust("5 seconds")
         const waiting = (yield* inStore(show(id))).tasks.find((t) => t.spec.id === "p")
         assert.strictEqual(waiting?.status?.status, "waiting")

@@ -66,8 +66,8 @@ class StatusWrite {
 
 /**
  * A task's records. Its status is decoded when first read, not when its change arrives: a runner
- * follows every change of the jobs it runs, and the statuses of the tasks other runners hold or
- * have finished (two of each task's changes) are almost never read. Everything that reads a task's
+ * follows every change of the jobs it runs, and the `running` statuses of the tasks other runners
+ * claim (one of each task's changes) are almost never read. Everything that reads a task's
  * status or asks whether it is unreadable decodes it, so what is decided on is the same as if it had
  * been decoded on arrival; a record that cannot be decoded is reported when first read.
  */

@@ -93,11 +93,6 @@ export const make = (store: Store["Service"], keys: Keys.Layout, runnerId: strin
           key: keys.task(job.id, phase, task, "result"),
           value: Jobs.encodeResult(new TaskResult({ result, reason: why, attempt, finishedAt: at }))
         },
-        {
-          _tag: "put",
-          key: keys.task(job.id, phase, task, "status"),
-          value: Jobs.encodeStatus(new TaskStatus({ status: "done", attempt, updatedAt: at }))
-        },
         yield* event(job.id, phase, task, `task.${result}`, why.message)
       ])
     })

@@ -1,8 +1,9 @@
 /**
- * What ends an attempt, as the result transaction's writes: the result and
- * `done` status, or (a retryable failure with attempts left, by the retry
- * policy) a `waiting` status with the backoff; the event; the shared
- * record's update; the release of the target slot.
+ * What ends an attempt, as the result transaction's writes: the result, or
+ * (a retryable failure with attempts left, by the retry policy) a `waiting`
+ * status with the backoff; the event; the shared record's update; the
+ * release of the target slot. A result writes no status: it says the task
+ * is done (`Task.statusOf`), and every runner follows one change less.
  */
 import { Clock, Duration, Effect, Option } from "effect"
 import * as Jobs from "../Jobs.ts"
@@ -22,12 +23,11 @@ export interface Dependencies {
   readonly keys: Keys.Layout
   readonly writer: Writer
   readonly registry: TaskRegistry["Service"]
-  readonly runnerId: string
 }
 
 export const of = (deps: Dependencies, claim: Claim, outcome: Outcome): Effect.Effect<ResultWrite> =>
   Effect.gen(function* () {
-    const { keys, writer, registry, runnerId } = deps
+    const { keys, writer, registry } = deps
     const at = yield* Clock.currentTimeMillis
     const { job, phase, task, attempt, spec } = claim
     const put = (record: "result" | "status", value: string): Op => ({
@@ -35,10 +35,6 @@ export const of = (deps: Dependencies, claim: Claim, outcome: Outcome): Effect.E
       key: keys.task(job, phase, task, record),
       value
     })
-    const doneStatus = put(
-      "status",
-      Jobs.encodeStatus(Records.make(TaskStatus, { status: "done", attempt, runner: runnerId, updatedAt: at }))
-    )
     const result = (r: Result, extra: Partial<ConstructorParameters<typeof TaskResult>[0]>) =>
       put("result", Jobs.encodeResult(Records.make(TaskResult, { result: r, attempt, finishedAt: at, ...extra })))
     const ops: Array<Op> = []
@@ -47,21 +43,18 @@ export const of = (deps: Dependencies, claim: Claim, outcome: Outcome): Effect.E
       case "success":
         ops.push(
           result("success", { output: outcome.output }),
-          doneStatus,
           yield* writer.event(job, phase, task, "task.succeeded", `succeeded on attempt ${attempt}`)
         )
         break
       case "skipped":
         ops.push(
           result("skipped", { reason: outcome.reason }),
-          doneStatus,
           yield* writer.event(job, phase, task, "task.skipped", outcome.reason.message)
         )
         break
       case "canceled":
         ops.push(
           result("canceled", { reason: reason("job.canceled", "interrupted by cancel") }),
-          doneStatus,
           yield* writer.event(job, phase, task, "task.canceled", "interrupted by cancel")
         )
         break
@@ -90,7 +83,6 @@ export const of = (deps: Dependencies, claim: Claim, outcome: Outcome): Effect.E
         } else {
           ops.push(
             result("failed", { reason: reason(e.code, e.message, e.details), retryable: e.retryable }),
-            doneStatus,
             yield* writer.event(job, phase, task, "task.failed", e.message, { code: e.code })
           )
         }

@@ -31,6 +31,24 @@ export const terminal = (s: string) => ["completed", "canceled", "cleared", "cle
 
 export const show = (id: string) => Jobs.read(keys, id)
 
+/** Waits until a run task has a result (by watch): what says it is done. */
+export const awaitResult = (job: string, task: string) =>
+  Effect.gen(function* () {
+    const store = yield* Store.Store
+    const key = keys.task(job, "run", task, "result")
+    const from = yield* store.revision
+    const now = yield* store.get(key)
+    if (Option.isSome(now)) return JSON.parse(now.value.value) as { result: string; attempt: number }
+    return yield* store.watch(key, { fromRevision: from + 1 }).pipe(
+      Stream.filter((e) => e._tag === "put"),
+      Stream.map((e) =>
+        e._tag === "put" ? (JSON.parse(e.kv.value) as { result: string; attempt: number }) : undefined
+      ),
+      Stream.runHead,
+      Effect.map(Option.getOrThrow)
+    )
+  })
+
 /** Waits until a task's status satisfies `predicate` (by watch). */
 export const awaitTask = (
   job: string,

@@ -29,12 +29,7 @@ export const nodesOf = (tasks: ReadonlyArray<Jobs.TaskView>): ReadonlyArray<Node
       phase: t.spec.phase,
       dependencies: t.spec.dependencies,
       undoes: t.spec.undoes,
-      status:
-        t.status?.status === "done"
-          ? (t.result?.result ?? "done")
-          : t.result !== undefined
-            ? t.result.result
-            : (t.status?.status ?? "waiting")
+      status: t.result?.result ?? t.status?.status ?? "waiting"
     }))
     .sort((a, b) => (a.phase === b.phase ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.phase === "run" ? -1 : 1))
 

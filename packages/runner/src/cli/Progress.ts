@@ -101,7 +101,7 @@ export const apply = (
       ...(s.value.status === "done" ? {} : { result: undefined, reason: undefined })
     }
     const changed = next.status !== current.status || next.attempt !== current.attempt
-    // a done status is reported with its result (written in the same transaction)
+    // a done status (written with the result by earlier versions) is reported with its result
     const line =
       changed && next.status !== "done"
         ? [

@@ -6,7 +6,7 @@
  *
  * @since 0.2.0
  */
-import { Job, JobEvent, Jobs, type Keys, Store, TaskPages } from "@migrator/core"
+import { Job, JobEvent, Jobs, type Keys, Store, Task, TaskPages } from "@migrator/core"
 import { Effect, Option, Schema } from "effect"
 
 export const taskJson = (t: Jobs.TaskView) => ({
@@ -17,7 +17,7 @@ export const taskJson = (t: Jobs.TaskView) => ({
   undoes: t.spec.undoes ?? null,
   shared: t.spec.shared ?? null,
   input: t.spec.input,
-  status: t.status?.status ?? "waiting",
+  status: Task.statusOf(t.status?.status, t.result?.result),
   attempt: t.status?.attempt ?? 0,
   runner: t.status?.runner ?? null,
   startedAt: t.status?.startedAt ?? null,
