@@ -131,7 +131,16 @@ describe("migrator run --http against a real etcd", () => {
         ]
       })
       assert.strictEqual(submitted.status, 201, JSON.stringify(submitted.body))
-      await waitForState("metrics-1", ["completed"])
+      const finished = await waitForState("metrics-1", ["completed"])
+      // a result says done: the document shows it, though no done status record is written
+      assert.deepStrictEqual(
+        (finished.tasks as Array<TaskJson>).map((t) => [t.id, t.status, t.result]),
+        [
+          ["a", "done", "success"],
+          ["b", "done", "success"],
+          ["f", "done", "failed"]
+        ]
+      )
       const after = await scrape()
       // task durations in seconds, with buckets up to 6 hours
       assert.include(
