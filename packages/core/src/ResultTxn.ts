@@ -1,9 +1,10 @@
 /**
  * The fenced result write (SPEC §4.3-§4.4): an attempt ends with one
  * transaction that compares the claim's create revision, writes the result
- * (or a retry's `waiting` status), and deletes the claim. Under load the results of many tasks
- * share one transaction: each worker commits what queued while the
- * previous commit was in flight, and a lone result goes at once.
+ * (or a retry's `waiting` status), and deletes the claim. Under load the
+ * results of many tasks share one transaction: each worker commits what
+ * queued while the previous commit was in flight, and a lone result goes at
+ * once.
  *
  * Outages are retried. A transaction whose answer was lost may have
  * committed: when its retry finds the claim gone, what it wrote is read back
