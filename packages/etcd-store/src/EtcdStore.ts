@@ -1,6 +1,6 @@
 /**
  * The `Store` on etcd v3, through the `etcd3` client, and for transactions
- * HTTP/2 streams of our own (`internal/unaryCalls.ts`). The only module that
+ * and reads HTTP/2 streams of our own (`internal/unaryCalls.ts`). The only module that
  * knows etcd3: keys and values are UTF-8 strings, revisions numbers, lease
  * ids decimal strings.
  *
@@ -67,7 +67,7 @@ interface GrpcStream<Q, R> {
 }
 /**
  * etcd3's connection pool (protected in its types): the channel, credentials and auth token of
- * its calls; watches use its channel with our codec (see `wire.ts`), transactions its auth token.
+ * its calls; watches use its channel with our codec (see `wire.ts`), transactions and reads its auth token.
  */
 interface ConnectionPool {
   withConnection<A>(
@@ -92,14 +92,13 @@ const headersOf = (metadata: GrpcMetadata) => {
 }
 const poolOf = (client: Etcd.Etcd3) => (client as unknown as { readonly pool: ConnectionPool }).pool
 
-/** The store on an etcd client and our own transport for transactions (closing both is the caller's business). */
+/** The store on an etcd client and our own transport for transactions and reads (closing both is the caller's business). */
 const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Options): Store.Service => {
   const ns = Buffer.from(options.namespace ?? "", "utf8")
   const timeout = Duration.toMillis(Duration.fromInputUnsafe(options.requestTimeout ?? "5 seconds"))
   const pageSize = options.pageSize ?? 10_000
   const namespace = options.namespace ?? ""
   const key = (k: string) => Buffer.from(namespace + k, "utf8")
-  const unkey = (b: Buffer) => b.subarray(ns.length).toString("utf8")
   const pool = poolOf(client)
   const encode = Wire.encoder(namespace)
   const decode = Wire.decoder(ns.length)
@@ -161,27 +160,25 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
     )
 
   // reads are idempotent: retried through brief unavailability; writes never are
-  const read = <A>(operation: string, f: (options: CallOptions) => Promise<A>) =>
-    call(operation, f).pipe(
-      Effect.retry({
-        while: (e) => e.reason._tag === "Unavailable",
-        schedule: Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: 3 }))
-      })
-    )
+  const retryReads = <A>(self: Effect.Effect<A, StoreError.StoreError>) =>
+    Effect.retry(self, {
+      while: (e) => e.reason._tag === "Unavailable",
+      schedule: Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: 3 }))
+    })
+  const read = <A>(operation: string, f: (options: CallOptions) => Promise<A>) => call(operation, f).pipe(retryReads)
 
-  const kvOf = (kv: Etcd.IKeyValue): Store.KeyValue => ({
-    key: unkey(kv.key),
-    value: kv.value.toString("utf8"),
-    createRevision: Number(kv.create_revision),
-    modRevision: Number(kv.mod_revision),
-    version: Number(kv.version),
-    lease: kv.lease === "0" || kv.lease === undefined ? undefined : String(kv.lease)
-  })
+  /**
+   * A range read on our own transport, like transactions: it stays on a member that answers, so
+   * a member that is down fails one call, not one in N as etcd3's random pick of a member would.
+   */
+  const rangeOf = (operation: string, start: Buffer, end: Buffer | undefined, limit: number, at?: number) =>
+    withAuth("/etcdserverpb.KV/Range", encode.range(start, end, limit, at), decode.range).pipe(
+      Effect.mapError(toStoreError(operation)),
+      retryReads
+    )
 
   const get = (k: string) =>
-    read("get", (o) => client.kv.range({ key: key(k) }, o)).pipe(
-      Effect.map((r) => Option.fromUndefinedOr(r.kvs[0]).pipe(Option.map(kvOf)))
-    )
+    rangeOf("get", key(k), undefined, 0).pipe(Effect.map((r) => Option.fromUndefinedOr(r.kvs[0])))
 
   const range = (prefix: string, opts?: Store.RangeOptions) =>
     Effect.gen(function* () {
@@ -193,18 +190,13 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
       let from = opts?.from === undefined || opts.from < prefix ? start : key(opts.from)
       for (;;) {
         const want = opts?.limit === undefined ? size : Math.min(size, opts.limit - out.length)
-        const page = yield* read("range", (o) =>
-          client.kv.range(
-            { key: from, range_end: end, limit: want, ...(revision === undefined ? {} : { revision }) },
-            o
-          )
-        )
+        const page = yield* rangeOf("range", from, end, want, revision)
         // pin every later page to the first page's revision
-        revision ??= Number(page.header.revision)
-        out.push(...page.kvs.map(kvOf))
+        revision ??= page.revision
+        out.push(...page.kvs)
         const last = page.kvs[page.kvs.length - 1]
         if (!page.more || last === undefined || (opts?.limit !== undefined && out.length >= opts.limit)) break
-        from = Buffer.concat([last.key, Buffer.from([0])])
+        from = key(`${last.key}\0`)
       }
       return { kvs: out, revision: revision ?? 0 } satisfies Store.RangeResult
     })
@@ -266,24 +258,18 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
     )
 
   /**
-   * A one-key read that only serves for its header (the revision) or to learn whether `at` was
-   * compacted. It reads inside the keys the caller works on, so a user whose role only grants
-   * a prefix is allowed to make it.
+   * A one-key read that only serves for its header (the revision). It reads inside the keys the
+   * caller works on, so a user whose role only grants a prefix is allowed to make it.
    */
-  const probe = (operation: string, within: string, at?: number) =>
-    read(operation, (o) =>
-      client.kv.range(
-        { key: key(within === "" ? "\0" : within), limit: 1, ...(at === undefined ? {} : { revision: at }) },
-        o
-      )
-    )
+  const probe = (operation: string, within: string) =>
+    rangeOf(operation, key(within === "" ? "\0" : within), undefined, 1)
 
   const denied = (e: StoreError.StoreError) =>
     e.reason._tag === "InvalidRequest" && /permission denied/i.test(e.message)
 
   // a role limited to a prefix may not read "\0": the member's status carries the revision too
   const revision = probe("revision", "").pipe(
-    Effect.map((r) => Number(r.header.revision)),
+    Effect.map((r) => r.revision),
     Effect.catch((e) =>
       denied(e)
         ? read("revision", (o) => client.maintenance.status(o)).pipe(Effect.map((r) => Number(r.header.revision)))
@@ -300,7 +286,7 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
   const watch = (prefix: string, opts?: Store.WatchOptions): Stream.Stream<Store.WatchEvent, StoreError.StoreError> =>
     Stream.unwrap(
       Effect.gen(function* () {
-        const from = opts?.fromRevision ?? Number((yield* probe("watch", prefix)).header.revision) + 1
+        const from = opts?.fromRevision ?? (yield* probe("watch", prefix)).revision + 1
         const start = key(prefix)
         const end = opts?.end === undefined ? prefixEnd(start) : key(opts.end)
         return Stream.callback<Store.WatchEvent, StoreError.StoreError>((queue) =>

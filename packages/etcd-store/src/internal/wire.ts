@@ -224,6 +224,32 @@ export const encoder = (namespace: string) => {
     return w.buf
   }
 
+  /** `etcdserverpb.RangeRequest` for keys in [start, end) (or `start` alone), at most `limit` (0: all). */
+  const range = (
+    start: Uint8Array,
+    end: Uint8Array | undefined,
+    limit: number,
+    revision: number | undefined
+  ): Buffer => {
+    const size =
+      stringField(start.length) +
+      (end === undefined ? 0 : stringField(end.length)) +
+      (limit === 0 ? 0 : 1 + varintSize(limit)) +
+      (revision === undefined ? 0 : 1 + varintSize(revision))
+    const w = new Writer(size)
+    w.bytes(1, start)
+    if (end !== undefined) w.bytes(2, end)
+    if (limit !== 0) {
+      w.varint(tag(3, Wire.Varint))
+      w.varint(limit)
+    }
+    if (revision !== undefined) {
+      w.varint(tag(4, Wire.Varint))
+      w.varint(revision)
+    }
+    return w.buf
+  }
+
   /** `etcdserverpb.WatchRequest` with a `create_request` for keys in [start, end) from `startRevision`. */
   const watchCreate = (start: Uint8Array, end: Uint8Array, startRevision: number): Buffer => {
     const inner = stringField(start.length) + stringField(end.length) + 1 + varintSize(startRevision)
@@ -236,7 +262,7 @@ export const encoder = (namespace: string) => {
     return w.buf
   }
 
-  return { txn, watchCreate }
+  return { txn, range, watchCreate }
 }
 
 class Reader {
@@ -355,6 +381,13 @@ export interface OpReply {
   readonly deleted: number
 }
 
+export interface RangeReply {
+  readonly revision: number
+  readonly kvs: ReadonlyArray<Store.KeyValue>
+  /** More keys are in the range than the limit let through. */
+  readonly more: boolean
+}
+
 export interface TxnReply {
   readonly revision: number
   readonly succeeded: boolean
@@ -414,6 +447,28 @@ export const decoder = (nsBytes: number) => {
     return { revision, succeeded, responses }
   }
 
+  /** `etcdserverpb.RangeResponse`. */
+  const range = (buf: Buffer): RangeReply => {
+    const r = new Reader(buf)
+    let revision = 0
+    let more = false
+    const kvs: Array<Store.KeyValue> = []
+    while (r.more()) {
+      const t = r.varint()
+      if (t === BYTES_1) {
+        const [s, e] = r.span()
+        r.pos = s
+        revision = headerRevision(r, e)
+      } else if (t === BYTES_2) {
+        const [s, e] = r.span()
+        r.pos = s
+        kvs.push(keyValue(r, e, nsBytes))
+      } else if (t === VARINT_3) more = r.varint() !== 0
+      else r.skip(t & 7)
+    }
+    return { revision, kvs, more }
+  }
+
   /** `etcdserverpb.WatchResponse`. */
   const watch = (buf: Buffer): WatchReply => {
     const r = new Reader(buf)
@@ -470,7 +525,7 @@ export const decoder = (nsBytes: number) => {
     return { revision, created, canceled, compactRevision, cancelReason, events }
   }
 
-  return { txn, watch }
+  return { txn, range, watch }
 }
 
 export interface WatchReplyEvent {
