@@ -1,6 +1,6 @@
 /**
- * The `Store` on etcd v3, through the `etcd3` client, and for transactions
- * and reads HTTP/2 streams of our own (`internal/unaryCalls.ts`). The only module that
+ * The `Store` on etcd v3, through the `etcd3` client, and for transactions,
+ * reads and leases HTTP/2 streams of our own (`internal/unaryCalls.ts`). The only module that
  * knows etcd3: keys and values are UTF-8 strings, revisions numbers, lease
  * ids decimal strings.
  *
@@ -67,7 +67,7 @@ interface GrpcStream<Q, R> {
 }
 /**
  * etcd3's connection pool (protected in its types): the channel, credentials and auth token of
- * its calls; watches use its channel with our codec (see `wire.ts`), transactions and reads its auth token.
+ * its calls; watches use its channel with our codec (see `wire.ts`), transactions, reads and leases its auth token.
  */
 interface ConnectionPool {
   withConnection<A>(
@@ -92,7 +92,7 @@ const headersOf = (metadata: GrpcMetadata) => {
 }
 const poolOf = (client: Etcd.Etcd3) => (client as unknown as { readonly pool: ConnectionPool }).pool
 
-/** The store on an etcd client and our own transport for transactions and reads (closing both is the caller's business). */
+/** The store on an etcd client and our own transport for transactions, reads and leases (closing both is the caller's business). */
 const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Options): Store.Service => {
   const ns = Buffer.from(options.namespace ?? "", "utf8")
   const timeout = Duration.toMillis(Duration.fromInputUnsafe(options.requestTimeout ?? "5 seconds"))
@@ -226,31 +226,37 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
       })
     )
 
+  // leases on our own transport too: with a member down, etcd3's random pick failed one keep-alive
+  // in N, and two in a row lose the lease
+  const leaseCall = <R>(operation: string, path: string, body: Buffer, deserialize: (reply: Buffer) => R) =>
+    withAuth(path, body, deserialize).pipe(Effect.mapError(toStoreError(operation)))
+
+  // retried like a read: a grant whose answer was lost leaves a lease that no one holds, with
+  // nothing on it, and it expires after its TTL
   const grantLease = (ttl: Duration.Duration) =>
-    call("grantLease", (o) => client.leaseClient.leaseGrant({ TTL: Store.ttlSeconds(ttl) }, o)).pipe(
-      Effect.map((r) => String(r.ID))
+    leaseCall(
+      "grantLease",
+      "/etcdserverpb.Lease/LeaseGrant",
+      encode.leaseGrant(Store.ttlSeconds(ttl)),
+      decode.lease
+    ).pipe(
+      retryReads,
+      Effect.flatMap((r) =>
+        r.error === "" && r.id !== "0" ? Effect.succeed(r.id) : Effect.fail(StoreError.unknown("grantLease", r.error))
+      )
     )
 
+  // one request on the keep-alive stream, which the server answers once before it sees the end
+  // of the stream; renewing twice is harmless, so it is retried like a read
   const keepAliveOnce = (lease: Store.LeaseId) =>
-    call("keepAlive", async (o) => {
-      const stream = await client.leaseClient.leaseKeepAlive(o)
-      try {
-        const answer = new Promise<Etcd.ILeaseKeepAliveResponse>((resolve, reject) => {
-          stream.on("data", resolve)
-          stream.on("error", reject)
-        })
-        stream.write({ ID: lease })
-        return await answer
-      } finally {
-        stream.end()
-      }
-    }).pipe(
-      Effect.map((r) => (Number(r.TTL) > 0 ? Option.some(Duration.seconds(Number(r.TTL))) : Option.none())),
+    leaseCall("keepAlive", "/etcdserverpb.Lease/LeaseKeepAlive", encode.lease(lease), decode.lease).pipe(
+      retryReads,
+      Effect.map((r) => (r.ttl > 0 ? Option.some(Duration.seconds(r.ttl)) : Option.none())),
       Effect.catch((e) => (e.reason._tag === "LeaseExpired" ? Effect.succeed(Option.none()) : Effect.fail(e)))
     )
 
   const revokeLease = (lease: Store.LeaseId) =>
-    call("revokeLease", (o) => client.leaseClient.leaseRevoke({ ID: lease }, o)).pipe(
+    leaseCall("revokeLease", "/etcdserverpb.Lease/LeaseRevoke", encode.lease(lease), (reply) => reply).pipe(
       Effect.catch((e) =>
         e.reason._tag === "LeaseExpired" ? Effect.fail(StoreError.notFound("revokeLease", e.message)) : Effect.fail(e)
       ),

@@ -16,6 +16,7 @@ const tag = (field: number, wire: number) => (field << 3) | wire
 const BYTES_1 = tag(1, Wire.Bytes)
 const BYTES_2 = tag(2, Wire.Bytes)
 const BYTES_3 = tag(3, Wire.Bytes)
+const BYTES_4 = tag(4, Wire.Bytes)
 const BYTES_5 = tag(5, Wire.Bytes)
 const BYTES_6 = tag(6, Wire.Bytes)
 const BYTES_11 = tag(11, Wire.Bytes)
@@ -250,6 +251,23 @@ export const encoder = (namespace: string) => {
     return w.buf
   }
 
+  /** `etcdserverpb.LeaseGrantRequest`: the server picks the id. */
+  const leaseGrant = (ttlSeconds: number): Buffer => {
+    const w = new Writer(1 + varintSize(ttlSeconds))
+    w.varint(tag(1, Wire.Varint))
+    w.varint(ttlSeconds)
+    return w.buf
+  }
+
+  /** `LeaseKeepAliveRequest` or `LeaseRevokeRequest`: the lease id alone. */
+  const lease = (id: string): Buffer => {
+    const n = BigInt.asUintN(64, BigInt(id))
+    const w = new Writer(1 + bigVarintSize(n))
+    w.varint(tag(1, Wire.Varint))
+    w.bigVarint(n)
+    return w.buf
+  }
+
   /** `etcdserverpb.WatchRequest` with a `create_request` for keys in [start, end) from `startRevision`. */
   const watchCreate = (start: Uint8Array, end: Uint8Array, startRevision: number): Buffer => {
     const inner = stringField(start.length) + stringField(end.length) + 1 + varintSize(startRevision)
@@ -262,7 +280,7 @@ export const encoder = (namespace: string) => {
     return w.buf
   }
 
-  return { txn, range, watchCreate }
+  return { txn, range, leaseGrant, lease, watchCreate }
 }
 
 class Reader {
@@ -388,6 +406,14 @@ export interface RangeReply {
   readonly more: boolean
 }
 
+export interface LeaseReply {
+  readonly id: string
+  /** Seconds; 0 when a keep-alive found no such lease. */
+  readonly ttl: number
+  /** What a grant that failed says. */
+  readonly error: string
+}
+
 export interface TxnReply {
   readonly revision: number
   readonly succeeded: boolean
@@ -469,6 +495,24 @@ export const decoder = (nsBytes: number) => {
     return { revision, kvs, more }
   }
 
+  /** `LeaseGrantResponse` or `LeaseKeepAliveResponse`: the lease id and its TTL (0: the lease is gone). */
+  const lease = (buf: Buffer): LeaseReply => {
+    const r = new Reader(buf)
+    let id = "0"
+    let ttl = 0
+    let error = ""
+    while (r.more()) {
+      const t = r.varint()
+      if (t === VARINT_2) id = r.bigVarint()
+      else if (t === VARINT_3) ttl = r.varint()
+      else if (t === BYTES_4) {
+        const [s, e] = r.span()
+        error = buf.toString("utf8", s, e)
+      } else r.skip(t & 7)
+    }
+    return { id, ttl, error }
+  }
+
   /** `etcdserverpb.WatchResponse`. */
   const watch = (buf: Buffer): WatchReply => {
     const r = new Reader(buf)
@@ -525,7 +569,7 @@ export const decoder = (nsBytes: number) => {
     return { revision, created, canceled, compactRevision, cancelReason, events }
   }
 
-  return { txn, range, watch }
+  return { txn, range, lease, watch }
 }
 
 export interface WatchReplyEvent {
