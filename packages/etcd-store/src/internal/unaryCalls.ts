@@ -1,16 +1,17 @@
 /**
- * gRPC unary calls straight over `node:http2`, for the transactions of the hot path. Through
- * @grpc/grpc-js (its channel, load balancer, call credentials and retry layers run for every call)
- * one `Store.txn` after another cost 390-470 µs of client CPU and took 760-820 µs against etcd on
- * loopback; over a stream of our own, 255-265 µs and 545-560 µs. A pickup's claim and each level of
- * a chain wait on that. A unary call needs none of those layers: one request frame, one reply
- * frame, the status in the trailers.
+ * gRPC unary calls straight over `node:http2`: the transactions of the hot path, reads and lease
+ * calls. Through @grpc/grpc-js (its channel, load balancer, call credentials and retry layers run
+ * for every call) one `Store.txn` after another cost 390-470 µs of client CPU and took 760-820 µs
+ * against etcd on loopback; over a stream of our own, 255-265 µs and 545-560 µs. A pickup's claim
+ * and each level of a chain wait on that. A unary call needs none of those layers: one request
+ * frame, one reply frame, the status in the trailers (a lease keep-alive is a stream of one request
+ * and one reply).
  *
  * One HTTP/2 session per endpoint, opened when first needed and dropped when it fails; calls stay
  * on one endpoint and move to the next when it fails at the transport or answers "unavailable" (a
- * member down fails one call, not one in N for good). Errors are the `Error`s grpc-js would give ("14 UNAVAILABLE: …", with
- * `code`), so etcd3's typing of them and the store's mapping apply unchanged. Nothing is retried
- * here: a transaction whose answer is lost may have committed.
+ * member down fails one call, not one in N for good). Errors are the `Error`s grpc-js would give
+ * ("14 UNAVAILABLE: …", with `code`), so etcd3's typing of them and the store's mapping apply
+ * unchanged. Nothing is retried here: a transaction whose answer is lost may have committed.
  */
 import * as http2 from "node:http2"
 
