@@ -17,8 +17,9 @@ export const submit = (document: unknown) =>
 export const awaitState = (id: string, predicate: (state: string) => boolean) =>
   Effect.gen(function* () {
     const store = yield* Store.Store
-    const current = yield* store.get(keys.jobState(id))
+    // the revision first: a change between the two reads is then seen by the watch
     const from = yield* store.revision
+    const current = yield* store.get(keys.jobState(id))
     if (Option.isSome(current) && predicate(JSON.parse(current.value.value).state)) return
     yield* store.watch(keys.jobState(id), { fromRevision: from + 1 }).pipe(
       Stream.filter((e) => e._tag === "put" && predicate(JSON.parse(e.kv.value).state)),
@@ -31,40 +32,33 @@ export const terminal = (s: string) => ["completed", "canceled", "cleared", "cle
 
 export const show = (id: string) => Jobs.read(keys, id)
 
-/** Waits until a run task has a result (by watch): what says it is done. */
-export const awaitResult = (job: string, task: string) =>
+/** Waits (by watch) until a run task's `record` is put with a value that satisfies `predicate`. */
+const awaitRecord = <A>(job: string, task: string, record: "status" | "result", predicate: (value: A) => boolean) =>
   Effect.gen(function* () {
     const store = yield* Store.Store
-    const key = keys.task(job, "run", task, "result")
+    const key = keys.task(job, "run", task, record)
     const from = yield* store.revision
     const now = yield* store.get(key)
-    if (Option.isSome(now)) return JSON.parse(now.value.value) as { result: string; attempt: number }
+    if (Option.isSome(now)) {
+      const value = JSON.parse(now.value.value) as A
+      if (predicate(value)) return value
+    }
     return yield* store.watch(key, { fromRevision: from + 1 }).pipe(
       Stream.filter((e) => e._tag === "put"),
-      Stream.map((e) =>
-        e._tag === "put" ? (JSON.parse(e.kv.value) as { result: string; attempt: number }) : undefined
-      ),
+      Stream.map((e) => JSON.parse(e.kv.value) as A),
+      Stream.filter(predicate),
       Stream.runHead,
       Effect.map(Option.getOrThrow)
     )
   })
 
-/** Waits until a task's status satisfies `predicate` (by watch). */
+/** Waits until a run task has a result: what says it is done. */
+export const awaitResult = (job: string, task: string) =>
+  awaitRecord<{ result: string; attempt: number }>(job, task, "result", () => true)
+
+/** Waits until a run task's status satisfies `predicate`. */
 export const awaitTask = (
   job: string,
   task: string,
   predicate: (status: { status: string; runner?: string; attempt: number }) => boolean
-) =>
-  Effect.gen(function* () {
-    const store = yield* Store.Store
-    const key = keys.task(job, "run", task, "status")
-    const from = yield* store.revision
-    const now = yield* store.get(key)
-    if (Option.isSome(now) && predicate(JSON.parse(now.value.value))) return JSON.parse(now.value.value)
-    return yield* store.watch(key, { fromRevision: from + 1 }).pipe(
-      Stream.filter((e) => e._tag === "put" && predicate(JSON.parse(e.kv.value))),
-      Stream.map((e) => (e._tag === "put" ? JSON.parse(e.kv.value) : undefined)),
-      Stream.runHead,
-      Effect.map(Option.getOrThrow)
-    )
-  })
+) => awaitRecord(job, task, "status", predicate)
