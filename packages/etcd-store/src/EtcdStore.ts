@@ -1,8 +1,8 @@
 /**
  * The `Store` on etcd v3, through the `etcd3` client, and for transactions,
- * reads and leases HTTP/2 streams of our own (`internal/unaryCalls.ts`). The only module that
- * knows etcd3: keys and values are UTF-8 strings, revisions numbers, lease
- * ids decimal strings.
+ * reads and leases HTTP/2 streams of our own (`internal/unaryCalls.ts`). The
+ * only module that knows etcd3: keys and values are UTF-8 strings, revisions
+ * numbers, lease ids decimal strings.
  *
  * Works around etcd3's defects (see the package README): no per-host
  * circuit breaker and no client-side retry of transactions (a retried
@@ -67,7 +67,8 @@ interface GrpcStream<Q, R> {
 }
 /**
  * etcd3's connection pool (protected in its types): the channel, credentials and auth token of
- * its calls; watches use its channel with our codec (see `wire.ts`), transactions, reads and leases its auth token.
+ * its calls; watches use its channel with our codec (see `wire.ts`), transactions, reads and
+ * leases its auth token.
  */
 interface ConnectionPool {
   withConnection<A>(
@@ -92,7 +93,10 @@ const headersOf = (metadata: GrpcMetadata) => {
 }
 const poolOf = (client: Etcd.Etcd3) => (client as unknown as { readonly pool: ConnectionPool }).pool
 
-/** The store on an etcd client and our own transport for transactions, reads and leases (closing both is the caller's business). */
+/**
+ * The store on an etcd client and our own transport for transactions, reads and leases (closing
+ * both is the caller's business).
+ */
 const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Options): Store.Service => {
   const ns = Buffer.from(options.namespace ?? "", "utf8")
   const timeout = Duration.toMillis(Duration.fromInputUnsafe(options.requestTimeout ?? "5 seconds"))
@@ -242,7 +246,9 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
     ).pipe(
       retryReads,
       Effect.flatMap((r) =>
-        r.error === "" && r.id !== "0" ? Effect.succeed(r.id) : Effect.fail(StoreError.unknown("grantLease", r.error))
+        r.error === "" && r.id !== "0"
+          ? Effect.succeed(r.id)
+          : Effect.fail(StoreError.unknown("grantLease", r.error || "an answer without a lease"))
       )
     )
 
