@@ -156,6 +156,10 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
       )
     )
 
+  /** One call on our own transport, its errors as the store's. */
+  const unaryCall = <R>(operation: string, path: string, body: Buffer, deserialize: (reply: Buffer) => R) =>
+    withAuth(path, body, deserialize).pipe(Effect.mapError(toStoreError(operation)))
+
   type CallOptions = { readonly deadline: Date }
 
   const call = <A>(operation: string, f: (options: CallOptions) => Promise<A>) =>
@@ -176,10 +180,7 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
    * a member that is down fails one call, not one in N as etcd3's random pick of a member would.
    */
   const rangeOf = (operation: string, start: Buffer, end: Buffer | undefined, limit: number, at?: number) =>
-    withAuth("/etcdserverpb.KV/Range", encode.range(start, end, limit, at), decode.range).pipe(
-      Effect.mapError(toStoreError(operation)),
-      retryReads
-    )
+    unaryCall(operation, "/etcdserverpb.KV/Range", encode.range(start, end, limit, at), decode.range).pipe(retryReads)
 
   const get = (k: string) =>
     rangeOf("get", key(k), undefined, 0).pipe(Effect.map((r) => Option.fromUndefinedOr(r.kvs[0])))
@@ -206,8 +207,7 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
     })
 
   const txn = (request: Store.TxnRequest) =>
-    withAuth("/etcdserverpb.KV/Txn", encode.txn(request), decode.txn).pipe(
-      Effect.mapError(toStoreError("txn")),
+    unaryCall("txn", "/etcdserverpb.KV/Txn", encode.txn(request), decode.txn).pipe(
       Effect.map((r): Store.TxnResult => {
         const ops = r.succeeded ? request.success : (request.failure ?? [])
         return {
@@ -232,13 +232,10 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
 
   // leases on our own transport too: with a member down, etcd3's random pick failed one keep-alive
   // in N, and two in a row lose the lease
-  const leaseCall = <R>(operation: string, path: string, body: Buffer, deserialize: (reply: Buffer) => R) =>
-    withAuth(path, body, deserialize).pipe(Effect.mapError(toStoreError(operation)))
-
   // retried like a read: a grant whose answer was lost leaves a lease that no one holds, with
   // nothing on it, and it expires after its TTL
   const grantLease = (ttl: Duration.Duration) =>
-    leaseCall(
+    unaryCall(
       "grantLease",
       "/etcdserverpb.Lease/LeaseGrant",
       encode.leaseGrant(Store.ttlSeconds(ttl)),
@@ -255,14 +252,14 @@ const build = (client: Etcd.Etcd3, calls: UnaryCalls.UnaryCalls, options: Option
   // one request on the keep-alive stream, which the server answers once before it sees the end
   // of the stream; renewing twice is harmless, so it is retried like a read
   const keepAliveOnce = (lease: Store.LeaseId) =>
-    leaseCall("keepAlive", "/etcdserverpb.Lease/LeaseKeepAlive", encode.lease(lease), decode.lease).pipe(
+    unaryCall("keepAlive", "/etcdserverpb.Lease/LeaseKeepAlive", encode.lease(lease), decode.lease).pipe(
       retryReads,
       Effect.map((r) => (r.ttl > 0 ? Option.some(Duration.seconds(r.ttl)) : Option.none())),
       Effect.catch((e) => (e.reason._tag === "LeaseExpired" ? Effect.succeed(Option.none()) : Effect.fail(e)))
     )
 
   const revokeLease = (lease: Store.LeaseId) =>
-    leaseCall("revokeLease", "/etcdserverpb.Lease/LeaseRevoke", encode.lease(lease), (reply) => reply).pipe(
+    unaryCall("revokeLease", "/etcdserverpb.Lease/LeaseRevoke", encode.lease(lease), (reply) => reply).pipe(
       Effect.catch((e) =>
         e.reason._tag === "LeaseExpired" ? Effect.fail(StoreError.notFound("revokeLease", e.message)) : Effect.fail(e)
       ),
