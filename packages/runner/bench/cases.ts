@@ -26,6 +26,8 @@ export interface Bench {
   readonly n: (full: number) => number
   /** The runner processes' V8 heap limit (`--runner-heap-mb`), if any. */
   readonly runnerHeapMb?: number | undefined
+  /** Node or V8 flags every runner process runs with (`--runner-node-flags`), if any. */
+  readonly runnerNodeFlags?: ReadonlyArray<string> | undefined
   /** Tasks of the large job (`--big-tasks`), if not the default. */
   readonly bigTasks?: number | undefined
   /** Runner processes of the pickup, chain, large-job, history and scale cases (`--runners`). */
@@ -68,6 +70,7 @@ export const start = (
       endpoint: bench.endpoint,
       keys,
       heapMb: bench.runnerHeapMb,
+      nodeFlags: bench.runnerNodeFlags,
       plugins,
       warmUpTasks: bench.runnerWarmUpTasks,
       warmUpStoreTasks: bench.runnerStoreWarmUpTasks,

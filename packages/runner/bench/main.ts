@@ -43,6 +43,15 @@ const integer = (name: string, fallback: number) => {
   return n
 }
 
+/** Flags for another program, which start with "--" themselves: the next argument as it is. */
+const passedOn = (name: string) => {
+  const i = args.indexOf(name)
+  if (i === -1) return undefined
+  const v = args[i + 1]
+  if (v === undefined || v.trim() === "") throw new Error(`${name} wants flags, e.g. ${name} "--no-flush-bytecode"`)
+  return v.trim().split(/\s+/)
+}
+
 /** A count that may be 0; undefined when not given. */
 const count = (name: string) => (value(name) === "0" ? 0 : value(name) === undefined ? undefined : integer(name, 0))
 
@@ -86,6 +95,7 @@ const bench: Bench = {
   runners: runnerCount,
   bigTasks: value("--big-tasks") === undefined ? undefined : integer("--big-tasks", 10_000),
   runnerHeapMb: value("--runner-heap-mb") === undefined ? undefined : integer("--runner-heap-mb", 384),
+  runnerNodeFlags: passedOn("--runner-node-flags"),
   profileDir,
   warmUpTasks: count("--warm-up") ?? (quick ? 200 : 2000),
   runnerWarmUpTasks: count("--runner-warm-up"),
@@ -486,8 +496,12 @@ try {
   await bench.submitter.dispose()
   client.close()
   const profiles = profileDir === undefined ? "" : summarizeProfiles(profileDir)
+  // figures measured on runners with flags of their own say so
+  const flags = bench.runnerNodeFlags === undefined ? {} : { runnerNodeFlags: bench.runnerNodeFlags.join(" ") }
   if (json) {
-    console.log(JSON.stringify(Object.keys(failures).length === 0 ? figures : { ...figures, failures }, null, 2))
+    console.log(
+      JSON.stringify({ ...figures, ...flags, ...(Object.keys(failures).length === 0 ? {} : { failures }) }, null, 2)
+    )
     if (profiles !== "") console.error(profiles)
   } else {
     console.log("migrator benchmark: one run, real etcd on 127.0.0.1, `migrator run` processes (bundled binary).")
@@ -496,6 +510,7 @@ try {
       `raw etcd floor (etcd3 client directly): sequential compare-and-put txn p50 ${round(floor.sequentialTxnMsP50)} ms, ` +
         `${round(floor.txnPerSecond, 0)} txn/s with 64 in flight (again at the end: ${figures.rawTxnPerSecondAtEnd} txn/s)`
     )
+    if (bench.runnerNodeFlags !== undefined) console.log(`runner processes ran with ${flags.runnerNodeFlags}`)
     const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), 6))
     const show = (r: ReadonlyArray<string>) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ")
     console.log(show(["figure", "value", "floor", "ratio"]))

@@ -50,6 +50,8 @@ export interface RunnerOptions {
   readonly http?: string | undefined
   /** V8's old-space limit of the process (`--max-old-space-size`), MiB: V8 grows its heap lazily up to it. */
   readonly heapMb?: number | undefined
+  /** Node or V8 flags of the process (`--runner-node-flags`), before the binary. */
+  readonly nodeFlags?: ReadonlyArray<string> | undefined
   /** Write a CPU profile named `name` into `dir` when the process exits. */
   readonly profile?: { readonly dir: string; readonly name: string } | undefined
   /** The plugins it serves (`--plugins`); `test` (the bench's task types) by default. */
@@ -137,6 +139,7 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
   const profile = options.profile
   const args = [
     ...(options.heapMb === undefined ? [] : [`--max-old-space-size=${options.heapMb}`]),
+    ...(options.nodeFlags ?? []),
     ...(profile === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}.cpuprofile`]),
