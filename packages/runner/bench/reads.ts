@@ -59,7 +59,13 @@ const request = async (url: string, untilSnapshot = false) => {
 /** Reads job `id` every way a user does; figures named with `tag` (e.g. `bigJob`). */
 export const measureReads = async (bench: Bench, keys: Keys.Layout, id: string, tag: string) => {
   const port = await freePort()
-  const server = spawnRunner({ endpoint: bench.endpoint, keys, id: `${tag}-reader`, http: `127.0.0.1:${port}` })
+  const server = spawnRunner({
+    endpoint: bench.endpoint,
+    keys,
+    id: `${tag}-reader`,
+    http: `127.0.0.1:${port}`,
+    nodeFlags: bench.runnerNodeFlags
+  })
   try {
     const base = `http://127.0.0.1:${port}`
     for (let i = 0; i < 200; i++) {
