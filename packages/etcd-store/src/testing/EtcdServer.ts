@@ -84,9 +84,9 @@ export interface EtcdServer {
 }
 
 export const startEtcd = async (name = "test", options: EtcdOptions = {}): Promise<EtcdServer> => {
-  const dir = mkdtempSync(join(tmpdir(), "migrator-etcd-"))
   const client = await freePort()
   const peer = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), "migrator-etcd-"))
   const tls = options.tls
   const endpoint = `${tls === undefined ? "http" : "https"}://127.0.0.1:${client}`
   const tlsFlags =
@@ -130,7 +130,19 @@ export const startEtcd = async (name = "test", options: EtcdOptions = {}): Promi
       { stdio: "ignore" }
     )
     first = false
-    await waitHealthy(endpoint, 20_000, tls)
+    // an etcd that exits (a port taken, a bad flag or file) fails the start at once, not after 20 s
+    const c = child
+    let exitedEarly: (code: number | null) => void = () => undefined
+    const exited = new Promise<never>((_, reject) => {
+      exitedEarly = (code) => reject(new Error(`etcd exited (code ${code}) before it became healthy at ${endpoint}`))
+    })
+    exited.catch(() => undefined)
+    c.once("exit", exitedEarly)
+    try {
+      await Promise.race([waitHealthy(endpoint, 20_000, tls), exited])
+    } finally {
+      c.off("exit", exitedEarly)
+    }
   }
   const stop = async () => {
     const c = child
@@ -141,7 +153,14 @@ export const startEtcd = async (name = "test", options: EtcdOptions = {}): Promi
       process.kill(c.pid!, "SIGKILL")
     })
   }
-  await start()
+  try {
+    await start()
+  } catch (e) {
+    // an etcd that never became healthy leaves neither a process nor its directory behind
+    await stop()
+    rmSync(dir, { recursive: true, force: true })
+    throw e
+  }
   return {
     endpoint,
     pid: () => child?.pid,
