@@ -216,6 +216,31 @@ export const throughput = async (bench: Bench, count: number, followerCount = 0,
 
 export type Throughput = Awaited<ReturnType<typeof throughput>>
 
+/**
+ * How long the standby case leaves its runner idle: past V8's memory reducer, whose full
+ * collections, some 50 s after a process went quiet, throw away the code the warm-up compiled
+ * against its own engines (see `WarmUp.ts`).
+ */
+export const STANDBY_SECONDS = 75
+
+/**
+ * A standby runner's first job: one fresh runner process left idle `idleSeconds` after it
+ * registered, as runners wait for a disaster, then 1,000 independent no-op tasks; and its resident
+ * memory at rest, just before the job.
+ */
+export const standby = async (bench: Bench, idleSeconds: number) => {
+  const keys = freshKeys("standby")
+  const runners = await start(bench, keys, "standby", 1)
+  try {
+    await sleep(idleSeconds * 1000)
+    const restingRssMb = runners[0]!.rssMb()
+    const job = await measureJob(bench, runners, [], keys, independentTasks("standby", bench.n(1000)))
+    return { ...job, restingRssMb }
+  } finally {
+    await stopAll(runners)
+  }
+}
+
 /** How long each task of the waiting case waits: a cloud call of a recovery task takes seconds. */
 export const WAIT_MS = 1000
 /** Tasks of the waiting case: 15 rounds of 64 for one process, 5 of 192 for three (no round half full). */

@@ -14,6 +14,8 @@ import {
   PICKUP_GAP_MS,
   PICKUP_SAMPLES,
   pickupCase,
+  STANDBY_SECONDS,
+  standby,
   type Throughput,
   takeover,
   throughput,
@@ -55,11 +57,12 @@ const passedOn = (name: string) => {
 /** A count that may be 0; undefined when not given. */
 const count = (name: string) => (value(name) === "0" ? 0 : value(name) === undefined ? undefined : integer(name, 0))
 
-const CASES = ["throughput", "waiting", "pickup", "chain", "big", "takeover", "history", "scale"] as const
+const CASES = ["throughput", "standby", "waiting", "pickup", "chain", "big", "takeover", "history", "scale"] as const
 const json = has("--json")
 const quick = has("--quick")
 const runnerCount = integer("--runners", 1)
 const throughputRounds = integer("--rounds", quick ? 1 : 3)
+const standbySeconds = integer("--standby-seconds", STANDBY_SECONDS)
 const only = value("--only")?.split(",") ?? CASES.filter((c) => c !== "scale" || has("--scale"))
 for (const c of only) if (!(CASES as ReadonlyArray<string>).includes(c)) throw new Error(`--only: unknown case "${c}"`)
 const wanted = (c: (typeof CASES)[number]) => only.includes(c)
@@ -283,6 +286,22 @@ const run = async () => {
       noopTasksPerSecondWithFollowerWarm: round(f.warm.tasksPerSecond, 0),
       followerCpuMsPerTaskWarm: round(f.warm.followerCpuMsPerTask, 3),
       runnerCpuMsPerTaskWithFollowerWarm: round(f.warm.runnerCpuMsPerTask, 3)
+    })
+  })
+  // a runner waits for a disaster: its first job after a rest, not right after its start
+  await attempt("standby", async () => {
+    progress(`standby: 1 runner process idle ${standbySeconds} s, then its first job`)
+    const r = await standby(bench, standbySeconds)
+    const label = `${bench.n(1000)} no-op tasks, 1 process idle ${standbySeconds} s before`
+    rows.push([label, `${round(r.tasksPerSecond, 0)} tasks/s`, txnFloor, ratio(r.tasksPerSecond / rawTps)])
+    rows.push(["  runner CPU per task, its first job after the rest", `${round(r.runnerCpuMsPerTask, 2)} ms`, "", ""])
+    rows.push(["  runner resident memory at rest, before it", `${round(r.restingRssMb, 0)} MB`, "", ""])
+    Object.assign(figures, {
+      standbyIdleSeconds: standbySeconds,
+      noopTasksPerSecondOneRunnerStandby: round(r.tasksPerSecond, 0),
+      ratioOneRunnerStandbyToRaw: round(r.tasksPerSecond / rawTps, 3),
+      runnerCpuMsPerTaskOneRunnerStandby: round(r.runnerCpuMsPerTask, 3),
+      runnerRestingRssMb: round(r.restingRssMb, 0)
     })
   })
   // the no-op job above is bound by CPU; recovery tasks mostly wait on a cloud

@@ -71,6 +71,8 @@ export interface RunnerProcess {
   readonly mainThreadCpuSeconds: () => number
   /** Peak resident memory so far (Linux `VmHWM`), MiB. */
   readonly peakRssMb: () => number
+  /** Resident memory now. */
+  readonly rssMb: () => number
   /** SIGTERM, then waits for the graceful exit (which writes the CPU profile); SIGKILL after 30 s. */
   readonly stop: () => Promise<void>
   /** SIGKILL, as a crash. */
@@ -130,9 +132,9 @@ export const machineCpu = () => {
 export const busyShare = (from: ReturnType<typeof machineCpu>, to: ReturnType<typeof machineCpu>) =>
   to.total === from.total ? Number.NaN : 1 - (to.idle - from.idle) / (to.total - from.total)
 
-const peakRss = (pid: number) => {
+const statusMb = (pid: number, field: "VmHWM" | "VmRSS") => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8")
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024
 }
 
 export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
@@ -189,7 +191,8 @@ export const spawnRunner = (options: RunnerOptions): RunnerProcess => {
     pid,
     cpuSeconds: () => processCpuSeconds(pid),
     mainThreadCpuSeconds: () => cpuSecondsOf(`/proc/${pid}/task/${pid}/stat`),
-    peakRssMb: () => peakRss(pid),
+    peakRssMb: () => statusMb(pid, "VmHWM"),
+    rssMb: () => statusMb(pid, "VmRSS"),
     stop: () => signal("SIGTERM", 30_000),
     kill: () => signal("SIGKILL", 10_000),
     stderr: () => tail,
