@@ -19,6 +19,11 @@
  * the next runner that starts. Nothing of either reaches the runners' view, the logs or the
  * metrics; `warmUpTasks: 0` and `warmUpStoreTasks: 0` turn them off.
  *
+ * What they compile lasts until the runner's first full collection after them: V8 then throws away
+ * the code that depended on objects of these engines (their closures, mostly), which are gone; its
+ * memory reducer runs three such collections some 50 s after a process goes quiet. The bench's
+ * `standby` case measures a runner's first job after that rest.
+ *
  * @since 0.3.0
  */
 import { Engine, JobBuilder, Jobs, Keys, Store, TaskHandler, TaskRegistry } from "@migrator/core"
