@@ -71,7 +71,7 @@ export interface RunnerProcess {
   readonly mainThreadCpuSeconds: () => number
   /** Peak resident memory so far (Linux `VmHWM`), MiB. */
   readonly peakRssMb: () => number
-  /** Resident memory now. */
+  /** Resident memory now (Linux `VmRSS`), MiB. */
   readonly rssMb: () => number
   /** SIGTERM, then waits for the graceful exit (which writes the CPU profile); SIGKILL after 30 s. */
   readonly stop: () => Promise<void>
