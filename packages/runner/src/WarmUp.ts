@@ -20,9 +20,11 @@
  * metrics; `warmUpTasks: 0` and `warmUpStoreTasks: 0` turn them off.
  *
  * What they compile lasts until the runner's first full collection after them: V8 then throws away
- * the code that depended on objects of these engines (their closures, mostly), which are gone; its
- * memory reducer runs three such collections some 50 s after a process goes quiet. The bench's
- * `standby` case measures a runner's first job after that rest.
+ * optimised code that holds objects gone by then (these engines' closures, mostly); its memory
+ * reducer runs three such collections some 50 s after a process goes quiet. Running the warm-up
+ * through the runner's own engine would not keep it: the code compiled for a real job loses as much
+ * after such a rest (126 functions optimised again, against 128-139 after these warm-ups). The
+ * bench's `standby` case measures a runner's first job after that rest.
  *
  * @since 0.3.0
  */
