@@ -31,8 +31,8 @@ export interface TaskSlot {
   specMod?: number
   /** Decoded when first read (see `Slot`). */
   readonly status?: Entry<TaskStatus> | undefined
-  result?: Entry<TaskResult>
-  claim?: ClaimEntry
+  result?: Entry<TaskResult> | undefined
+  claim?: ClaimEntry | undefined
   /**
    * Its status or result record exists but cannot be decoded (reported by key): the task is
    * left alone until the record is rewritten, instead of failing a claim on every change.
@@ -74,8 +74,10 @@ class StatusWrite {
 class Slot implements TaskSlot {
   spec?: TaskSpec
   specMod?: number
-  result?: Entry<TaskResult>
-  claim?: ClaimEntry
+  // emptied by assigning undefined, never `delete`: V8 turns an object that loses a property
+  // into a slow dictionary, and every task loses its claim when it finishes
+  result?: Entry<TaskResult> | undefined
+  claim?: ClaimEntry | undefined
   private write: StatusWrite | undefined = undefined
   private resultUnreadable = false
   private readonly decode: (kv: KeyValue) => TaskStatus | undefined
@@ -266,7 +268,7 @@ export const make = (
         break
       case "result": {
         const had = t.result !== undefined
-        if (kv === undefined) delete t.result
+        if (kv === undefined) t.result = undefined
         else if (before?.result?.mod === kv.modRevision) t.result = before.result
         else {
           const v = decoded(Decoders.taskResult(key, kv.value))
@@ -281,7 +283,7 @@ export const make = (
         break
       }
       case "claim": {
-        if (kv === undefined) delete t.claim
+        if (kv === undefined) t.claim = undefined
         else t.claim = { ...entry(kv, kv.value), lease: kv.lease }
         return {
           job: job.id,
