@@ -218,8 +218,8 @@ export type Throughput = Awaited<ReturnType<typeof throughput>>
 
 /**
  * How long the standby case leaves its runner idle: past V8's memory reducer, whose full
- * collections, some 50 s after a process went quiet, throw away the code the warm-up compiled
- * against its own engines (see `WarmUp.ts`).
+ * collections, some 50 s after a process went quiet, throw away optimised code that holds objects
+ * gone by then, the warm-up's included (see `WarmUp.ts`).
  */
 export const STANDBY_SECONDS = 75
 
