@@ -14,6 +14,7 @@ import * as Signal from "./internal/signal.ts"
 import * as Keys from "./Keys.ts"
 import { type Compare, Store, type WatchEvent } from "./Store.ts"
 import type { StoreError } from "./StoreError.ts"
+import type { Phase } from "./Task.ts"
 
 export interface Options {
   readonly runnerId: string
@@ -37,10 +38,10 @@ export class Monitor extends Context.Service<
     /** Logs the records found undecodable since the last report (a status is decoded when first read). */
     readonly reportProblems: Effect.Effect<void>
     /**
-     * Looks at `candidates` ("phase/id") of `job` again once the view has caught up with
-     * `revision` (at once if it has): tasks of a refused claim, which another runner may have won.
+     * Looks at `tasks` of `job`'s `phase` again once the view has caught up with `revision` (at
+     * once if it has): tasks of a refused claim, which another runner may have won.
      */
-    readonly lookAgainAfter: (job: string, revision: number, candidates: Iterable<string>) => void
+    readonly lookAgainAfter: (job: string, phase: Phase, revision: number, tasks: Iterable<string>) => void
     /** Calls `listener` for every change of a claim or slot key (after the view has applied it). */
     readonly onChange: (listener: (change: Change) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
   }
@@ -53,15 +54,15 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const view = JobView.make(keys)
     const dirty = new Set<string>()
     // candidates to look at again, and the revision the view must reach first
-    const lookAgain = new Map<string, { at: number; readonly candidates: Set<string> }>()
+    const lookAgain = new Map<string, { at: number; readonly tasks: JobView.ByPhase<Set<string>> }>()
     const listeners = new Set<(change: Change) => Effect.Effect<void>>()
     const wake = yield* Signal.make
     const changed = yield* Signal.make
 
-    const addCandidates = (id: string, candidates: Iterable<string>) => {
+    const addCandidates = (id: string, phase: Phase, tasks: Iterable<string>) => {
       const slot = view.jobs.get(id)
       if (slot === undefined) return
-      for (const candidate of candidates) slot.candidates.add(candidate)
+      for (const task of tasks) slot.candidates[phase].add(task)
       dirty.add(id)
     }
 
@@ -219,10 +220,12 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         }
         for (const id of leaving) view.jobs.delete(id)
         if (lookAgain.size > 0) {
-          for (const [id, { at, candidates }] of lookAgain) {
+          for (const [id, { at, tasks }] of lookAgain) {
             if (at > view.revision) continue
             lookAgain.delete(id)
-            addCandidates(id, candidates)
+            for (const phase of ["run", "clear"] as const) {
+              if (tasks[phase].size > 0) addCandidates(id, phase, tasks[phase])
+            }
           }
         }
         const effects: Array<Effect.Effect<void, StoreError>> = []
@@ -273,13 +276,16 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       wake,
       changed,
       reportProblems: Effect.suspend(() => (view.hasProblems() ? reportProblems(view) : Effect.void)),
-      lookAgainAfter: (job, revision, candidates) => {
+      lookAgainAfter: (job, phase, revision, tasks) => {
         const waiting = lookAgain.get(job)
         if (waiting !== undefined) {
           waiting.at = Math.max(waiting.at, revision)
-          for (const candidate of candidates) waiting.candidates.add(candidate)
-        } else if (revision > view.revision) lookAgain.set(job, { at: revision, candidates: new Set(candidates) })
-        else addCandidates(job, candidates)
+          for (const task of tasks) waiting.tasks[phase].add(task)
+        } else if (revision > view.revision) {
+          const waiting = { at: revision, tasks: { run: new Set<string>(), clear: new Set<string>() } }
+          for (const task of tasks) waiting.tasks[phase].add(task)
+          lookAgain.set(job, waiting)
+        } else addCandidates(job, phase, tasks)
       },
       onChange: (listener) =>
         Effect.acquireRelease(

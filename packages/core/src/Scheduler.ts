@@ -20,6 +20,8 @@ import { make as reason } from "./Reason.ts"
 import type { StoreError } from "./StoreError.ts"
 import type { Phase, Result, TaskSpec } from "./Task.ts"
 
+const PHASES = ["run", "clear"] as const
+
 /** Tasks claimed per transaction: ~4 compares and 3 writes each, under etcd's 128 operations. */
 const CLAIM_BATCH = 25
 
@@ -139,7 +141,13 @@ export const make = (options: Options): Scheduler => {
       )
     })
 
-  const wakeAt = (key: string, job: string, due: number, at: number, candidate?: string) =>
+  const wakeAt = (
+    key: string,
+    job: string,
+    due: number,
+    at: number,
+    candidate?: { readonly phase: Phase; readonly id: string }
+  ) =>
     Effect.suspend(() => {
       const timer = `${key}@${due}`
       if (timers.has(timer)) return Effect.void
@@ -151,7 +159,7 @@ export const make = (options: Options): Scheduler => {
             const slot = view.jobs.get(job)
             if (slot === undefined) return
             if (candidate === undefined) slot.scan = true
-            else slot.candidates.add(candidate)
+            else slot.candidates[candidate.phase].add(candidate.id)
           })
         ),
         Effect.andThen(monitor.markDirty(job)),
@@ -217,25 +225,29 @@ export const make = (options: Options): Scheduler => {
       const tasks = job.tasks[phase]
       if (job.scan) {
         job.scan = false
-        job.candidates.clear()
-        job.othersShare.tasks.clear()
-        for (const id of tasks.keys()) job.candidates.add(`${phase}/${id}`)
+        for (const p of PHASES) {
+          job.candidates[p].clear()
+          job.othersShare.tasks[p].clear()
+        }
+        for (const id of tasks.keys()) job.candidates[phase].add(id)
       }
+      // only the phase being scheduled is looked at: the other's candidates wait for a scan (the
+      // job state moves from one phase to the other, and every change of it is one)
+      const candidates = job.candidates[phase]
+      const othersTasks = job.othersShare.tasks[phase]
       // candidates are looked at only while there is room for what they may start: the rest
       // wait for a freed slot, so a job with thousands of ready tasks costs little per change
       const room = Math.max(0, options.concurrency - executions.running.size - claiming)
       const ready: Array<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }> = []
       /** Looks at `candidates` in turn, each taken out of `from` (where it waited) as it is looked at. */
-      const visit = (candidates: Iterable<string>, from: Set<string>) =>
+      const visit = (ids: Iterable<string>, from: Set<string>) =>
         Effect.gen(function* () {
-          for (const candidate of candidates) {
+          for (const id of ids) {
             if (ready.length >= room) {
               starved.add(job.id)
               return
             }
-            from.delete(candidate)
-            if (!candidate.startsWith(`${phase}/`)) continue
-            const id = candidate.slice(phase.length + 1)
+            from.delete(id)
             const t = tasks.get(id)
             if (t?.spec === undefined || t.result !== undefined || !mayBeReady(job, phase, t)) continue
             const decision = considerTask(job, phase, id, t, at)
@@ -247,7 +259,7 @@ export const make = (options: Options): Scheduler => {
             const slot = freeSlot(job)
             if (slot === null) {
               // no slot of the target is free: the task is not claimed, so any runner may take it later
-              job.candidates.add(candidate)
+              candidates.add(id)
               slotWaiters.add(job.id)
               return
             }
@@ -261,33 +273,35 @@ export const make = (options: Options): Scheduler => {
       const shared = options.share.shared()
       const others = job.othersShare
       if (others.version !== options.share.version()) {
-        for (const candidate of others.tasks) job.candidates.add(candidate)
-        others.tasks.clear()
+        for (const p of PHASES) {
+          for (const id of others.tasks[p]) job.candidates[p].add(id)
+          others.tasks[p].clear()
+        }
         others.version = options.share.version()
       }
-      if (!shared) yield* visit(job.candidates, job.candidates)
+      if (!shared) yield* visit(candidates, candidates)
       else {
         // this runner's share first; the others' only when it has nothing of its own (see TaskShare)
         const own: Array<string> = []
-        for (const candidate of job.candidates) {
-          const t = candidate.startsWith(`${phase}/`) ? tasks.get(candidate.slice(phase.length + 1)) : undefined
+        for (const id of candidates) {
+          const t = tasks.get(id)
           if (t?.spec === undefined || t.result !== undefined || !mayBeReady(job, phase, t)) {
             // taken, finished or still blocked: dropped here, as a visit would
-            job.candidates.delete(candidate)
+            candidates.delete(id)
             continue
           }
           if (own.length >= room) {
             starved.add(job.id)
             break
           }
-          if (options.share.mine(`${job.id}/${candidate}`, t.spec.type)) own.push(candidate)
+          if (options.share.mine(`${job.id}/${phase}/${id}`, t.spec.type)) own.push(id)
           else {
-            job.candidates.delete(candidate)
-            others.tasks.add(candidate)
+            candidates.delete(id)
+            othersTasks.add(id)
           }
         }
-        yield* visit(own, job.candidates)
-        if (ready.length === 0) yield* visit(others.tasks, others.tasks)
+        yield* visit(own, candidates)
+        if (ready.length === 0) yield* visit(othersTasks, othersTasks)
       }
       // claims go in batches: one transaction for many ready tasks
       const batches: Array<typeof ready> = []
@@ -409,7 +423,7 @@ export const make = (options: Options): Scheduler => {
       }
     }
     const notBefore = t.status?.value.notBefore
-    if (notBefore !== undefined && notBefore > at) return wakeAt(key, job.id, notBefore, at, `${phase}/${id}`)
+    if (notBefore !== undefined && notBefore > at) return wakeAt(key, job.id, notBefore, at, { phase, id })
     // a type this runner does not serve is left to one that does (or waits for one to join)
     if (!options.serves(spec.type)) return false
     return !options.stopping() && !executions.running.has(key) && !isBusy(key)
@@ -445,8 +459,9 @@ export const make = (options: Options): Scheduler => {
         // the batches never sent wait with the refused one
         monitor.lookAgainAfter(
           job.id,
+          phase,
           first.revision,
-          batches.slice(1).flatMap((b) => candidatesOf(phase, b))
+          batches.slice(1).flatMap((b) => idsOf(b))
         )
         return first.revision
       }
@@ -477,7 +492,7 @@ export const make = (options: Options): Scheduler => {
     )
   }
 
-  const candidatesOf = (phase: Phase, batch: Batch) => batch.map(({ id }) => `${phase}/${id}`)
+  const idsOf = (batch: Batch) => batch.map(({ id }) => id)
 
   const claim = (job: JobSlot, phase: Phase, batch: Batch, decided: Decided) =>
     Effect.map(claimBatch(job, phase, batch, decided), (r) => r.revision)
@@ -500,7 +515,7 @@ export const make = (options: Options): Scheduler => {
       if (r.claims.length === 0) {
         // some task changed under the view (another runner won it): once the view has seen that
         // change, the batch's tasks are candidates again (those won by others are dropped then)
-        monitor.lookAgainAfter(job.id, r.revision, candidatesOf(phase, batch))
+        monitor.lookAgainAfter(job.id, phase, r.revision, idsOf(batch))
         return { revision: r.revision, claimed: 0 }
       }
       for (const c of r.claims) {

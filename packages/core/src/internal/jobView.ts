@@ -107,18 +107,26 @@ class Slot implements TaskSlot {
   }
 }
 
+export interface ByPhase<A> {
+  readonly run: A
+  readonly clear: A
+}
+
 export interface JobSlot {
   readonly id: string
   spec: JobSpec | undefined
   state: Entry<JobState> | undefined
   readonly tasks: { readonly run: Map<string, TaskSlot>; readonly clear: Map<string, TaskSlot> }
-  /** Tasks to look at on the next evaluation ("phase/id"); everything when `scan` is set. */
-  readonly candidates: Set<string>
   /**
-   * Candidates that looked ready but are in other runners' shares ("phase/id"), set aside so an
-   * evaluation does not sort them again; `version` is the share split they were sorted by.
+   * Tasks to look at on the next evaluation, by phase and id; everything when `scan` is set. Kept
+   * by id, not by a "phase/id" string: marking one is the most frequent thing a watch event does.
    */
-  readonly othersShare: { version: number; readonly tasks: Set<string> }
+  readonly candidates: ByPhase<Set<string>>
+  /**
+   * Candidates that looked ready but are in other runners' shares, set aside so an evaluation
+   * does not sort them again; `version` is the share split they were sorted by.
+   */
+  readonly othersShare: { version: number; readonly tasks: ByPhase<Set<string>> }
   scan: boolean
   readonly dependents: { readonly run: Map<string, Array<string>>; readonly clear: Map<string, Array<string>> }
   readonly finished: { run: number; clear: number }
@@ -209,8 +217,8 @@ export const make = (
         spec: undefined,
         state: undefined,
         tasks: { run: new Map(), clear: new Map() },
-        candidates: new Set(),
-        othersShare: { version: -1, tasks: new Set() },
+        candidates: { run: new Set(), clear: new Set() },
+        othersShare: { version: -1, tasks: { run: new Set(), clear: new Set() } },
         scan: true,
         dependents: { run: new Map(), clear: new Map() },
         finished: { run: 0, clear: 0 },
@@ -241,12 +249,9 @@ export const make = (
       kv === undefined
         ? undefined
         : (previous?.jobs.get(job.id)?.tasks[parsed.phase].get(parsed.task) as Slot | undefined)
-    // a task taken or finished cannot become ready by this change (its dependants may)
-    if (kv === undefined || (parsed.record !== "claim" && parsed.record !== "result")) {
-      job.candidates.add(`${parsed.phase}/${parsed.task}`)
-    }
     switch (parsed.record) {
       case "spec": {
+        job.candidates[parsed.phase].add(parsed.task)
         if (kv === undefined) break
         const v =
           before?.spec !== undefined && before.specMod === kv.modRevision
@@ -265,6 +270,10 @@ export const make = (
       }
       case "status":
         t.setStatus(kv, before)
+        // a task held or finished does not become ready by a new status (the `running` status
+        // written with every claim): releasing or reopening it marks it
+        if (kv === undefined || (t.claim === undefined && t.result === undefined))
+          job.candidates[parsed.phase].add(parsed.task)
         break
       case "result": {
         const had = t.result !== undefined
@@ -277,22 +286,24 @@ export const make = (
         }
         if (kv === undefined || t.result?.mod === kv.modRevision) t.setResultUnreadable(false)
         job.finished[parsed.phase] += (t.result !== undefined ? 1 : 0) - (had ? 1 : 0)
-        for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) {
-          job.candidates.add(`${parsed.phase}/${d}`)
-        }
+        // a task finished does not become ready again by this change, its dependants may
+        if (kv === undefined) job.candidates[parsed.phase].add(parsed.task)
+        for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) job.candidates[parsed.phase].add(d)
         break
       }
       case "claim": {
-        if (kv === undefined) t.claim = undefined
-        else t.claim = { ...entry(kv, kv.value), lease: kv.lease }
+        if (kv !== undefined) {
+          t.claim = { value: kv.value, mod: kv.modRevision, create: kv.createRevision, lease: kv.lease }
+        } else {
+          t.claim = undefined
+          // released: ready again unless it finished (the claim goes with the result)
+          if (t.result === undefined) job.candidates[parsed.phase].add(parsed.task)
+        }
+        const { phase, task } = parsed
+        const held = t.claim
         return {
           job: job.id,
-          claim: {
-            job: job.id,
-            phase: parsed.phase,
-            task: parsed.task,
-            ...(t.claim === undefined ? {} : { entry: t.claim })
-          }
+          claim: held === undefined ? { job: job.id, phase, task } : { job: job.id, phase, task, entry: held }
         }
       }
     }
