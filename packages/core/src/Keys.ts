@@ -5,7 +5,7 @@
  *   <prefix>jobs/<job>/spec                         JobSpec (immutable)
  *   <prefix>jobs/<job>/state                        JobState (CAS on mod revision)
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/spec    TaskSpec (immutable)
- *   <prefix>jobs/<job>/tasks/<phase>/<task>/status  TaskStatus (waiting or running; a result says done)
+ *   <prefix>jobs/<job>/tasks/<phase>/<task>/status  TaskStatus (waiting or running; a result says done; none: waiting, never claimed)
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/result  TaskResult
  *   <prefix>jobs/<job>/tasks/<phase>/<task>/claim   runner id, on the runner's lease (fencing token = create revision)
  *   <prefix>~events/<job>/<time>-<writer>-<n>       JobEvent; the log's order is the keys' create revision
@@ -176,12 +176,25 @@ const parseJobKey = (key: string, from: number): ParsedKey | undefined => {
   const c = key.indexOf("/", b + 1)
   const d = c === -1 ? -1 : key.indexOf("/", c + 1)
   if (d === -1 || key.indexOf("/", d + 1) !== -1) return undefined
-  const phase = key.slice(b + 1, c)
-  const record = key.slice(d + 1)
-  return (phase === "run" || phase === "clear") && isRecord(record)
+  const phase = phaseAt(key, b + 1, c)
+  const record = recordAt(key, d + 1)
+  return phase !== undefined && record !== undefined
     ? { _tag: "task", job: id, phase, task: key.slice(c + 1, d), record }
     : undefined
 }
 
-const isRecord = (s: string | undefined): s is Record =>
-  s === "spec" || s === "status" || s === "result" || s === "claim"
+// The phase and record are returned as the literals, not sliced from the key: the view indexes
+// objects by them for every event, and a sliced string would be looked up by its content each time.
+const phaseAt = (key: string, from: number, end: number): Phase | undefined =>
+  end - from === 3 && key.startsWith("run", from)
+    ? "run"
+    : end - from === 5 && key.startsWith("clear", from)
+      ? "clear"
+      : undefined
+
+const RECORDS: ReadonlyArray<Record> = ["spec", "status", "result", "claim"]
+
+const recordAt = (key: string, from: number): Record | undefined => {
+  for (const record of RECORDS) if (key.length - from === record.length && key.startsWith(record, from)) return record
+  return undefined
+}
