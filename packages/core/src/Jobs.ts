@@ -80,13 +80,13 @@ export const submit = Effect.fn("Jobs.submit")(function* (keys: Keys.Layout, job
         )
       )
   })
-  const status = encodeStatus(new TaskStatus({ status: "waiting", attempt: 0, updatedAt: now }))
+  // a task has no status until it is first claimed (absent reads as `waiting`, attempt 0): one
+  // write and one change every runner follows less per task
   for (const task of job.tasks) {
     const spec = encodeTask(task)
-    if (ops.length + 2 > MAX_OPS || bytes + spec.length > MAX_BYTES) yield* flush
+    if (ops.length + 1 > MAX_OPS || bytes + spec.length > MAX_BYTES) yield* flush
     ops.push({ _tag: "put", key: keys.task(id, task.phase, task.id, "spec"), value: spec })
-    ops.push({ _tag: "put", key: keys.task(id, task.phase, task.id, "status"), value: status })
-    bytes += spec.length + status.length
+    bytes += spec.length
   }
   yield* flush
   const pending = new JobState({ state: "pending", updatedAt: now })
