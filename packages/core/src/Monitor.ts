@@ -14,7 +14,7 @@ import * as Signal from "./internal/signal.ts"
 import * as Keys from "./Keys.ts"
 import { type Compare, Store, type WatchEvent } from "./Store.ts"
 import type { StoreError } from "./StoreError.ts"
-import type { Phase } from "./Task.ts"
+import { Phase } from "./Task.ts"
 
 export interface Options {
   readonly runnerId: string
@@ -223,9 +223,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           for (const [id, { at, tasks }] of lookAgain) {
             if (at > view.revision) continue
             lookAgain.delete(id)
-            for (const phase of ["run", "clear"] as const) {
-              if (tasks[phase].size > 0) addCandidates(id, phase, tasks[phase])
-            }
+            for (const phase of Phase.literals) if (tasks[phase].size > 0) addCandidates(id, phase, tasks[phase])
           }
         }
         const effects: Array<Effect.Effect<void, StoreError>> = []
@@ -282,9 +280,9 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           waiting.at = Math.max(waiting.at, revision)
           for (const task of tasks) waiting.tasks[phase].add(task)
         } else if (revision > view.revision) {
-          const waiting = { at: revision, tasks: { run: new Set<string>(), clear: new Set<string>() } }
-          for (const task of tasks) waiting.tasks[phase].add(task)
-          lookAgain.set(job, waiting)
+          const later = { at: revision, tasks: { run: new Set<string>(), clear: new Set<string>() } }
+          for (const task of tasks) later.tasks[phase].add(task)
+          lookAgain.set(job, later)
         } else addCandidates(job, phase, tasks)
       },
       onChange: (listener) =>

@@ -18,9 +18,7 @@ import type { Claim, Session } from "./LeaderElection.ts"
 import type { Monitor } from "./Monitor.ts"
 import { make as reason } from "./Reason.ts"
 import type { StoreError } from "./StoreError.ts"
-import type { Phase, Result, TaskSpec } from "./Task.ts"
-
-const PHASES = ["run", "clear"] as const
+import { Phase, type Result, type TaskSpec } from "./Task.ts"
 
 /** Tasks claimed per transaction: ~4 compares and 3 writes each, under etcd's 128 operations. */
 const CLAIM_BATCH = 25
@@ -225,7 +223,7 @@ export const make = (options: Options): Scheduler => {
       const tasks = job.tasks[phase]
       if (job.scan) {
         job.scan = false
-        for (const p of PHASES) {
+        for (const p of Phase.literals) {
           job.candidates[p].clear()
           job.othersShare.tasks[p].clear()
         }
@@ -239,7 +237,7 @@ export const make = (options: Options): Scheduler => {
       // wait for a freed slot, so a job with thousands of ready tasks costs little per change
       const room = Math.max(0, options.concurrency - executions.running.size - claiming)
       const ready: Array<{ readonly id: string; readonly t: TaskSlot; readonly slot: string | undefined }> = []
-      /** Looks at `candidates` in turn, each taken out of `from` (where it waited) as it is looked at. */
+      /** Looks at the tasks `ids` in turn, each taken out of `from` (where it waited) as it is looked at. */
       const visit = (ids: Iterable<string>, from: Set<string>) =>
         Effect.gen(function* () {
           for (const id of ids) {
@@ -273,7 +271,7 @@ export const make = (options: Options): Scheduler => {
       const shared = options.share.shared()
       const others = job.othersShare
       if (others.version !== options.share.version()) {
-        for (const p of PHASES) {
+        for (const p of Phase.literals) {
           for (const id of others.tasks[p]) job.candidates[p].add(id)
           others.tasks[p].clear()
         }

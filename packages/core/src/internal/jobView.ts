@@ -116,7 +116,7 @@ export interface JobSlot {
   readonly id: string
   spec: JobSpec | undefined
   state: Entry<JobState> | undefined
-  readonly tasks: { readonly run: Map<string, TaskSlot>; readonly clear: Map<string, TaskSlot> }
+  readonly tasks: ByPhase<Map<string, TaskSlot>>
   /**
    * Tasks to look at on the next evaluation, by phase and id; everything when `scan` is set. Kept
    * by id, not by a "phase/id" string: marking one is the most frequent thing a watch event does.
@@ -128,7 +128,7 @@ export interface JobSlot {
    */
   readonly othersShare: { version: number; readonly tasks: ByPhase<Set<string>> }
   scan: boolean
-  readonly dependents: { readonly run: Map<string, Array<string>>; readonly clear: Map<string, Array<string>> }
+  readonly dependents: ByPhase<Map<string, Array<string>>>
   readonly finished: { run: number; clear: number }
   /** Revision the job was read at in full; older watch events for it are stale. */
   loadedAt: number
