@@ -42,7 +42,8 @@ import type { Phase } from "./Task.ts"
 
 export const DEFAULT_PREFIX = "migrator/"
 
-export type Record = "spec" | "status" | "result" | "claim"
+const RECORDS = ["spec", "status", "result", "claim"] as const
+export type Record = (typeof RECORDS)[number]
 
 export interface Layout {
   readonly prefix: string
@@ -191,8 +192,6 @@ const phaseAt = (key: string, from: number, end: number): Phase | undefined =>
     : end - from === 5 && key.startsWith("clear", from)
       ? "clear"
       : undefined
-
-const RECORDS: ReadonlyArray<Record> = ["spec", "status", "result", "claim"]
 
 const recordAt = (key: string, from: number): Record | undefined => {
   for (const record of RECORDS) if (key.length - from === record.length && key.startsWith(record, from)) return record

@@ -276,14 +276,11 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       reportProblems: Effect.suspend(() => (view.hasProblems() ? reportProblems(view) : Effect.void)),
       lookAgainAfter: (job, phase, revision, tasks) => {
         const waiting = lookAgain.get(job)
-        if (waiting !== undefined) {
-          waiting.at = Math.max(waiting.at, revision)
-          for (const task of tasks) waiting.tasks[phase].add(task)
-        } else if (revision > view.revision) {
-          const later = { at: revision, tasks: { run: new Set<string>(), clear: new Set<string>() } }
-          for (const task of tasks) later.tasks[phase].add(task)
-          lookAgain.set(job, later)
-        } else addCandidates(job, phase, tasks)
+        if (waiting === undefined && revision <= view.revision) return addCandidates(job, phase, tasks)
+        const later = waiting ?? { at: revision, tasks: JobView.byPhase(() => new Set<string>()) }
+        later.at = Math.max(later.at, revision)
+        for (const task of tasks) later.tasks[phase].add(task)
+        lookAgain.set(job, later)
       },
       onChange: (listener) =>
         Effect.acquireRelease(

@@ -455,12 +455,7 @@ export const make = (options: Options): Scheduler => {
       const first = yield* claimBatch(job, phase, batches[0]!, decided)
       if (first.claimed === 0) {
         // the batches never sent wait with the refused one
-        monitor.lookAgainAfter(
-          job.id,
-          phase,
-          first.revision,
-          batches.slice(1).flatMap((b) => idsOf(b))
-        )
+        monitor.lookAgainAfter(job.id, phase, first.revision, batches.slice(1).flatMap(idsOf))
         return first.revision
       }
       sent = batches.length

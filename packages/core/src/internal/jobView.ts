@@ -112,6 +112,9 @@ export interface ByPhase<A> {
   readonly clear: A
 }
 
+/** One of each, for the run and the clear phase. */
+export const byPhase = <A>(make: () => A): ByPhase<A> => ({ run: make(), clear: make() })
+
 export interface JobSlot {
   readonly id: string
   spec: JobSpec | undefined
@@ -216,11 +219,11 @@ export const make = (
         id: job,
         spec: undefined,
         state: undefined,
-        tasks: { run: new Map(), clear: new Map() },
-        candidates: { run: new Set(), clear: new Set() },
-        othersShare: { version: -1, tasks: { run: new Set(), clear: new Set() } },
+        tasks: byPhase(() => new Map()),
+        candidates: byPhase(() => new Set()),
+        othersShare: { version: -1, tasks: byPhase(() => new Set()) },
         scan: true,
-        dependents: { run: new Map(), clear: new Map() },
+        dependents: byPhase(() => new Map()),
         finished: { run: 0, clear: 0 },
         loadedAt: 0
       }
@@ -249,9 +252,10 @@ export const make = (
       kv === undefined
         ? undefined
         : (previous?.jobs.get(job.id)?.tasks[parsed.phase].get(parsed.task) as Slot | undefined)
+    const candidates = job.candidates[parsed.phase]
     switch (parsed.record) {
       case "spec": {
-        job.candidates[parsed.phase].add(parsed.task)
+        candidates.add(parsed.task)
         if (kv === undefined) break
         const v =
           before?.spec !== undefined && before.specMod === kv.modRevision
@@ -272,8 +276,7 @@ export const make = (
         t.setStatus(kv, before)
         // a task held or finished does not become ready by a new status (the `running` status
         // written with every claim): releasing or reopening it marks it
-        if (kv === undefined || (t.claim === undefined && t.result === undefined))
-          job.candidates[parsed.phase].add(parsed.task)
+        if (kv === undefined || (t.claim === undefined && t.result === undefined)) candidates.add(parsed.task)
         break
       case "result": {
         const had = t.result !== undefined
@@ -287,8 +290,8 @@ export const make = (
         if (kv === undefined || t.result?.mod === kv.modRevision) t.setResultUnreadable(false)
         job.finished[parsed.phase] += (t.result !== undefined ? 1 : 0) - (had ? 1 : 0)
         // a task finished does not become ready again by this change, its dependants may
-        if (kv === undefined) job.candidates[parsed.phase].add(parsed.task)
-        for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) job.candidates[parsed.phase].add(d)
+        if (kv === undefined) candidates.add(parsed.task)
+        for (const d of job.dependents[parsed.phase].get(parsed.task) ?? []) candidates.add(d)
         break
       }
       case "claim": {
@@ -297,7 +300,7 @@ export const make = (
         } else {
           t.claim = undefined
           // released: ready again unless it finished (the claim goes with the result)
-          if (t.result === undefined) job.candidates[parsed.phase].add(parsed.task)
+          if (t.result === undefined) candidates.add(parsed.task)
         }
         const { phase, task } = parsed
         const held = t.claim
