@@ -50,8 +50,6 @@ export const describeIssues = (
 const memos = new WeakMap<Schema.Top, Map<string, unknown>>()
 /** Strings remembered per schema at most; the oldest go first (a write that never comes back). */
 const MEMO_SIZE = 4096
-/** Decoded strings kept per decoder. */
-const RECENT_SIZE = 64
 /** Larger values are not remembered: the memo stays small whatever handlers return. */
 const MEMO_BYTES = 16 * 1024
 const memoOf = (schema: Schema.Top) => {
@@ -113,9 +111,6 @@ export const decoder = <S extends Schema.Top & { readonly DecodingServices: neve
   const fast = options?.plainClass === true ? viaFields<S["Type"]>(schema) : undefined
   const run: Run<S["Type"]> = fast ?? Schema.decodeUnknownExit(schema)
   const written = memoOf(schema)
-  // the same string often comes many times in a row (the `waiting` status of every task of a
-  // submission): the values are immutable, so one decoding serves them all
-  const recent = new Map<string, S["Type"]>()
   return (key: string, raw: string): Exit.Exit<S["Type"], DecodeError> => {
     // a value this process encoded comes back through the watch: its decoding is known
     const known = written.get(raw)
@@ -123,8 +118,6 @@ export const decoder = <S extends Schema.Top & { readonly DecodingServices: neve
       written.delete(raw)
       return Exit.succeed(known as S["Type"])
     }
-    const seen = recent.get(raw)
-    if (seen !== undefined) return Exit.succeed(seen)
     let json: unknown
     try {
       json = JSON.parse(raw)
@@ -132,13 +125,7 @@ export const decoder = <S extends Schema.Top & { readonly DecodingServices: neve
       return Exit.fail(new DecodeError({ key, field: "", detail: `not JSON: ${(e as Error).message}` }))
     }
     const exit = run(json)
-    if (Exit.isSuccess(exit)) {
-      if (raw.length <= MEMO_BYTES) {
-        if (recent.size >= RECENT_SIZE) recent.delete(recent.keys().next().value!)
-        recent.set(raw, exit.value)
-      }
-      return Exit.succeed(exit.value)
-    }
+    if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
     const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
     return Exit.fail(
       new DecodeError({

@@ -286,21 +286,21 @@ const sessionLoop = (options: Options, session: Session) =>
 
     // ---- reacting to claims and slots ---------------------------------------
 
-    yield* monitor.onChange((change) =>
-      Effect.suspend(() => {
-        const slotChanged = change.slot === undefined ? Effect.void : scheduler.slotChanged(change.slot)
-        const c = change.claim
-        if (c === undefined) return slotChanged
-        const key = `${c.job}/${c.phase}/${c.task}`
-        const mine = running.get(key)
-        if (c.entry?.value === runnerId && mine === undefined) suspects.set(key, c.entry.create)
-        // our claim is gone (lease revoked, task reset): stop executing at once
-        if (mine !== undefined && c.entry?.create !== mine.claim.token && !writing.has(key)) {
-          return Effect.andThen(slotChanged, Effect.forkIn(Fiber.interrupt(mine.fiber), sessionScope))
-        }
-        return slotChanged
-      })
-    )
+    yield* monitor.onChange((change) => {
+      const slotChanged = change.slot === undefined ? undefined : scheduler.slotChanged(change.slot)
+      const c = change.claim
+      // most claim changes are other runners' tasks, while this runner executes none of them
+      if (c === undefined || (running.size === 0 && c.entry?.value !== runnerId)) return slotChanged
+      const key = `${c.job}/${c.phase}/${c.task}`
+      const mine = running.get(key)
+      if (c.entry?.value === runnerId && mine === undefined) suspects.set(key, c.entry.create)
+      // our claim is gone (lease revoked, task reset): stop executing at once
+      if (mine !== undefined && c.entry?.create !== mine.claim.token && !writing.has(key)) {
+        const stop = Effect.forkIn(Fiber.interrupt(mine.fiber), sessionScope)
+        return slotChanged === undefined ? stop : Effect.andThen(slotChanged, stop)
+      }
+      return slotChanged
+    })
 
     /**
      * A claim of ours that nothing here executes (its claim transaction's answer was lost and

@@ -24,6 +24,9 @@ export interface Options {
 
 export type Change = JobView.Applied
 
+/** What a change requires of a listener (undefined: nothing). */
+export type Listener = (change: Change) => Effect.Effect<void> | undefined
+
 export class Monitor extends Context.Service<
   Monitor,
   {
@@ -42,8 +45,13 @@ export class Monitor extends Context.Service<
      * once if it has): tasks of a refused claim, which another runner may have won.
      */
     readonly lookAgainAfter: (job: string, phase: Phase, revision: number, tasks: Iterable<string>) => void
-    /** Calls `listener` for every change of a claim or slot key (after the view has applied it). */
-    readonly onChange: (listener: (change: Change) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
+    /**
+     * Calls `listener` for every change of a claim or slot key, once the view has applied the
+     * batch that holds it. The listener decides synchronously whether the change concerns it and
+     * returns the effect to run, if any: a runner follows two claim changes of every task others
+     * run, and almost none needs an effect.
+     */
+    readonly onChange: (listener: Listener) => Effect.Effect<void, never, Scope.Scope>
   }
 >()("@migrator/core/Monitor") {}
 
@@ -55,7 +63,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const dirty = new Set<string>()
     // candidates to look at again, and the revision the view must reach first
     const lookAgain = new Map<string, { at: number; readonly tasks: JobView.ByPhase<Set<string>> }>()
-    const listeners = new Set<(change: Change) => Effect.Effect<void>>()
+    const listeners = new Set<Listener>()
     const wake = yield* Signal.make
     const changed = yield* Signal.make
 
@@ -82,7 +90,11 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const applied = (a: JobView.Applied) =>
       Effect.gen(function* () {
         if (a.job !== undefined) dirty.add(a.job)
-        if (a.claim !== undefined || a.slot !== undefined) for (const l of listeners) yield* l(a)
+        if (a.claim === undefined && a.slot === undefined) return
+        for (const l of listeners) {
+          const effect = l(a)
+          if (effect !== undefined) yield* effect
+        }
       })
 
     // a job (or the whole picture) is read in full before anyone may look at it
@@ -198,14 +210,11 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           if ((a.claim !== undefined || a.slot !== undefined) && listeners.size > 0) changes.push(a)
           // a submission commits with its spec; tasks written before the watch began were
           // never seen, so a new job is read in full once, unless the watch delivered them all
-          if (event._tag === "put" && key.endsWith("/spec")) {
-            const parsed = keys.parse(key)
-            if (parsed?._tag === "jobSpec") {
-              const slot = view.slot(parsed.job)
-              if (slot.loadedAt === 0 && !JobView.complete(slot)) fetch.push(parsed.job)
-              else if (slot.loadedAt === 0) slot.loadedAt = event.revision
-            }
-          } else if (key.startsWith(keys.active)) {
+          if (a.jobSpec === true) {
+            const slot = view.slot(a.job!)
+            if (slot.loadedAt === 0 && !JobView.complete(slot)) fetch.push(a.job!)
+            else if (slot.loadedAt === 0) slot.loadedAt = event.revision
+          } else if (a.job === undefined && key.startsWith(keys.active)) {
             const id = key.slice(keys.active.length)
             // a finished job a user moves again (rollback, retry) comes back, read in full once;
             // one that became dormant leaves with the transaction that made it so (its last one),
@@ -228,10 +237,11 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         }
         const effects: Array<Effect.Effect<void, StoreError>> = []
         if (view.hasProblems()) effects.push(reportProblems(view))
-        if (changes.length > 0) {
-          effects.push(
-            Effect.forEach(changes, (a) => Effect.forEach(listeners, (l) => l(a), { discard: true }), { discard: true })
-          )
+        for (const a of changes) {
+          for (const l of listeners) {
+            const effect = l(a)
+            if (effect !== undefined) effects.push(effect)
+          }
         }
         // (a job's spec later in the batch may have shown it whole: only what is still unread)
         const unread = new Set(fetch.filter((id) => (view.jobs.get(id)?.loadedAt ?? 0) === 0))

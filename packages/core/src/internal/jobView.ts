@@ -148,6 +148,8 @@ export interface Problems {
 /** What one applied key changed, for the Monitor's listeners. */
 export interface Applied {
   readonly job?: string
+  /** The job's spec was written: a submission's last write. */
+  readonly jobSpec?: true
   /** A target slot was taken or freed. */
   readonly slot?: string
   readonly claim?: { readonly job: string; readonly phase: Phase; readonly task: string; readonly entry?: ClaimEntry }
@@ -232,12 +234,24 @@ export const make = (
     return s
   }
   const decodeStatusOf = (kv: KeyValue) => decoded(Decoders.taskStatus(kv.key, kv.value))
+  // a transaction writes each task's records one after the other (a claim and its status, a
+  // result and the claim's deletion): the next event is most often for the last one's slot,
+  // found without a lookup in a map of thousands (a slot, once made, stays its job's)
+  let lastJob: JobSlot | undefined
+  let lastPhase: Phase = "run"
+  let lastTask = ""
+  let lastSlot: Slot | undefined
   const taskSlot = (job: JobSlot, phase: Phase, task: string): Slot => {
+    if (lastSlot !== undefined && job === lastJob && phase === lastPhase && task === lastTask) return lastSlot
     let t = job.tasks[phase].get(task) as Slot | undefined
     if (t === undefined) {
       t = new Slot(decodeStatusOf)
       job.tasks[phase].set(task, t)
     }
+    lastJob = job
+    lastPhase = phase
+    lastTask = task
+    lastSlot = t
     return t
   }
 
@@ -342,12 +356,13 @@ export const make = (
     if (revision !== undefined && revision <= job.loadedAt) return { job: parsed.job }
     switch (parsed._tag) {
       case "jobSpec": {
-        if (kv === undefined) jobs.delete(parsed.job)
-        else {
-          const v = decoded(Decoders.jobSpec(key, kv.value))
-          if (v !== undefined) job.spec = v
+        if (kv === undefined) {
+          jobs.delete(parsed.job)
+          return { job: parsed.job }
         }
-        return { job: parsed.job }
+        const v = decoded(Decoders.jobSpec(key, kv.value))
+        if (v !== undefined) job.spec = v
+        return { job: parsed.job, jobSpec: true }
       }
       case "jobState": {
         if (kv !== undefined) {
@@ -389,6 +404,9 @@ export const make = (
         for (const [k, v] of theirs as Map<string, never>) (mine as Map<string, never>).set(k, v)
       }
       this.revision = fresh.revision
+      // (a job no longer in the view is not held by the last slot past a reload)
+      lastJob = undefined
+      lastSlot = undefined
     }
   }
 }

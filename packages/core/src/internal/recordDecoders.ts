@@ -1,8 +1,8 @@
 /**
  * One decoder per record class the engine stores, for the whole process: the view (every watch
- * event) and the one-off reads (`Jobs.read` and the pages) share it, and with it its cache of
- * recent strings. The classes have no constructors of their own, so they are decoded through
- * their fields (see `Codec.DecodeOptions.plainClass`).
+ * event) and the one-off reads (`Jobs.read` and the pages) share it, built once. The classes have
+ * no constructors of their own, so they are decoded through their fields (see
+ * `Codec.DecodeOptions.plainClass`).
  */
 import * as Codec from "../Codec.ts"
 import { JobSpec, JobState } from "../Job.ts"
