@@ -113,4 +113,22 @@ describe("view reload", () => {
       [broken]
     )
   })
+
+  it("a task's records land in its job's current slot, after the job left the view and came back", () => {
+    // consecutive changes of one task skip the map lookup: that shortcut must not outlive the slot
+    const view = JobView.make(keys)
+    const claim = keys.task("j", "run", "a", "claim")
+    const held = (runner: string, mod: number): KeyValue => ({ ...kv(claim, null, mod), value: runner })
+    load(view, [kv(keys.task("j", "run", "a", "spec"), spec("a"), 10), held("r1", 11)])
+    view.jobs.delete("j") // the job went dormant
+    load(view, [kv(keys.task("j", "run", "a", "spec"), spec("a"), 10), held("r2", 20)])
+    assert.strictEqual(task(view, "a")?.claim?.value, "r2")
+    assert.strictEqual(task(view, "a")?.spec?.id, "a")
+    // and after a reload takes the fresh view's slots
+    const fresh = load(JobView.make(keys, view), [kv(keys.task("j", "run", "a", "spec"), spec("a"), 10)])
+    view.replace(fresh)
+    view.apply(held("r3", 30), claim)
+    assert.strictEqual(task(view, "a")?.claim?.value, "r3")
+    assert.strictEqual(view.jobs.get("j")?.tasks.run.size, 1)
+  })
 })
