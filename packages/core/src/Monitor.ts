@@ -210,9 +210,9 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           if ((a.claim !== undefined || a.slot !== undefined) && listeners.size > 0) changes.push(a)
           // a submission commits with its spec; tasks written before the watch began were
           // never seen, so a new job is read in full once, unless the watch delivered them all
-          if (a.jobSpec === true) {
-            const slot = view.slot(a.job!)
-            if (slot.loadedAt === 0 && !JobView.complete(slot)) fetch.push(a.job!)
+          if (a.jobSpec !== undefined) {
+            const slot = view.slot(a.jobSpec)
+            if (slot.loadedAt === 0 && !JobView.complete(slot)) fetch.push(a.jobSpec)
             else if (slot.loadedAt === 0) slot.loadedAt = event.revision
           } else if (a.job === undefined && key.startsWith(keys.active)) {
             const id = key.slice(keys.active.length)

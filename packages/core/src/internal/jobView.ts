@@ -148,8 +148,8 @@ export interface Problems {
 /** What one applied key changed, for the Monitor's listeners. */
 export interface Applied {
   readonly job?: string
-  /** The job's spec was written: a submission's last write. */
-  readonly jobSpec?: true
+  /** The job whose spec was written (a submission's last write). */
+  readonly jobSpec?: string
   /** A target slot was taken or freed. */
   readonly slot?: string
   readonly claim?: { readonly job: string; readonly phase: Phase; readonly task: string; readonly entry?: ClaimEntry }
@@ -362,7 +362,7 @@ export const make = (
         }
         const v = decoded(Decoders.jobSpec(key, kv.value))
         if (v !== undefined) job.spec = v
-        return { job: parsed.job, jobSpec: true }
+        return { job: parsed.job, jobSpec: parsed.job }
       }
       case "jobState": {
         if (kv !== undefined) {
