@@ -87,14 +87,21 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         { discard: true }
       )
 
+    /** Asks the listeners what a claim or slot change requires of them; what does goes in `effects`. */
+    const tell = (a: JobView.Applied, effects: Array<Effect.Effect<void, StoreError>>) => {
+      if (a.claim === undefined && a.slot === undefined) return
+      for (const l of listeners) {
+        const effect = l(a)
+        if (effect !== undefined) effects.push(effect)
+      }
+    }
+
     const applied = (a: JobView.Applied) =>
-      Effect.gen(function* () {
+      Effect.suspend(() => {
         if (a.job !== undefined) dirty.add(a.job)
-        if (a.claim === undefined && a.slot === undefined) return
-        for (const l of listeners) {
-          const effect = l(a)
-          if (effect !== undefined) yield* effect
-        }
+        const effects: Array<Effect.Effect<void>> = []
+        tell(a, effects)
+        return Effect.all(effects, { discard: true })
       })
 
     // a job (or the whole picture) is read in full before anyone may look at it
@@ -237,12 +244,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         }
         const effects: Array<Effect.Effect<void, StoreError>> = []
         if (view.hasProblems()) effects.push(reportProblems(view))
-        for (const a of changes) {
-          for (const l of listeners) {
-            const effect = l(a)
-            if (effect !== undefined) effects.push(effect)
-          }
-        }
+        for (const a of changes) tell(a, effects)
         // (a job's spec later in the batch may have shown it whole: only what is still unread)
         const unread = new Set(fetch.filter((id) => (view.jobs.get(id)?.loadedAt ?? 0) === 0))
         for (const id of unread) {
