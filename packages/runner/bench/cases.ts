@@ -91,15 +91,15 @@ export const stopAll = (runners: ReadonlyArray<RunnerProcess>) => Promise.all(ru
 const DEADLINE = 15 * 60_000
 
 /**
- * One job on runners already up: seconds from spec commit to completion, write transactions per
- * task (etcd revisions in between), CPU per task of the runners, of the followers and of etcd.
+ * Jobs on runners already up, submitted together: seconds from the first spec commit to the last
+ * completion, write transactions per task (etcd revisions in between), CPU per task of the
+ * runners, of the followers and of etcd.
  */
-export const measureJob = async (
+export const measureJobs = async (
   bench: Bench,
   runners: ReadonlyArray<RunnerProcess>,
   followers: ReadonlyArray<RunnerProcess>,
-  keys: Keys.Layout,
-  document: { id: string; tasks: unknown[] }
+  jobs: ReadonlyArray<{ readonly keys: Keys.Layout; readonly document: { id: string; tasks: unknown[] } }>
 ) => {
   const etcdCpu = () => processCpuSeconds(bench.etcdPid() ?? 0)
   const sample = () => ({
@@ -111,51 +111,76 @@ export const measureJob = async (
   })
   let atCommit = sample()
   let atEnd = atCommit
-  const job = await watchJob(bench.client, keys, document.id, (await revision(bench.client)) + 1, {
-    onCommitted: () => {
-      atCommit = sample()
-    },
-    onCompleted: () => {
-      atEnd = sample()
+  let committedCount = 0
+  let completedCount = 0
+  const from = (await revision(bench.client)) + 1
+  const watches = await Promise.all(
+    jobs.map(({ keys, document }) =>
+      watchJob(bench.client, keys, document.id, from, {
+        onCommitted: () => {
+          if (committedCount++ === 0) atCommit = sample()
+        },
+        onCompleted: () => {
+          if (++completedCount === jobs.length) atEnd = sample()
+        }
+      })
+    )
+  )
+  const ids = [...new Set(jobs.map((j) => j.document.id))].join(", ")
+  try {
+    // etcd's own request counters, failed transactions included (and the submission's few)
+    const before = await counters(bench.endpoint)
+    const submitStart = now()
+    await Promise.all(jobs.map(({ keys, document }) => bench.submitter.submit(keys, document)))
+    const submitSeconds = (now() - submitStart) / 1000
+    const committed = await Promise.all(watches.map((w) => w.committed))
+    const completed = await within(
+      Promise.all(watches.map((w) => w.completed)),
+      DEADLINE,
+      `completion of ${ids} on ${runners.map((r) => r.id).join(", ")}`
+    )
+    const first = committed.reduce((a, b) => (b.at < a.at ? b : a))
+    const last = completed.reduce((a, b) => (b.at > a.at ? b : a))
+    const tasks = jobs.reduce((n, j) => n + j.document.tasks.length, 0)
+    const after = await counters(bench.endpoint)
+    const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
+    for (const r of [...runners, ...followers]) {
+      bench.profiled.push({ name: r.id, job: ids, tasks, fromUs: first.us, toUs: last.us })
     }
-  })
-  // etcd's own request counters, failed transactions included (and the submission's few)
-  const before = await counters(bench.endpoint)
-  const submitStart = now()
-  await bench.submitter.submit(keys, document)
-  const submitSeconds = (now() - submitStart) / 1000
-  const committed = await job.committed
-  const completed = await within(
-    job.completed,
-    DEADLINE,
-    `completion of ${document.id} on ${runners.map((r) => r.id).join(", ")}`
-  ).finally(() => job.cancel())
-  const tasks = document.tasks.length
-  const after = await counters(bench.endpoint)
-  const peakRssMb = Math.max(...runners.map((r) => r.peakRssMb()))
-  for (const r of [...runners, ...followers]) {
-    bench.profiled.push({ name: r.id, job: document.id, tasks, fromUs: committed.us, toUs: completed.us })
-  }
-  return {
-    tasks,
-    submitSeconds,
-    seconds: (completed.at - committed.at) / 1000,
-    tasksPerSecond: tasks / ((completed.at - committed.at) / 1000),
-    writesPerTask: (completed.revision - committed.revision) / tasks,
-    txnRequestsPerTask: (after.txnRequests - before.txnRequests) / tasks,
-    rangeRequestsPerTask: (after.rangeRequests - before.rangeRequests) / tasks,
-    runnerCpuMsPerTask: ((atEnd.runners - atCommit.runners) * 1000) / tasks,
-    etcdCpuMsPerTask: ((atEnd.etcd - atCommit.etcd) * 1000) / tasks,
-    /** Per follower. */
-    followerCpuMsPerTask:
-      followers.length === 0 ? Number.NaN : ((atEnd.followers - atCommit.followers) * 1000) / tasks / followers.length,
-    /** The bench process itself (its watch of the job): it shares the machine too. */
-    benchCpuMsPerTask: ((atEnd.bench - atCommit.bench) * 1000) / tasks,
-    /** Of all the machine's cores, the share busy while the job ran: near 1, more processes cannot add. */
-    machineBusyShare: busyShare(atCommit.machine, atEnd.machine),
-    peakRssMb
+    return {
+      tasks,
+      submitSeconds,
+      seconds: (last.at - first.at) / 1000,
+      tasksPerSecond: tasks / ((last.at - first.at) / 1000),
+      writesPerTask: (last.revision - first.revision) / tasks,
+      txnRequestsPerTask: (after.txnRequests - before.txnRequests) / tasks,
+      rangeRequestsPerTask: (after.rangeRequests - before.rangeRequests) / tasks,
+      runnerCpuMsPerTask: ((atEnd.runners - atCommit.runners) * 1000) / tasks,
+      etcdCpuMsPerTask: ((atEnd.etcd - atCommit.etcd) * 1000) / tasks,
+      /** Per follower. */
+      followerCpuMsPerTask:
+        followers.length === 0
+          ? Number.NaN
+          : ((atEnd.followers - atCommit.followers) * 1000) / tasks / followers.length,
+      /** The bench process itself (its watch of the jobs): it shares the machine too. */
+      benchCpuMsPerTask: ((atEnd.bench - atCommit.bench) * 1000) / tasks,
+      /** Of all the machine's cores, the share busy while the jobs ran: near 1, more processes cannot add. */
+      machineBusyShare: busyShare(atCommit.machine, atEnd.machine),
+      peakRssMb
+    }
+  } finally {
+    await Promise.all(watches.map((w) => w.cancel()))
   }
 }
+
+/** One job on runners already up (see `measureJobs`). */
+export const measureJob = (
+  bench: Bench,
+  runners: ReadonlyArray<RunnerProcess>,
+  followers: ReadonlyArray<RunnerProcess>,
+  keys: Keys.Layout,
+  document: { id: string; tasks: unknown[] }
+) => measureJobs(bench, runners, followers, [{ keys, document }])
 
 /** Runs one job on `count` fresh runner processes (see `measureJob`). */
 export const runJob = async (
@@ -215,6 +240,31 @@ export const throughput = async (bench: Bench, count: number, followerCount = 0,
 }
 
 export type Throughput = Awaited<ReturnType<typeof throughput>>
+
+/** Prefixes of the sharded case: one runner fleet (here one process) per prefix. */
+export const SHARDS = 3
+
+/**
+ * The throughput case's job split over `SHARDS` key prefixes, one runner process on each and a
+ * third of the tasks in a job on each, submitted together: no runner follows another's tasks
+ * (prefixes share nothing), so this is what the processes do without the cost of following one
+ * another, the most a fleet on one prefix could reach on the same machine.
+ */
+export const sharded = async (bench: Bench, round = 1) => {
+  const tags = Array.from({ length: SHARDS }, (_, i) => `sharded${i + 1}${round === 1 ? "" : `r${round}`}`)
+  const shards = tags.map((tag) => ({ tag, keys: freshKeys(tag) }))
+  const runners = (await Promise.all(shards.map(({ tag, keys }) => start(bench, keys, tag, 1)))).flat()
+  const perShard = Math.floor(bench.n(1000) / SHARDS)
+  const jobs = (id: string) => shards.map(({ keys }) => ({ keys, document: independentTasks(id, perShard) }))
+  try {
+    const cold = await measureJobs(bench, runners, [], jobs("noop"))
+    await Promise.all(shards.map(({ keys }) => warmUp(bench, keys, "warm-up", 1)))
+    const warm = await measureJobs(bench, runners, [], jobs("noop-warm"))
+    return { cold, warm }
+  } finally {
+    await stopAll(runners)
+  }
+}
 
 /**
  * How long the standby case leaves its runner idle: past V8's memory reducer, whose full

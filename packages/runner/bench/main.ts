@@ -14,7 +14,9 @@ import {
   PICKUP_GAP_MS,
   PICKUP_SAMPLES,
   pickupCase,
+  SHARDS,
   STANDBY_SECONDS,
+  sharded,
   standby,
   type Throughput,
   takeover,
@@ -170,11 +172,14 @@ const run = async () => {
     // varies by ±20% from one run to the next: each figure is the median of `rounds` runs, each
     // on processes of its own, the counts taken in turn so that a slow minute does not fall on one
     const runs = new Map<number, Array<Throughput>>(counts.map((c) => [c, []]))
+    const shardedRuns: Array<Awaited<ReturnType<typeof sharded>>> = []
     for (let r = 1; r <= throughputRounds; r++) {
       for (const count of counts) {
         progress(`throughput, ${count} runner process(es), round ${r} of ${throughputRounds}`)
         runs.get(count)!.push(await throughput(bench, count, 0, r))
       }
+      progress(`throughput, ${SHARDS} runner processes on ${SHARDS} prefixes, round ${r} of ${throughputRounds}`)
+      shardedRuns.push(await sharded(bench, r))
     }
     const medians = new Map<number, { readonly cold: number; readonly warm: number }>()
     for (const count of counts) {
@@ -268,6 +273,32 @@ const run = async () => {
       throughputRounds,
       ratioThreeProcessesToOne: round(three.cold / one.cold, 2),
       ratioThreeProcessesToOneWarm: round(three.warm / one.warm, 2)
+    })
+    // the same processes without following one another: each on a prefix (and a job) of its own
+    const shardedCold = medianRun(shardedRuns.map((t) => t.cold))
+    const shardedWarm = medianRun(shardedRuns.map((t) => t.warm))
+    coldAndWarm(
+      `${shardedCold.tasks} no-op tasks, ${SHARDS} processes on ${SHARDS} prefixes (a job each)`,
+      [txnFloor, rawTps],
+      shardedCold.tasksPerSecond,
+      shardedWarm.tasksPerSecond,
+      "tasks/s"
+    )
+    rows.push([
+      "  against 1 process on one prefix, first / warm",
+      `${ratio(shardedCold.tasksPerSecond / one.cold)} / ${ratio(shardedWarm.tasksPerSecond / one.warm)}`,
+      "",
+      ""
+    ])
+    Object.assign(figures, {
+      shardedTasksPerSecond: round(shardedCold.tasksPerSecond, 0),
+      shardedTasksPerSecondWarm: round(shardedWarm.tasksPerSecond, 0),
+      ratioShardedToOne: round(shardedCold.tasksPerSecond / one.cold, 2),
+      ratioShardedToOneWarm: round(shardedWarm.tasksPerSecond / one.warm, 2),
+      runnerCpuMsPerTaskSharded: round(shardedCold.runnerCpuMsPerTask, 3),
+      runnerCpuMsPerTaskShardedWarm: round(shardedWarm.runnerCpuMsPerTask, 3),
+      machineBusyShareSharded: round(shardedCold.machineBusyShare, 2),
+      machineBusyShareShardedWarm: round(shardedWarm.machineBusyShare, 2)
     })
     // every runner follows every change of an active job: what that costs one that runs none of it
     progress("throughput, 1 runner process and 1 follower")
@@ -492,13 +523,13 @@ const run = async () => {
   return { figures, failures, rows, floor }
 }
 
-/** Summaries of the throughput and waiting runners' profiles, cut to the window of their job. */
+/** Summaries of the throughput, sharded and waiting runners' profiles, cut to the window of their job. */
 const summarizeProfiles = (dir: string) => {
   const files = readdirSync(dir)
   const out: Array<string> = []
   for (const p of bench.profiled) {
     const file = files.find((f) => f === `${p.name}.cpuprofile`)
-    if (file === undefined || !(p.name.startsWith("throughput") || p.name.startsWith("waiting"))) continue
+    if (file === undefined || !["throughput", "sharded", "waiting"].some((c) => p.name.startsWith(c))) continue
     const text = format(
       `${p.name}, job ${p.job} (its window: --from ${p.fromUs} --to ${p.toUs})`,
       summarize(readProfile(resolve(dir, file)), { from: p.fromUs, to: p.toUs }),
