@@ -22,6 +22,7 @@ import * as ResultWrites from "./internal/resultWrites.ts"
 import * as TaskShare from "./internal/taskShare.ts"
 import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
+import type { UnknownLayout } from "./LayoutVersion.ts"
 import * as LeaderElectionModule from "./LeaderElection.ts"
 import { type Claim, LeaderElection, type Session } from "./LeaderElection.ts"
 import * as MonitorModule from "./Monitor.ts"
@@ -68,13 +69,20 @@ export const layer = (
     Layer.provideMerge(Layer.mergeAll(MonitorModule.layer(options), LeaderElectionModule.layer(options)))
   )
 
-/** Runs the engine until interrupted; survives lease loss and store outages. */
-export const run = (options: Options): Effect.Effect<never, never, Store | TaskRegistry> =>
+/**
+ * Runs the engine until interrupted; survives lease loss and store outages. Fails only when the
+ * prefix is (or is moved to) a key layout this version does not know: its tasks are then
+ * stopped as on shutdown.
+ */
+export const run = (options: Options): Effect.Effect<never, UnknownLayout, Store | TaskRegistry> =>
   Effect.gen(function* () {
     const store = instrumented(yield* Store)
     const registry = yield* TaskRegistry
     const services = layer({ ...options, types: registry.types() })
-    return yield* sessions(options).pipe(Effect.provide(services), Effect.provideService(Store, store))
+    return yield* Effect.gen(function* () {
+      const monitor = yield* Monitor
+      return yield* Effect.raceFirst(sessions(options), monitor.refused)
+    }).pipe(Effect.provide(services), Effect.provideService(Store, store))
   })
 
 const sessions = (options: Options) =>

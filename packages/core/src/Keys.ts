@@ -12,7 +12,7 @@
  *   <prefix>jobs/<job>/events/<time>-<writer>-<n>   the same, as stores written before the log moved hold it
  *   <prefix>index/<job>                             JobState summary for listing without reading tasks
  *   <prefix>active/<job>                            present while some runner has work for the job (discovery reads only these)
- *   <prefix>layout                                  layout version; absent in a store written before `active/` existed
+ *   <prefix>layout                                  layout version (`LayoutVersion.ts`); absent in a store written before `active/` existed
  *   <prefix>runners/<runner>                        registration and task types served, on the runner's lease
  *   <prefix>slots/<target>/<n>                      one of a target's cluster-wide slots, held with a claim on the runner's lease
  *   <prefix>shared/<shared key>                     shared resource record (SPEC §4.5)
@@ -64,7 +64,7 @@ export interface Layout {
   readonly indexEntry: (job: string) => string
   readonly active: string
   readonly activeEntry: (job: string) => string
-  /** The layout version marker (see `ActiveIndex.LAYOUT_VERSION`). */
+  /** The layout version marker (see `LayoutVersion.ts`). */
   readonly layout: string
   readonly runners: string
   readonly runner: (runner: string) => string

@@ -5,6 +5,9 @@
  * also checks the task is still claimable; the claim's create revision is
  * the fencing token every later write for the task compares.
  *
+ * Every claim also compares the prefix's layout marker (`LayoutVersion`): once a newer version
+ * moves the prefix to a layout this one does not know, its claims are refused.
+ *
  * A claim transaction whose answer is lost (timeout, connection cut after
  * the request left) is resolved by reading back what it wrote: a claim key
  * on our lease is ours, whatever the error said.
@@ -19,6 +22,7 @@ import type { JobState } from "./Job.ts"
 import { JobEvent } from "./JobEvent.ts"
 import * as Jobs from "./Jobs.ts"
 import * as Keys from "./Keys.ts"
+import * as LayoutVersion from "./LayoutVersion.ts"
 import { type Compare, type Lease, type Op, Store } from "./Store.ts"
 import type { StoreError } from "./StoreError.ts"
 import { type Phase, type TaskSpec, TaskStatus } from "./Task.ts"
@@ -145,7 +149,9 @@ export const make = (options: Options): Effect.Effect<LeaderElection["Service"],
           const at = yield* Effect.clockWith((c) => c.currentTimeMillis)
           const { job, phase } = request
           const compare: Array<Compare> = [
-            { key: keys.jobState(job), target: "modRevision", op: "==", value: request.decided.mod }
+            { key: keys.jobState(job), target: "modRevision", op: "==", value: request.decided.mod },
+            // a prefix moved to a layout this version does not know is not claimed from
+            LayoutVersion.guard(keys)
           ]
           const ops: Array<Op> = [...(request.with ?? [])]
           const attempts = request.tasks.map((t) => (t.status?.value.attempt ?? 0) + 1)

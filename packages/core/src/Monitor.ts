@@ -3,17 +3,19 @@
  * active jobs (`active/`, never the finished ones), then watches from the
  * list's revision; a periodic resync (and any watch failure, such as a
  * compacted revision) reloads the picture. Other engine services read the resulting
- * `JobView` and are told which jobs changed.
+ * `JobView` and are told which jobs changed. A prefix in a key layout this version does not
+ * know, found at the start or moved to later, stops the following (`refused`).
  *
  * @since 0.2.0
  */
-import { Cause, Context, type Duration, Effect, Layer, type Scope, Stream } from "effect"
+import { Cause, Context, Deferred, type Duration, Effect, Layer, type Scope, Stream } from "effect"
 import * as ActiveIndex from "./internal/activeIndex.ts"
 import * as JobView from "./internal/jobView.ts"
 import * as Signal from "./internal/signal.ts"
 import * as Keys from "./Keys.ts"
+import * as LayoutVersion from "./LayoutVersion.ts"
 import { type Compare, Store, type WatchEvent } from "./Store.ts"
-import type { StoreError } from "./StoreError.ts"
+import { Conflict, type StoreError, make as storeError } from "./StoreError.ts"
 import { Phase } from "./Task.ts"
 
 export interface Options {
@@ -52,6 +54,8 @@ export class Monitor extends Context.Service<
      * run, and almost none needs an effect.
      */
     readonly onChange: (listener: Listener) => Effect.Effect<void, never, Scope.Scope>
+    /** Fails once the prefix is found in a key layout this version does not know; never succeeds. */
+    readonly refused: Effect.Effect<never, LayoutVersion.UnknownLayout>
   }
 >()("@migrator/core/Monitor") {}
 
@@ -66,6 +70,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const listeners = new Set<Listener>()
     const wake = yield* Signal.make
     const changed = yield* Signal.make
+    const refused = yield* Deferred.make<never, LayoutVersion.UnknownLayout>()
 
     const addCandidates = (id: string, phase: Phase, tasks: Iterable<string>) => {
       const slot = view.jobs.get(id)
@@ -136,7 +141,10 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     let upgraded = false
     const upgrade = Effect.gen(function* () {
       if (upgraded) return
-      if (yield* ActiveIndex.upgrade(store, keys)) {
+      const created = yield* ActiveIndex.upgrade(store, keys).pipe(
+        Effect.catchTag("UnknownLayout", (e) => Deferred.fail(refused, e).pipe(Effect.andThen(Effect.never)))
+      )
+      if (created) {
         yield* Effect.logInfo("built the index of active jobs").pipe(Effect.annotateLogs({ runner: options.runnerId }))
       }
       upgraded = true
@@ -210,6 +218,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         const changes: Array<JobView.Applied> = []
         const fetch: Array<string> = []
         const leaving = new Set<string>()
+        let layout: { readonly found: string | undefined } | undefined
         for (const event of events) {
           const key = event._tag === "put" ? event.kv.key : event.key
           const a = view.apply(event._tag === "put" ? event.kv : undefined, key, event.revision)
@@ -231,6 +240,8 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
               leaving.delete(id)
               if ((view.jobs.get(id)?.loadedAt ?? 0) === 0) fetch.push(id)
             }
+          } else if (key === keys.layout) {
+            layout = { found: event._tag === "put" ? event.kv.value : undefined }
           }
           view.revision = Math.max(view.revision, event.revision)
         }
@@ -243,6 +254,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
           }
         }
         const effects: Array<Effect.Effect<void, StoreError>> = []
+        if (layout !== undefined && layout.found !== LayoutVersion.CURRENT) effects.push(layoutMoved(layout.found))
         if (view.hasProblems()) effects.push(reportProblems(view))
         for (const a of changes) tell(a, effects)
         // (a job's spec later in the batch may have shown it whole: only what is still unread)
@@ -256,6 +268,19 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         effects.push(changed.fire, wakeIfDirty)
         return effects.length === 1 ? effects[0]! : Effect.all(effects, { discard: true })
       })
+
+    /**
+     * The marker moved under a running runner: to a layout this version does not know (a newer
+     * version took the prefix over), or away (deleted by hand: the view is reloaded, which puts
+     * it back, as claims compare it meanwhile and are refused).
+     */
+    const layoutMoved = (found: string | undefined) =>
+      found === undefined
+        ? Effect.suspend(() => {
+            upgraded = false
+            return Effect.fail(storeError("watch", new Conflict({ message: "the layout marker was deleted" })))
+          })
+        : Deferred.fail(refused, LayoutVersion.unknownLayout(keys.prefix, found)).pipe(Effect.andThen(Effect.never))
 
     const follow = Effect.gen(function* () {
       const at = yield* load
@@ -273,7 +298,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
       ),
       Effect.forever
     )
-    yield* Effect.forkScoped(follow)
+    yield* Effect.forkScoped(Effect.raceFirst(follow, Deferred.await(refused)).pipe(Effect.ignore))
 
     return Monitor.of({
       view,
@@ -294,6 +319,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
         for (const task of tasks) later.tasks[phase].add(task)
         lookAgain.set(job, later)
       },
+      refused: Deferred.await(refused),
       onChange: (listener) =>
         Effect.acquireRelease(
           Effect.sync(() => listeners.add(listener)),

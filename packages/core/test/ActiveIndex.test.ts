@@ -5,7 +5,7 @@
  * Memory store, test clock.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Job, Jobs, Monitor, Store } from "@migrator/core"
+import { Job, Jobs, LayoutVersion, Monitor, Store } from "@migrator/core"
 import { Effect, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import * as ActiveIndex from "../src/internal/activeIndex.ts"
@@ -152,7 +152,7 @@ describe("the Monitor reads the active index", () => {
       Effect.gen(function* () {
         const { ranges, store } = yield* counted
         yield* Effect.gen(function* () {
-          yield* Store.put(keys.layout, ActiveIndex.LAYOUT_VERSION) // a store of this layout
+          yield* Store.put(keys.layout, LayoutVersion.CURRENT) // a store of this layout
           for (let i = 0; i < 5; i++) {
             yield* submit({ id: `old${i}`, tasks: [echo("a")] })
             yield* setState(`old${i}`, finished(i % 2 === 0 ? "completed" : "canceled"), true)
@@ -238,7 +238,7 @@ describe("upgrading a store written before the active index", () => {
       const monitor = yield* Monitor.make(options)
       yield* until(monitor, () => monitor.view.jobs.has("pending"))
       assert.deepStrictEqual((yield* activeIds).sort(), ["drill", "pending", "retrying"])
-      assert.strictEqual(Option.getOrThrow(yield* store.get(keys.layout)).value, ActiveIndex.LAYOUT_VERSION)
+      assert.strictEqual(Option.getOrThrow(yield* store.get(keys.layout)).value, LayoutVersion.CURRENT)
       assert.deepStrictEqual([...monitor.view.jobs.keys()].sort(), ["drill", "pending", "retrying"])
       // once marked, the index is never scanned again
       assert.isFalse(yield* ActiveIndex.upgrade(store, keys))

@@ -2,14 +2,15 @@
  * Upgrading a store written before the active-jobs index (no `active/`, no
  * `<prefix>layout`): two `migrator run` processes start on it at once; the
  * index is built once, the marker created once, and every job that needed a
- * runner is carried out while finished ones are left alone.
+ * runner is carried out while finished ones are left alone. And the other way: a prefix a newer
+ * version has moved to a layout this one does not know is refused, at the start or under it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Job, JobBuilder, Jobs, Keys, Store } from "@migrator/core"
 import { EtcdStore } from "@migrator/etcd-store"
 import { startEtcd } from "@migrator/etcd-store/testing"
 import { Clock, Effect, Option } from "effect"
-import { eventually, runnerProcess } from "./utils/runnerProcess.ts"
+import { eventually, exitCode, runnerProcess } from "./utils/runnerProcess.ts"
 
 const keys = Keys.make("upgrade/")
 
@@ -18,7 +19,8 @@ const etcd = Effect.acquireRelease(
   (server) => Effect.promise(() => server.destroy())
 )
 
-const submit = (document: unknown) => JobBuilder.build(document).pipe(Effect.flatMap((b) => Jobs.submit(keys, b)))
+const submit = (document: unknown, on: Keys.Layout = keys) =>
+  JobBuilder.build(document).pipe(Effect.flatMap((b) => Jobs.submit(on, b)))
 
 const echo = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: "test/echo", input: id, ...extra })
 
@@ -94,6 +96,46 @@ describe("a store written before the active index", () => {
             "active/ empty",
             store.range(keys.active).pipe(Effect.map((r) => (r.kvs.length === 0 ? true : undefined)))
           )
+        }).pipe(Effect.provideService(Store.Store, store))
+      }).pipe(Effect.scoped),
+    120_000
+  )
+})
+
+describe("a prefix in a key layout this version does not know", () => {
+  it.live(
+    "`migrator run` does not start on one (exit 2, naming it), and stops when its prefix is moved to one",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* etcd
+        const store = yield* EtcdStore.make({ endpoints: [server.endpoint], requestTimeout: "5 seconds" })
+        yield* Effect.gen(function* () {
+          const newer = Keys.make("newer/")
+          yield* Store.put(newer.layout, "3")
+          yield* submit({ id: "j1", tasks: [echo("a")] }, newer)
+          const refused = yield* runnerProcess(server.endpoint, newer.prefix, "r-old")
+          assert.strictEqual(yield* exitCode(refused), 2, refused.log.text)
+          assert.include(refused.log.text, 'the store at prefix "newer/" is in key layout "3"')
+          assert.isTrue(Option.isNone(yield* store.get(newer.task("j1", "run", "a", "status"))), "nothing claimed")
+          assert.strictEqual((yield* Jobs.read(newer, "j1")).state.state, "pending")
+
+          const moving = Keys.make("moving/")
+          const running = yield* runnerProcess(server.endpoint, moving.prefix, "r-live", ["--shutdown-grace", "1s"])
+          yield* submit({ id: "j2", tasks: [{ id: "slow", type: "test/sleep", input: { ms: 600_000 } }] }, moving)
+          yield* eventually(
+            "slow claimed",
+            store.get(moving.task("j2", "run", "slow", "claim")).pipe(Effect.map(Option.getOrUndefined))
+          )
+          // what a newer version does once no runner of this one is registered, done here under it
+          yield* store.txn({
+            compare: [{ key: moving.layout, target: "value", op: "==", value: "2" }],
+            success: [{ _tag: "put", key: moving.layout, value: "3" }]
+          })
+          assert.strictEqual(yield* exitCode(running), 2, running.log.text)
+          assert.include(running.log.text, 'the store at prefix "moving/" is in key layout "3"')
+          // it gave its task up on the way out: claim and registration gone with its lease
+          assert.isTrue(Option.isNone(yield* store.get(moving.task("j2", "run", "slow", "claim"))))
+          assert.isTrue(Option.isNone(yield* store.get(moving.runner("r-live"))))
         }).pipe(Effect.provideService(Store.Store, store))
       }).pipe(Effect.scoped),
     120_000

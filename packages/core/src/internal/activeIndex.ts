@@ -9,6 +9,7 @@ import { Effect, Option } from "effect"
 import * as Codec from "../Codec.ts"
 import { isTerminal, JobSpec, JobState } from "../Job.ts"
 import type * as Keys from "../Keys.ts"
+import * as LayoutVersion from "../LayoutVersion.ts"
 import type { Op, Store } from "../Store.ts"
 
 const decodeState = Codec.decode(JobState)
@@ -16,9 +17,6 @@ const decodeSpec = Codec.decode(JobSpec)
 
 /** The entry's value: its presence is what counts. */
 export const ENTRY = "{}"
-
-/** The layout with `active/`; a store without `<prefix>layout` predates it. */
-export const LAYOUT_VERSION = "2"
 
 /**
  * Whether a job in `state` needs no runner until a user asks: finished, no operation pending,
@@ -47,11 +45,16 @@ export const op = (
  * Builds the index of a store written before it existed, once: every job whose index entry
  * is not dormant gets an entry (each a compare on that index entry, so a state written
  * meanwhile wins), then the layout marker is created. Two runners doing it at once write
- * the same entries; only one creates the marker. Returns whether this call created it.
+ * the same entries; only one creates the marker. Returns whether this call created it; fails
+ * on a marker of a layout this version does not know.
  */
 export const upgrade = (store: Store["Service"], keys: Keys.Layout) =>
   Effect.gen(function* () {
-    if (Option.isSome(yield* store.get(keys.layout))) return false
+    const marker = yield* store.get(keys.layout)
+    if (Option.isSome(marker)) {
+      if (marker.value.value === LayoutVersion.CURRENT) return false
+      return yield* LayoutVersion.unknownLayout(keys.prefix, marker.value.value)
+    }
     const index = yield* store.range(keys.index)
     // once per store, but thousands of completed jobs each need their spec read: a few at a time
     yield* Effect.forEach(
@@ -69,11 +72,11 @@ export const upgrade = (store: Store["Service"], keys: Keys.Layout) =>
         }),
       { concurrency: 16, discard: true }
     )
-    const marker = yield* store.txn({
+    const created = yield* store.txn({
       compare: [{ key: keys.layout, target: "createRevision", op: "==", value: 0 }],
-      success: [{ _tag: "put", key: keys.layout, value: LAYOUT_VERSION }]
+      success: [{ _tag: "put", key: keys.layout, value: LayoutVersion.CURRENT }]
     })
-    return marker.succeeded
+    return created.succeeded
   })
 
 /** `dormant`, reading the spec only for a completed job (whether a drill's rollback is due). */

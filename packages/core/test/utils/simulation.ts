@@ -6,7 +6,7 @@
  * store's contents and full history (see `simChecks.ts`), not with the
  * engine's own word.
  */
-import { Engine, type Job, JobBuilder, Jobs, Store, TaskRegistry } from "@migrator/core"
+import { Engine, type Job, JobBuilder, Jobs, type LayoutVersion, Store, TaskRegistry } from "@migrator/core"
 import { Duration, Effect, Fiber, Layer, Option, Random, References, Schedule, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { crashable } from "./crashable.ts"
@@ -110,7 +110,7 @@ export const simulate = (seed: number, options: Options = {}) =>
     // ---- runners ----------------------------------------------------------
     interface Slot {
       readonly id: string
-      readonly fiber: Fiber.Fiber<never>
+      readonly fiber: Fiber.Fiber<never, LayoutVersion.UnknownLayout>
       readonly crash: Effect.Effect<void>
       readonly dropWatches: Effect.Effect<void>
       readonly loseKeepAlives: (lost: boolean) => Effect.Effect<void>

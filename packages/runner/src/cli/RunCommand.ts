@@ -155,7 +155,9 @@ export const serve = (config: Config.RunnerConfig, runnerId: string) =>
         })
       )
       return yield* Fiber.join(engine).pipe(
-        Effect.onInterrupt(() => Ref.set(draining, true).pipe(Effect.andThen(Fiber.interrupt(engine))))
+        Effect.onInterrupt(() => Ref.set(draining, true).pipe(Effect.andThen(Fiber.interrupt(engine)))),
+        // a prefix a newer version moved to a layout this one does not know: not this runner's to serve
+        Effect.mapError((e) => badInput(e.message))
       )
     }).pipe(Effect.scoped)
     return yield* (

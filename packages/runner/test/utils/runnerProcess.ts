@@ -18,13 +18,13 @@ const kill = (child: ChildProcess) =>
     child.kill("SIGKILL")
   })
 
-/** `migrator run --plugins test` on `endpoint` and `prefix`, as operators start it. */
-export const runnerProcess = (endpoint: string, prefix: string, runnerId: string) =>
+/** `migrator run --plugins test` on `endpoint` and `prefix`, as operators start it, with `flags` added. */
+export const runnerProcess = (endpoint: string, prefix: string, runnerId: string, flags: ReadonlyArray<string> = []) =>
   Effect.acquireRelease(
     Effect.sync((): RunnerProcess => {
       const child = spawn(
         process.execPath,
-        [bin, "run", "--plugins", "test", "--etcd", endpoint, "--prefix", prefix, "--runner-id", runnerId],
+        [bin, "run", "--plugins", "test", "--etcd", endpoint, "--prefix", prefix, "--runner-id", runnerId, ...flags],
         { stdio: ["ignore", "ignore", "pipe"] }
       )
       const log = { text: "" }
@@ -34,6 +34,16 @@ export const runnerProcess = (endpoint: string, prefix: string, runnerId: string
       return { child, log }
     }),
     ({ child }) => Effect.promise(() => kill(child))
+  )
+
+/** The process's exit code, once it has exited by itself. */
+export const exitCode = ({ child }: RunnerProcess) =>
+  Effect.promise(
+    () =>
+      new Promise<number | null>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode)
+        child.once("exit", (code) => resolve(code))
+      })
   )
 
 /** Tries `check` every 100 ms for up to a minute, until it gives a value. */
