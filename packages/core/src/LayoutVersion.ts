@@ -7,9 +7,10 @@
  *
  * @since 0.3.0
  */
-import { Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import type * as Keys from "./Keys.ts"
-import type { Compare } from "./Store.ts"
+import { type Compare, Store } from "./Store.ts"
+import type { StoreError } from "./StoreError.ts"
 
 /** The layout this version reads and writes: `active/` exists (2); a store without a marker predates it. */
 export const CURRENT = "2"
@@ -35,3 +36,16 @@ export const guard = (keys: Keys.Layout): Compare => ({
   op: "==",
   value: CURRENT
 })
+
+/**
+ * Fails when the prefix is in a layout this version does not know (a store without a marker
+ * predates it and is read as this version reads it): for tools that read or write the prefix
+ * without running tasks, such as the command line.
+ */
+export const check = (keys: Keys.Layout): Effect.Effect<void, UnknownLayout | StoreError, Store> =>
+  Effect.gen(function* () {
+    const marker = yield* (yield* Store).get(keys.layout)
+    if (Option.isSome(marker) && marker.value.value !== CURRENT) {
+      return yield* unknownLayout(keys.prefix, marker.value.value)
+    }
+  })

@@ -120,4 +120,16 @@ describe("the key layout version", () => {
       assert.strictEqual((yield* awaitResult("j2", "a")).result, "success")
     }).pipe(Effect.provide(env))
   )
+
+  it.effect("`check` passes a prefix without a marker or in this layout, and fails one in another", () =>
+    Effect.gen(function* () {
+      yield* LayoutVersion.check(keys) // a store written before the marker is read as this version reads it
+      yield* Store.put(keys.layout, LayoutVersion.CURRENT)
+      yield* LayoutVersion.check(keys)
+      yield* Store.put(keys.layout, "3")
+      const error = yield* LayoutVersion.check(keys).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "UnknownLayout")
+      assert.strictEqual(error._tag === "UnknownLayout" ? error.found : undefined, "3")
+    }).pipe(Effect.provide(Store.layerMemory))
+  )
 })

@@ -6,10 +6,10 @@
  *
  * @since 0.1.0
  */
-import { Keys } from "@migrator/core"
+import { Keys, LayoutVersion, Store } from "@migrator/core"
 import { Console, Effect, Layer, Option, Stdio, Terminal } from "effect"
 import { CliConfig, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
-import { badInput } from "./CliExit.ts"
+import { badInput, CliExit, STORE_UNREACHABLE } from "./CliExit.ts"
 import * as RunnerConfig from "./Config.ts"
 import * as JobCommands from "./cli/JobCommands.ts"
 import * as PlanCommands from "./cli/PlanCommands.ts"
@@ -39,8 +39,26 @@ const connect = Effect.gen(function* () {
     etcd: Option.getOrUndefined(flags.etcd),
     prefix: Option.getOrUndefined(flags.prefix)
   }).pipe(Effect.mapError((e) => badInput(e.message)))
-  return { keys: Keys.make(etcd.prefix), store: StoreLayer.layerConfig(etcd) }
+  const keys = Keys.make(etcd.prefix)
+  return { keys, store: checked(keys, StoreLayer.layerConfig(etcd)) }
 })
+
+/** The store, once its prefix is known to be in the key layout this version reads and writes. */
+const checked = (keys: Keys.Layout, store: Layer.Layer<Store.Store>): Layer.Layer<Store.Store, CliExit> =>
+  Layer.effect(
+    Store.Store,
+    LayoutVersion.check(keys).pipe(
+      Effect.andThen(Store.Store),
+      Effect.mapError((e) =>
+        e._tag === "UnknownLayout"
+          ? badInput(e.message)
+          : new CliExit({
+              code: e.reason._tag === "Unavailable" ? STORE_UNREACHABLE : 1,
+              message: `store: ${e.message}`
+            })
+      )
+    )
+  ).pipe(Layer.provide(store))
 
 // ---- run ------------------------------------------------------------------
 

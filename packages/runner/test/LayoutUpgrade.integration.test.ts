@@ -10,6 +10,7 @@ import { Job, JobBuilder, Jobs, Keys, Store } from "@migrator/core"
 import { EtcdStore } from "@migrator/etcd-store"
 import { startEtcd } from "@migrator/etcd-store/testing"
 import { Clock, Effect, Option } from "effect"
+import { migrator } from "./utils/cli.ts"
 import { eventually, exitCode, runnerProcess } from "./utils/runnerProcess.ts"
 
 const keys = Keys.make("upgrade/")
@@ -104,7 +105,7 @@ describe("a store written before the active index", () => {
 
 describe("a prefix in a key layout this version does not know", () => {
   it.live(
-    "`migrator run` does not start on one (exit 2, naming it), and stops when its prefix is moved to one",
+    "`migrator run` and the job commands refuse one (exit 2, naming it); a runner stops when its prefix is moved to one",
     () =>
       Effect.gen(function* () {
         const server = yield* etcd
@@ -118,6 +119,23 @@ describe("a prefix in a key layout this version does not know", () => {
           assert.include(refused.log.text, 'the store at prefix "newer/" is in key layout "3"')
           assert.isTrue(Option.isNone(yield* store.get(newer.task("j1", "run", "a", "status"))), "nothing claimed")
           assert.strictEqual((yield* Jobs.read(newer, "j1")).state.state, "pending")
+          // nor do the job commands read or write it: what they would show or submit may be wrong there
+          const flags = ["--etcd", server.endpoint, "--prefix", newer.prefix]
+          for (const args of [
+            ["job", "list"],
+            ["job", "show", "j1"],
+            ["job", "cancel", "j1"]
+          ]) {
+            const run = yield* Effect.promise(() => migrator([...args, ...flags]))
+            assert.strictEqual(run.code, 2, `${args.join(" ")}: ${run.stderr}`)
+            assert.include(run.stderr, 'the store at prefix "newer/" is in key layout "3"')
+          }
+          assert.strictEqual((yield* Jobs.read(newer, "j1")).state.pending, undefined, "nothing requested")
+          // while a prefix in this layout is served as before
+          const current = yield* Effect.promise(() =>
+            migrator(["job", "list", "--etcd", server.endpoint, "--prefix", keys.prefix])
+          )
+          assert.strictEqual(current.code, 0, current.stderr)
 
           const moving = Keys.make("moving/")
           const running = yield* runnerProcess(server.endpoint, moving.prefix, "r-live", ["--shutdown-grace", "1s"])

@@ -12,7 +12,8 @@ import type { CliExit } from "../CliExit.ts"
 
 export interface Connection {
   readonly keys: Keys.Layout
-  readonly store: Layer.Layer<Store.Store>
+  /** Fails (exit 2) on a prefix in a key layout this version does not know. */
+  readonly store: Layer.Layer<Store.Store, CliExit>
 }
 
 /** Resolves the connection of the current command line (R: e.g. the root command's context). */
