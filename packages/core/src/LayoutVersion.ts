@@ -38,14 +38,21 @@ export const guard = (keys: Keys.Layout): Compare => ({
 })
 
 /**
- * Fails when the prefix is in a layout this version does not know (a store without a marker
- * predates it and is read as this version reads it): for tools that read or write the prefix
- * without running tasks, such as the command line.
+ * Reads the prefix's marker: whether the prefix is in this layout or predates the marker (a
+ * store written before `active/` existed); fails on a layout this version does not know.
  */
-export const check = (keys: Keys.Layout): Effect.Effect<void, UnknownLayout | StoreError, Store> =>
+export const read = (keys: Keys.Layout): Effect.Effect<"current" | "absent", UnknownLayout | StoreError, Store> =>
   Effect.gen(function* () {
     const marker = yield* (yield* Store).get(keys.layout)
-    if (Option.isSome(marker) && marker.value.value !== CURRENT) {
-      return yield* unknownLayout(keys.prefix, marker.value.value)
-    }
+    if (Option.isNone(marker)) return "absent"
+    if (marker.value.value === CURRENT) return "current"
+    return yield* unknownLayout(keys.prefix, marker.value.value)
   })
+
+/**
+ * Fails when the prefix is in a layout this version does not know (a store without a marker
+ * is read as this version reads it): for tools that read or write the prefix without running
+ * tasks, such as the command line.
+ */
+export const check = (keys: Keys.Layout): Effect.Effect<void, UnknownLayout | StoreError, Store> =>
+  Effect.asVoid(read(keys))

@@ -9,7 +9,7 @@
 import { Keys, LayoutVersion, Store } from "@migrator/core"
 import { Console, Effect, Layer, Option, Stdio, Terminal } from "effect"
 import { CliConfig, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
-import { badInput, CliExit, STORE_UNREACHABLE } from "./CliExit.ts"
+import { badInput, type CliExit, storeFailed } from "./CliExit.ts"
 import * as RunnerConfig from "./Config.ts"
 import * as JobCommands from "./cli/JobCommands.ts"
 import * as PlanCommands from "./cli/PlanCommands.ts"
@@ -49,14 +49,7 @@ const checked = (keys: Keys.Layout, store: Layer.Layer<Store.Store>): Layer.Laye
     Store.Store,
     LayoutVersion.check(keys).pipe(
       Effect.andThen(Store.Store),
-      Effect.mapError((e) =>
-        e._tag === "UnknownLayout"
-          ? badInput(e.message)
-          : new CliExit({
-              code: e.reason._tag === "Unavailable" ? STORE_UNREACHABLE : 1,
-              message: `store: ${e.message}`
-            })
-      )
+      Effect.mapError((e) => (e._tag === "UnknownLayout" ? badInput(e.message) : storeFailed(e)))
     )
   ).pipe(Layer.provide(store))
 

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import type { StoreError } from "@migrator/core"
 import { Data } from "effect"
 
 export const JOB_FAILED = 1
@@ -14,3 +15,7 @@ export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number
 
 export const badInput = (message: string) => new CliExit({ code: BAD_INPUT, message })
 export const jobFailed = (message: string) => new CliExit({ code: JOB_FAILED, message })
+
+/** A store operation that failed: exit 3 when the store did not answer, 1 otherwise. */
+export const storeFailed = (e: StoreError.StoreError) =>
+  new CliExit({ code: e.reason._tag === "Unavailable" ? STORE_UNREACHABLE : 1, message: `store: ${e.message}` })

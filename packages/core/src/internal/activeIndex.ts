@@ -10,7 +10,7 @@ import * as Codec from "../Codec.ts"
 import { isTerminal, JobSpec, JobState } from "../Job.ts"
 import type * as Keys from "../Keys.ts"
 import * as LayoutVersion from "../LayoutVersion.ts"
-import type { Op, Store } from "../Store.ts"
+import { type Op, Store } from "../Store.ts"
 
 const decodeState = Codec.decode(JobState)
 const decodeSpec = Codec.decode(JobSpec)
@@ -50,11 +50,7 @@ export const op = (
  */
 export const upgrade = (store: Store["Service"], keys: Keys.Layout) =>
   Effect.gen(function* () {
-    const marker = yield* store.get(keys.layout)
-    if (Option.isSome(marker)) {
-      if (marker.value.value === LayoutVersion.CURRENT) return false
-      return yield* LayoutVersion.unknownLayout(keys.prefix, marker.value.value)
-    }
+    if ((yield* LayoutVersion.read(keys).pipe(Effect.provideService(Store, store))) === "current") return false
     const index = yield* store.range(keys.index)
     // once per store, but thousands of completed jobs each need their spec read: a few at a time
     yield* Effect.forEach(

@@ -14,7 +14,7 @@ import { hostname, userInfo } from "node:os"
 import type { Job, JobBuilder, Keys, StoreError } from "@migrator/core"
 import { JobArchive, JobDeletion, Jobs, Store, TaskPages } from "@migrator/core"
 import { Duration, Effect, Option, Redacted, Schema } from "effect"
-import { badInput, CliExit, JOB_FAILED, STORE_UNREACHABLE } from "../CliExit.ts"
+import { badInput, CliExit, JOB_FAILED, STORE_UNREACHABLE, storeFailed } from "../CliExit.ts"
 import { type ArchivedJson, archivedJson } from "../http/ArchiveRoutes.ts"
 import { document, type EventJson, eventJson, type JobJson, type PageJson, pageJson } from "../http/JobDocument.ts"
 import * as OperationPreview from "../http/OperationPreview.ts"
@@ -72,9 +72,6 @@ export const localActor = (): string => {
   }
 }
 
-const fromStore = (e: StoreError.StoreError) =>
-  new CliExit({ code: e.reason._tag === "Unavailable" ? STORE_UNREACHABLE : 1, message: `store: ${e.message}` })
-
 const READ_TIMEOUT = "10 seconds"
 /** A large job's counts are a scan of its tasks: many requests, each answered (or not) within the store's timeout. */
 const SCAN_TIMEOUT = "120 seconds"
@@ -89,7 +86,7 @@ export const etcd = (
   const run = <A>(effect: Effect.Effect<A, Jobs.JobError | StoreError.StoreError | CliExit, Store.Store>) =>
     store(effect).pipe(
       Effect.catchTags({
-        StoreError: (e: StoreError.StoreError) => Effect.fail(fromStore(e)),
+        StoreError: (e: StoreError.StoreError) => Effect.fail(storeFailed(e)),
         JobError: (e: Jobs.JobError) =>
           Effect.fail(
             e.reason === "NotFound" || e.reason === "AlreadyExists"
