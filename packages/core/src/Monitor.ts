@@ -71,6 +71,8 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     const wake = yield* Signal.make
     const changed = yield* Signal.make
     const refused = yield* Deferred.make<never, LayoutVersion.UnknownLayout>()
+    // the engine stops on it; what found the layout waits here until the following is interrupted
+    const refuse = (e: LayoutVersion.UnknownLayout) => Deferred.fail(refused, e).pipe(Effect.andThen(Effect.never))
 
     const addCandidates = (id: string, phase: Phase, tasks: Iterable<string>) => {
       const slot = view.jobs.get(id)
@@ -141,9 +143,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
     let upgraded = false
     const upgrade = Effect.gen(function* () {
       if (upgraded) return
-      const created = yield* ActiveIndex.upgrade(store, keys).pipe(
-        Effect.catchTag("UnknownLayout", (e) => Deferred.fail(refused, e).pipe(Effect.andThen(Effect.never)))
-      )
+      const created = yield* ActiveIndex.upgrade(store, keys).pipe(Effect.catchTag("UnknownLayout", refuse))
       if (created) {
         yield* Effect.logInfo("built the index of active jobs").pipe(Effect.annotateLogs({ runner: options.runnerId }))
       }
@@ -280,7 +280,7 @@ export const make = (options: Options): Effect.Effect<Monitor["Service"], never,
             upgraded = false
             return Effect.fail(storeError("watch", new Conflict({ message: "the layout marker was deleted" })))
           })
-        : Deferred.fail(refused, LayoutVersion.unknownLayout(keys.prefix, found)).pipe(Effect.andThen(Effect.never))
+        : refuse(LayoutVersion.unknownLayout(keys.prefix, found))
 
     const follow = Effect.gen(function* () {
       const at = yield* load
