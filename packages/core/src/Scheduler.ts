@@ -177,7 +177,26 @@ export const make = (options: Options): Scheduler => {
     return null
   }
 
-  const evaluate = (job: JobSlot) =>
+  /**
+   * Whether an evaluation of the job would find nothing to do: no task to look at in the phase
+   * being scheduled, and the phase not over. Most evaluations are such (every watch reply makes
+   * its job dirty, and most replies are claims and results of tasks already looked at): they
+   * cost nothing then, not a pass through the effects below.
+   */
+  const idle = (job: JobSlot): boolean => {
+    const state = job.state?.value
+    if (job.scan || job.spec === undefined || state === undefined || state.pending !== undefined) return false
+    const phase: Phase | undefined =
+      state.state === "running" || state.state === "pending" ? "run" : state.state === "clearing" ? "clear" : undefined
+    if (phase === undefined) return false
+    if (job.candidates[phase].size > 0 || job.othersShare.tasks[phase].size > 0) return false
+    const expected = phase === "run" ? job.spec.runTasks : job.spec.clearTasks
+    return job.finished[phase] !== expected || job.tasks[phase].size < expected
+  }
+
+  const evaluate = (job: JobSlot) => (idle(job) ? Effect.void : evaluateNow(job))
+
+  const evaluateNow = (job: JobSlot) =>
     Effect.gen(function* () {
       const spec = job.spec
       const state = job.state?.value
