@@ -363,10 +363,26 @@ const run = async () => {
       machineBusyShareWaitingThreeRunners: round(three.machineBusyShare, 2)
     })
   })
+  /**
+   * The sequential floor again, right before a latency case: etcd answers more slowly as a run
+   * writes history it does not compact (at the end of a full run, about twice the first floor),
+   * and a case measured late is compared with etcd as it is then, as well as with the first floor.
+   */
+  const adjacentFloor = async (tag: string) =>
+    (await measureFloor(client, `raw-${tag}/`, { sequential: floorOptions.sequential, parallel: 0, inFlight: 1 }))
+      .sequentialTxnMsP50
   await attempt("pickup", async () => {
     progress("pickup")
+    const near = await adjacentFloor("before-pickup")
     const { cold, warm } = await pickupCase(bench)
     coldAndWarm("pickup p50, spec commit → running", [latencyFloor, seq], cold.p50, warm.p50, "ms")
+    coldAndWarm(
+      "  the same against the txn floor right before it",
+      [`${round(near)} ms txn`, near],
+      cold.p50,
+      warm.p50,
+      "ms"
+    )
     const floorPickup = await measurePickupFloor(client, "raw-pickup/", bench.n(PICKUP_SAMPLES), PICKUP_GAP_MS)
     coldAndWarm(
       "  the same against a pickup by etcd3 alone",
@@ -384,20 +400,34 @@ const run = async () => {
       ratioPickupToRawTxn: round(cold.p50 / seq, 2),
       pickupLatencyMsP50Warm: round(warm.p50),
       pickupLatencyMsP99Warm: round(warm.p99),
-      ratioPickupWarmToRawTxn: round(warm.p50 / seq, 2)
+      ratioPickupWarmToRawTxn: round(warm.p50 / seq, 2),
+      rawSequentialTxnMsP50BeforePickup: round(near),
+      ratioPickupToTxnBeforeIt: round(cold.p50 / near, 2),
+      ratioPickupWarmToTxnBeforeIt: round(warm.p50 / near, 2)
     })
   })
   await attempt("chain", async () => {
     progress("chain")
+    const near = await adjacentFloor("before-chain")
     const { cold, warm } = await chain(bench)
     coldAndWarm(`${bench.n(1000)}-task chain, per level p50`, [latencyFloor, seq], cold.p50, warm.p50, "ms")
+    coldAndWarm(
+      "  the same against the txn floor right before it",
+      [`${round(near)} ms txn`, near],
+      cold.p50,
+      warm.p50,
+      "ms"
+    )
     Object.assign(figures, {
       chainLevelLatencyMsP50: round(cold.p50),
       chainTotalMs: round(cold.totalMs, 0),
       ratioChainLevelToRawTxn: round(cold.p50 / seq, 2),
       chainLevelLatencyMsP50Warm: round(warm.p50),
       chainTotalMsWarm: round(warm.totalMs, 0),
-      ratioChainLevelWarmToRawTxn: round(warm.p50 / seq, 2)
+      ratioChainLevelWarmToRawTxn: round(warm.p50 / seq, 2),
+      rawSequentialTxnMsP50BeforeChain: round(near),
+      ratioChainLevelToTxnBeforeIt: round(cold.p50 / near, 2),
+      ratioChainLevelWarmToTxnBeforeIt: round(warm.p50 / near, 2)
     })
   })
   await attempt("big", async () => {
