@@ -177,19 +177,14 @@ export const make = (options: Options): Scheduler => {
     return null
   }
 
-  /**
-   * Whether an evaluation of the job would find nothing to do: no task to look at in the phase
-   * being scheduled, and the phase not over. Most evaluations are such (every watch reply makes
-   * its job dirty, and most replies are claims and results of tasks already looked at): they
-   * cost nothing then, not a pass through the effects below.
-   */
+  // nothing to look at in the phase being scheduled, which is not over: most evaluations (a watch
+  // reply of claims and results of tasks already looked at) then run no effect at all
   const idle = (job: JobSlot): boolean => {
     const state = job.state?.value
     if (job.scan || job.spec === undefined || state === undefined || state.pending !== undefined) return false
-    const phase: Phase | undefined =
-      state.state === "running" || state.state === "pending" ? "run" : state.state === "clearing" ? "clear" : undefined
-    if (phase === undefined) return false
-    if (job.candidates[phase].size > 0 || job.othersShare.tasks[phase].size > 0) return false
+    const phase =
+      state.state === "clearing" ? "clear" : state.state === "running" || state.state === "pending" ? "run" : null
+    if (phase === null || job.candidates[phase].size > 0 || job.othersShare.tasks[phase].size > 0) return false
     const expected = phase === "run" ? job.spec.runTasks : job.spec.clearTasks
     return job.finished[phase] !== expected || job.tasks[phase].size < expected
   }

@@ -371,18 +371,26 @@ const run = async () => {
   const adjacentFloor = async (tag: string) =>
     (await measureFloor(client, `raw-${tag}/`, { sequential: floorOptions.sequential, parallel: 0, inFlight: 1 }))
       .sequentialTxnMsP50
+  /** A latency case's row and figures against the floor measured right before it (`adjacentFloor`). */
+  const besideAdjacentFloor = (
+    names: { readonly floor: string; readonly ratio: string },
+    near: number,
+    cold: number,
+    warm: number
+  ) => {
+    coldAndWarm("  the same against the txn floor right before it", [`${round(near)} ms txn`, near], cold, warm, "ms")
+    Object.assign(figures, {
+      [`rawSequentialTxnMsP50Before${names.floor}`]: round(near),
+      [`ratio${names.ratio}ToTxnBeforeIt`]: round(cold / near, 2),
+      [`ratio${names.ratio}WarmToTxnBeforeIt`]: round(warm / near, 2)
+    })
+  }
   await attempt("pickup", async () => {
     progress("pickup")
     const near = await adjacentFloor("before-pickup")
     const { cold, warm } = await pickupCase(bench)
     coldAndWarm("pickup p50, spec commit → running", [latencyFloor, seq], cold.p50, warm.p50, "ms")
-    coldAndWarm(
-      "  the same against the txn floor right before it",
-      [`${round(near)} ms txn`, near],
-      cold.p50,
-      warm.p50,
-      "ms"
-    )
+    besideAdjacentFloor({ floor: "Pickup", ratio: "Pickup" }, near, cold.p50, warm.p50)
     const floorPickup = await measurePickupFloor(client, "raw-pickup/", bench.n(PICKUP_SAMPLES), PICKUP_GAP_MS)
     coldAndWarm(
       "  the same against a pickup by etcd3 alone",
@@ -400,10 +408,7 @@ const run = async () => {
       ratioPickupToRawTxn: round(cold.p50 / seq, 2),
       pickupLatencyMsP50Warm: round(warm.p50),
       pickupLatencyMsP99Warm: round(warm.p99),
-      ratioPickupWarmToRawTxn: round(warm.p50 / seq, 2),
-      rawSequentialTxnMsP50BeforePickup: round(near),
-      ratioPickupToTxnBeforeIt: round(cold.p50 / near, 2),
-      ratioPickupWarmToTxnBeforeIt: round(warm.p50 / near, 2)
+      ratioPickupWarmToRawTxn: round(warm.p50 / seq, 2)
     })
   })
   await attempt("chain", async () => {
@@ -411,23 +416,14 @@ const run = async () => {
     const near = await adjacentFloor("before-chain")
     const { cold, warm } = await chain(bench)
     coldAndWarm(`${bench.n(1000)}-task chain, per level p50`, [latencyFloor, seq], cold.p50, warm.p50, "ms")
-    coldAndWarm(
-      "  the same against the txn floor right before it",
-      [`${round(near)} ms txn`, near],
-      cold.p50,
-      warm.p50,
-      "ms"
-    )
+    besideAdjacentFloor({ floor: "Chain", ratio: "ChainLevel" }, near, cold.p50, warm.p50)
     Object.assign(figures, {
       chainLevelLatencyMsP50: round(cold.p50),
       chainTotalMs: round(cold.totalMs, 0),
       ratioChainLevelToRawTxn: round(cold.p50 / seq, 2),
       chainLevelLatencyMsP50Warm: round(warm.p50),
       chainTotalMsWarm: round(warm.totalMs, 0),
-      ratioChainLevelWarmToRawTxn: round(warm.p50 / seq, 2),
-      rawSequentialTxnMsP50BeforeChain: round(near),
-      ratioChainLevelToTxnBeforeIt: round(cold.p50 / near, 2),
-      ratioChainLevelWarmToTxnBeforeIt: round(warm.p50 / near, 2)
+      ratioChainLevelWarmToRawTxn: round(warm.p50 / seq, 2)
     })
   })
   await attempt("big", async () => {
