@@ -177,17 +177,18 @@ export const make = (options: Options): Scheduler => {
     return null
   }
 
-  // nothing to look at in the phase being scheduled, which is not over: most evaluations (a watch
-  // reply of claims and results of tasks already looked at) then run no effect at all
+  // nothing new to look at in the phase being scheduled, which is not over: most evaluations then run no effect
   const idle = (job: JobSlot): boolean => {
     const state = job.state?.value
     if (job.scan || job.spec === undefined || state === undefined || state.pending !== undefined) return false
     const phase =
       state.state === "clearing" ? "clear" : state.state === "running" || state.state === "pending" ? "run" : null
     if (phase === null || job.candidates[phase].size > 0 || job.othersShare.tasks[phase].size > 0) return false
-    const expected = phase === "run" ? job.spec.runTasks : job.spec.clearTasks
-    return job.finished[phase] !== expected || job.tasks[phase].size < expected
+    return !phaseOver(job, phase, phase === "run" ? job.spec.runTasks : job.spec.clearTasks)
   }
+  // every task of the phase has its result (`expected`: the spec's count of them)
+  const phaseOver = (job: JobSlot, phase: Phase, expected: number) =>
+    job.finished[phase] === expected && job.tasks[phase].size >= expected
 
   const evaluate = (job: JobSlot) => (idle(job) ? Effect.void : evaluateNow(job))
 
@@ -323,7 +324,7 @@ export const make = (options: Options): Scheduler => {
       } else {
         for (const batch of batches) yield* actClaiming(job, phase, batch, claim(job, phase, batch, job.state!))
       }
-      if (job.finished[phase] === expected && tasks.size >= expected) {
+      if (phaseOver(job, phase, expected)) {
         const results: Array<Result> = []
         for (const t of tasks.values()) if (t.result !== undefined) results.push(t.result.value.result)
         if (phase === "run") return yield* act(`${job.id}/state`, job.id, writer.complete(job, results, at))
